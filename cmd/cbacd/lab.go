@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"cbac/examples"
+	"cbac/lab"
+	"cbac/lab/smtpd"
+)
+
+// labMain builds the seed's network in network namespaces, starts an SMTP
+// server on the mail server (10.10.10.2:25), runs cbacd inside the
+// firewall namespace on out0/in0 and tears everything down on Ctrl-C.
+// A lab left by a crash is removed when the next one starts.
+func labMain(args []string) error {
+	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
+	cfgPath := fs.String("c", "", "configuration (default: the embedded seed-3640.toml)")
+	prefix := fs.String("prefix", "cbac-", "namespace name prefix")
+	sock := fs.String("socket", "/run/cbac-lab.sock", "control socket of the lab's cbacd")
+	workers := fs.Int("workers", 0, "workers (0: one per RX queue)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("lab: network namespaces and AF_XDP need root (run with sudo)")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cfg := *cfgPath
+	if cfg == "" {
+		dir, err := os.MkdirTemp("", "cbac-lab-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		cfg = filepath.Join(dir, "seed-3640.toml")
+		if err := os.WriteFile(cfg, examples.Seed3640, 0o600); err != nil {
+			return err
+		}
+	}
+
+	l := lab.New(*prefix)
+	fmt.Printf("cbacd lab: building the seed network (namespaces %s*)\n", *prefix)
+	if err := l.Up(ctx); err != nil {
+		l.Down()
+		return fmt.Errorf("lab: %w", err)
+	}
+	defer func() {
+		if err := l.Down(); err != nil {
+			fmt.Fprintf(os.Stderr, "cbacd lab: teardown: %v\n", err)
+		} else {
+			fmt.Println("cbacd lab: torn down")
+		}
+	}()
+
+	mb := smtpd.NewMailbox(10000, 256<<20)
+	srv := smtpd.NewServer(mb)
+	ln, err := l.Listen("mail", "tcp", "10.10.10.2:25")
+	if err != nil {
+		return fmt.Errorf("lab: smtp server: %w", err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	argv := []string{"netns", "exec", l.NS("fw"), self, "-c", cfg, "-socket", *sock}
+	if *workers > 0 {
+		argv = append(argv, "-workers", fmt.Sprint(*workers))
+	}
+	child := exec.Command("ip", argv...)
+	child.Stdout, child.Stderr = os.Stdout, os.Stderr
+	child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := child.Start(); err != nil {
+		return fmt.Errorf("lab: start cbacd: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- child.Wait() }()
+
+	if err := waitSocket(ctx, *sock, exited, 30*time.Second); err != nil {
+		child.Process.Signal(syscall.SIGTERM)
+		<-exited
+		return err
+	}
+	fmt.Println()
+	l.Describe(os.Stdout)
+	fmt.Printf(`
+  cbacctl:        cbacctl -s %s show ip inspect sessions detail
+  mail received:  shown here as it arrives
+
+cbacd lab: ready (Ctrl-C tears it down)
+`, *sock)
+
+	go func() {
+		seen := 0
+		for {
+			msgs, err := mb.WaitMessages(ctx, seen+1)
+			if err != nil {
+				return
+			}
+			for _, m := range msgs[seen:] {
+				fmt.Printf("cbacd lab: mail delivered to 10.10.10.2: from <%s> to %v, %d bytes\n", m.From, m.To, len(m.Data))
+			}
+			seen = len(msgs)
+		}
+	}()
+
+	select {
+	case <-ctx.Done():
+		child.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			child.Process.Kill()
+			<-exited
+		}
+		return nil
+	case err := <-exited:
+		return fmt.Errorf("lab: cbacd exited: %v", err)
+	}
+}
+
+// waitSocket waits until the daemon answers on its control socket.
+func waitSocket(ctx context.Context, path string, exited <-chan error, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("lab: cbacd exited during start: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("lab: cbacd did not open %s within %v", path, limit)
+}

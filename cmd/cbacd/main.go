@@ -1,0 +1,45 @@
+// Command cbacd is the cbac firewall dataplane daemon.
+//
+//	cbacd -c FILE.toml                 bind the configured devices (AF_XDP) and run
+//	cbacd check -c FILE.toml           load and compile a configuration, then exit
+//	cbacd lab [-c FILE.toml]           build the seed network in namespaces and run it
+//	cbacd replay -c FILE -r IN -w OUT  run the pipeline over a capture (offline)
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	args := os.Args[1:]
+	var err error
+	switch {
+	case len(args) > 0 && args[0] == "lab":
+		err = labMain(args[1:])
+	case len(args) > 0 && args[0] == "replay":
+		err = replayMain(args[1:])
+	case len(args) > 0 && args[0] == "check":
+		err = checkMain(args[1:])
+	case len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help"):
+		fmt.Print(usage)
+		return
+	default:
+		err = runMain(args)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cbacd: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  cbacd -c FILE.toml [-workers N] [-xdp-mode native|generic] [-force]
+        run the firewall on the configured devices (root; AF_XDP)
+  cbacd check -c FILE.toml
+        load and compile a configuration, report errors, exit
+  cbacd lab [-c FILE.toml] [-prefix cbac-]
+        build the seed network in network namespaces and run cbacd in it
+  cbacd replay -c FILE.toml -r IN.pcapng -w OUT.pcapng [-i DEVICE] [-until DURATION]
+        run the pipeline over a capture; packet timestamps are the clock
+`

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"cbac/config"
+	"cbac/control"
+	"cbac/dataplane"
+	"cbac/packet"
+)
+
+// runMain runs the daemon: bind the devices, run the workers, serve the
+// control socket; SIGHUP reloads the configuration (a failed reload keeps
+// the old one); SIGINT/SIGTERM detach everything and exit. The wire carries
+// nothing once cbacd has stopped (fail closed).
+func runMain(args []string) error {
+	fs := flag.NewFlagSet("cbacd", flag.ContinueOnError)
+	cfgPath := fs.String("c", "", "configuration file (TOML)")
+	sock := fs.String("socket", "", "control socket (default: [control] socket of the configuration)")
+	workers := fs.Int("workers", 0, "workers (0: one per RX queue)")
+	mode := fs.String("xdp-mode", "auto", "XDP attach mode: auto, native or generic")
+	force := fs.Bool("force", false, "replace an XDP program already attached to a device")
+	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		return fmt.Errorf("-c FILE.toml is required (see cbacd help)")
+	}
+	c, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	h, err := control.NewIOSHandler(os.Stdout, c.Logging.Syslog, "cbacd")
+	if err != nil {
+		return err
+	}
+	log := slog.New(h)
+	rs, err := control.Compile(c, deviceMAC)
+	if err != nil {
+		return err
+	}
+	n := *workers
+	if n == 0 {
+		n = c.Dataplane.Workers
+	}
+	x, err := dataplane.OpenXDP(rs, dataplane.XDPOptions{
+		Workers: n, Frames: c.Dataplane.Frames, RingSize: c.Dataplane.RingSize,
+		Mode: *mode, Force: *force, Seed: uint64(time.Now().UnixNano()),
+	})
+	if err != nil {
+		return err
+	}
+	defer x.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv := control.NewServer(x.DP, c, log)
+	var reloadMu sync.Mutex
+	srv.Reload = func() error {
+		reloadMu.Lock()
+		defer reloadMu.Unlock()
+		nc, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		nrs, err := control.Compile(nc, deviceMAC)
+		if err != nil {
+			return err
+		}
+		if err := x.DP.Swap(nrs); err != nil {
+			return err
+		}
+		srv.SetConfig(nc)
+		return nil
+	}
+	path := *sock
+	if path == "" {
+		path = c.Control.Socket
+	}
+	ln, err := control.Listen(path)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(path)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			if err := srv.Reload(); err != nil {
+				log.Warn("%SYS-4-CONFIG_RELOAD_FAILED: " + err.Error() + "; old configuration kept")
+			} else {
+				log.Info("%SYS-5-CONFIG_I: Configured from " + *cfgPath)
+			}
+		}
+	}()
+	go srv.Serve(ctx, ln)
+	go srv.PumpEvents(ctx, 50*time.Millisecond)
+	for _, f := range rs.Ifaces {
+		log.Info(fmt.Sprintf("%%LINK-3-UPDOWN: Interface %s (%s, %s/%d, %s), changed state to up",
+			f.Name, f.Device, packet.IPString(f.Addr), f.PrefixLen, f.MAC))
+	}
+	log.Info(fmt.Sprintf("%%SYS-5-RESTART: cbacd %s running, %d worker(s), control socket %s", c.Hostname, len(x.DP.Workers), path))
+	x.Run(ctx)
+	log.Info("%SYS-5-RELOAD: cbacd stopping: XDP programs detached, the wire carries nothing until it restarts")
+	return nil
+}
+
+// deviceMAC reads a device's own MAC address.
+func deviceMAC(dev string) (packet.MAC, bool) {
+	ifi, err := net.InterfaceByName(dev)
+	if err != nil || len(ifi.HardwareAddr) != 6 {
+		return packet.MAC{}, false
+	}
+	var m packet.MAC
+	copy(m[:], ifi.HardwareAddr)
+	return m, true
+}

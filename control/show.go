@@ -1,0 +1,229 @@
+package control
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"cbac/dataplane"
+	"cbac/packet"
+)
+
+// Sessions collects every worker's sessions.
+func Sessions(dp *dataplane.Dataplane) []dataplane.SessionInfo {
+	var all []dataplane.SessionInfo
+	for i := range dp.Workers {
+		dp.Do(i, func(w *dataplane.Worker) { all = w.Sessions(all) })
+	}
+	sort.Slice(all, func(a, b int) bool {
+		if all[a].Created != all[b].Created {
+			return all[a].Created < all[b].Created
+		}
+		return all[a].ID < all[b].ID
+	})
+	return all
+}
+
+// StatsTotal sums the workers' counters.
+func StatsTotal(dp *dataplane.Dataplane) dataplane.Stats {
+	var t dataplane.Stats
+	for i := range dp.Workers {
+		dp.Do(i, func(w *dataplane.Worker) {
+			s := &w.Stats
+			for r := range s.Drops {
+				t.Drops[r] += s.Drops[r]
+			}
+			for p := range s.RxPackets {
+				t.RxPackets[p] += s.RxPackets[p]
+				t.RxBytes[p] += s.RxBytes[p]
+				t.TxPackets[p] += s.TxPackets[p]
+				t.TxBytes[p] += s.TxBytes[p]
+			}
+			if t.ACLHits == nil {
+				t.ACLHits = make([][]uint64, len(s.ACLHits))
+			}
+			for a := range s.ACLHits {
+				if len(t.ACLHits[a]) < len(s.ACLHits[a]) {
+					t.ACLHits[a] = make([]uint64, len(s.ACLHits[a]))
+				}
+				for e := range s.ACLHits[a] {
+					t.ACLHits[a][e] += s.ACLHits[a][e]
+				}
+			}
+			t.SessionsCreated += s.SessionsCreated
+			t.SessionsDeleted += s.SessionsDeleted
+			t.ARPAnswered += s.ARPAnswered
+			t.ARPLearned += s.ARPLearned
+			t.ARPRequests += s.ARPRequests
+			t.HandedOver += s.HandedOver
+			t.EventsDropped += s.EventsDropped
+			t.SMTPRewritten += s.SMTPRewritten
+			t.Forwarded += s.Forwarded
+		})
+	}
+	return t
+}
+
+func hostPort(a uint32, p uint16) string {
+	return fmt.Sprintf("%s:%d", packet.IPString(a), p)
+}
+
+func hms(ns int64) string {
+	if ns < 0 {
+		ns = 0
+	}
+	s := ns / 1e9
+	return fmt.Sprintf("%02d:%02d:%02d", s/3600, s/60%60, s%60)
+}
+
+// ShowSessions prints "show ip inspect sessions [detail]" in IOS layout:
+// Established, Half-open and Terminating sections.
+func ShowSessions(w io.Writer, all []dataplane.SessionInfo, detail bool) {
+	sections := []struct {
+		title string
+		pick  func(*dataplane.SessionInfo) bool
+	}{
+		{"Established Sessions", func(s *dataplane.SessionInfo) bool { return !s.HalfOpen && !s.Closing }},
+		{"Half-open Sessions", func(s *dataplane.SessionInfo) bool { return s.HalfOpen && !s.Closing }},
+		{"Terminating Sessions", func(s *dataplane.SessionInfo) bool { return s.Closing }},
+	}
+	for _, sec := range sections {
+		first := true
+		for i := range all {
+			s := &all[i]
+			if !sec.pick(s) {
+				continue
+			}
+			if first {
+				fmt.Fprintln(w, sec.title)
+				first = false
+			}
+			fmt.Fprintf(w, " Session %08X (%s)=>(%s) %s %s\n", s.ID,
+				hostPort(s.Orig.Src, s.Orig.SrcPort), hostPort(s.Orig.Dst, s.Orig.DstPort), s.Kind, s.State)
+			if detail {
+				fmt.Fprintf(w, "  Created %s, Last heard %s\n", hms(s.Now-s.Created), hms(s.Now-s.LastSeen))
+				fmt.Fprintf(w, "  Bytes sent (initiator:responder) [%d:%d]\n", s.Bytes[0], s.Bytes[1])
+			}
+		}
+	}
+}
+
+// ShowNAT prints "show ip nat translations": the static entries, then one
+// line per translated session, as IOS does.
+func ShowNAT(w io.Writer, rs *dataplane.Ruleset, all []dataplane.SessionInfo) {
+	row := func(pro, ig, il, ol, og string) {
+		fmt.Fprintf(w, "%-4s%-22s%-22s%-22s%s\n", pro, ig, il, ol, og)
+	}
+	row("Pro", "Inside global", "Inside local", "Outside local", "Outside global")
+	for _, s := range all {
+		o, r := s.Orig, s.Reply
+		var ig, il, out string
+		switch {
+		case o.Src != r.Dst: // initiator inside, translated on the way out
+			ig, il, out = hostPort(r.Dst, r.DstPort), hostPort(o.Src, o.SrcPort), hostPort(o.Dst, o.DstPort)
+		case o.Dst != r.Src: // initiator outside, responder translated
+			ig, il, out = hostPort(o.Dst, o.DstPort), hostPort(r.Src, r.SrcPort), hostPort(o.Src, o.SrcPort)
+		default:
+			continue
+		}
+		row(protoName(o.Proto), ig, il, out, out)
+	}
+	for _, p := range rs.NAT.Pairs() {
+		row("---", packet.IPString(p.InsideGlobal), packet.IPString(p.InsideLocal), "---", "---")
+	}
+}
+
+func protoName(p uint8) string {
+	switch p {
+	case packet.ProtoTCP:
+		return "tcp"
+	case packet.ProtoUDP:
+		return "udp"
+	case packet.ProtoICMP:
+		return "icmp"
+	}
+	return fmt.Sprint(p)
+}
+
+// ShowAccessLists prints "show access-lists [NAME]" with match counts.
+func ShowAccessLists(w io.Writer, rs *dataplane.Ruleset, st *dataplane.Stats, name string) error {
+	found := false
+	for i, l := range rs.ACLs {
+		if name != "" && l.Name() != name {
+			continue
+		}
+		found = true
+		var hits []uint64
+		if i < len(st.ACLHits) {
+			hits = st.ACLHits[i]
+		}
+		l.Show(w, hits)
+	}
+	if name != "" && !found {
+		return fmt.Errorf("access list %s is not defined", name)
+	}
+	return nil
+}
+
+// ShowStatistics prints "show ip inspect statistics": session table use,
+// per-port packets, and every non-zero drop reason.
+func ShowStatistics(w io.Writer, dp *dataplane.Dataplane, st *dataplane.Stats) {
+	rs := dp.Ruleset()
+	live, half := 0, 0
+	for i := range dp.Workers {
+		dp.Do(i, func(wk *dataplane.Worker) {
+			l, h := wk.SessionCount()
+			live += l
+			half += h
+		})
+	}
+	fmt.Fprintf(w, "Sessions: %d in use of %d, %d half-open; %d created, %d deleted\n",
+		live, rs.MaxSessions, half, st.SessionsCreated, st.SessionsDeleted)
+	fmt.Fprintf(w, "Workers: %d; frames handed over between workers: %d\n", len(dp.Workers), st.HandedOver)
+	fmt.Fprintf(w, "Packets forwarded: %d; SMTP bytes rewritten: %d\n", st.Forwarded, st.SMTPRewritten)
+	fmt.Fprintf(w, "ARP: %d answered, %d learned, %d requests sent\n", st.ARPAnswered, st.ARPLearned, st.ARPRequests)
+	fmt.Fprintln(w, "Interfaces:")
+	for p, f := range rs.Ifaces {
+		fmt.Fprintf(w, "  %-14s %-8s rx %d packets %d bytes, tx %d packets %d bytes\n",
+			f.Name, f.Device, st.RxPackets[p], st.RxBytes[p], st.TxPackets[p], st.TxBytes[p])
+	}
+	fmt.Fprintln(w, "Drops:")
+	n := 0
+	for r := dataplane.Reason(1); r < dataplane.NumReasons; r++ {
+		if st.Drops[r] == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "  %-36s %d\n", r.String(), st.Drops[r])
+		n++
+	}
+	if n == 0 {
+		fmt.Fprintln(w, "  none")
+	}
+	if st.EventsDropped > 0 {
+		fmt.Fprintf(w, "Events lost (log ring full): %d\n", st.EventsDropped)
+	}
+}
+
+// ShowARP prints the ARP cache in IOS "show arp" layout.
+func ShowARP(w io.Writer, dp *dataplane.Dataplane) {
+	rs := dp.Ruleset()
+	fmt.Fprintln(w, "Protocol  Address          Age (min)  Hardware Addr   Type   Interface")
+	for i, f := range rs.Ifaces {
+		fmt.Fprintf(w, "Internet  %-16s %9s  %-15s ARPA   %s\n", packet.IPString(f.Addr), "-", dotMAC(f.MAC), f.Name)
+		_ = i
+	}
+	for _, n := range dp.Neigh.Entries() {
+		age := "-"
+		if !n.Static {
+			age = "0"
+		}
+		fmt.Fprintf(w, "Internet  %-16s %9s  %-15s ARPA   %s\n", packet.IPString(n.Addr), age, dotMAC(n.MAC), ifaceName(rs, n.Port))
+	}
+}
+
+// dotMAC writes a MAC the IOS way: aabb.ccdd.eeff.
+func dotMAC(m packet.MAC) string {
+	s := strings.ReplaceAll(m.String(), ":", "")
+	return s[0:4] + "." + s[4:8] + "." + s[8:12]
+}

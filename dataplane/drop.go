@@ -1,0 +1,92 @@
+package dataplane
+
+// Reason is why the dataplane dropped (or did not forward) a frame. Every
+// drop on the packet path is counted under exactly one Reason, per worker,
+// and shown by `cbacctl show ip inspect statistics` (VPP foreach_acl_fa_error).
+type Reason uint8
+
+const (
+	DropNone              Reason = iota
+	DropRunt                     // frame shorter than an Ethernet header
+	DropNotForUs                 // unicast frame for another MAC address
+	DropNonIPv4                  // EtherType other than IPv4 and ARP (VLAN, IPv6, ...)
+	DropARPInvalid               // malformed or non-Ethernet/IPv4 ARP
+	DropARPIgnored               // ARP not for one of our addresses (after learning)
+	DropIPInvalid                // bad version, IHL, total length
+	DropIPChecksum               // IPv4 header checksum wrong
+	DropIPOptions                // IPv4 options are not forwarded
+	DropTTLExpired               // TTL <= 1 on a packet to be routed
+	DropToUs                     // addressed to the router itself and not answered
+	DropL4Invalid                // truncated TCP/UDP/ICMP header
+	DropFragment                 // fragment not handled (reassembly off or failed)
+	DropNoRoute                  // no connected prefix or static route
+	DropACLIn                    // denied by the inbound access list
+	DropACLOut                   // denied by the outbound access list
+	DropNoSession                // TCP segment that is not a SYN and matches no session
+	DropTCPBadFlags              // invalid flag combination
+	DropTCPOutOfWindow           // sequence outside the receiver's window
+	DropTCPAckUnseen             // acknowledges data never sent
+	DropTCPBadRST                // RST not at the expected sequence (RFC 5961 3.2)
+	DropTCPSynEstablished        // SYN on an established session
+	DropTCPInvalid               // other TCP state-machine refusals
+	DropSessionTableFull         // new session refused: table at its maximum
+	DropHalfOpenLimit            // new session refused by max-incomplete / one-minute
+	DropHostBlocked              // new TCP connection to a blocked host (block-time)
+	DropSMTPPoolFull             // no SMTP inspection state left for a new session
+	DropStreamOutOfOrder         // inspected stream: segment beyond the next expected byte
+	DropStreamBufferFull         // inspected stream: replay copy full until the peer ACKs
+	DropSMTPMaxData              // max-data exceeded: session reset
+	DropARPUnresolved            // next hop did not answer ARP
+	DropARPQueueFull             // too many packets waiting for ARP
+	DropTxRingFull               // egress TX ring had no room
+	DropHandoffFull              // hand-over ring to the owning worker was full
+	DropNoFrame                  // no free UMEM frame to build a packet
+	DropICMPUnrelated            // ICMP error that refers to no session
+	NumReasons
+)
+
+var reasonNames = [NumReasons]string{
+	DropNone:              "none",
+	DropRunt:              "runt frame",
+	DropNotForUs:          "not for our MAC",
+	DropNonIPv4:           "not IPv4 or ARP",
+	DropARPInvalid:        "ARP invalid",
+	DropARPIgnored:        "ARP not for us",
+	DropIPInvalid:         "IPv4 header invalid",
+	DropIPChecksum:        "IPv4 header checksum",
+	DropIPOptions:         "IPv4 options",
+	DropTTLExpired:        "TTL expired",
+	DropToUs:              "to router, not answered",
+	DropL4Invalid:         "L4 header truncated",
+	DropFragment:          "fragment not handled",
+	DropNoRoute:           "no route",
+	DropACLIn:             "inbound ACL deny",
+	DropACLOut:            "outbound ACL deny",
+	DropNoSession:         "TCP non-SYN without session",
+	DropTCPBadFlags:       "TCP invalid flags",
+	DropTCPOutOfWindow:    "TCP out of window",
+	DropTCPAckUnseen:      "TCP ACK of unseen data",
+	DropTCPBadRST:         "TCP RST not at next sequence",
+	DropTCPSynEstablished: "TCP SYN on established session",
+	DropTCPInvalid:        "TCP invalid for state",
+	DropSessionTableFull:  "session table full",
+	DropHalfOpenLimit:     "half-open threshold",
+	DropHostBlocked:       "host blocked (max-incomplete host)",
+	DropSMTPPoolFull:      "SMTP inspection pool full",
+	DropStreamOutOfOrder:  "inspected stream out of order",
+	DropStreamBufferFull:  "inspected stream buffer full",
+	DropSMTPMaxData:       "SMTP max-data exceeded",
+	DropARPUnresolved:     "ARP unresolved",
+	DropARPQueueFull:      "ARP pending queue full",
+	DropTxRingFull:        "TX ring full",
+	DropHandoffFull:       "worker hand-over ring full",
+	DropNoFrame:           "no free frame",
+	DropICMPUnrelated:     "ICMP error without session",
+}
+
+func (r Reason) String() string {
+	if r < NumReasons {
+		return reasonNames[r]
+	}
+	return "unknown"
+}

@@ -1,0 +1,514 @@
+package dataplane
+
+import (
+	"cbac/acl"
+	"cbac/flowtable"
+	"cbac/inspect"
+	"cbac/nat"
+	"cbac/packet"
+	"cbac/tcpstate"
+)
+
+// pkt is what the pipeline learns about one IPv4 packet; it lives on the
+// worker's stack and points into the frame.
+type pkt struct {
+	ip       packet.IPv4
+	l4       []byte
+	payload  []byte // TCP/UDP payload
+	proto    uint8
+	src, dst uint32
+	sport    uint16 // ICMP echo: identifier in both ports
+	dport    uint16
+	flags    uint8 // TCP flags
+	icmpType uint8
+	icmpCode uint8
+	icmpErr  bool        // ICMP error: the key comes from the inner header
+	inner    packet.IPv4 // ICMP error's embedded header
+	nonFirst bool        // non-initial fragment: no L4 header
+}
+
+// process runs the pipeline on one received frame; it ends by queueing the
+// frame for transmission, handing it over, holding it for ARP or dropping it.
+func (w *Worker) process(d *Desc, handedOver bool) {
+	rs := w.rs
+	frame := w.frame(d)
+	in := int(d.Port)
+	if len(frame) < packet.EthernetHeaderLen {
+		w.drop(d, DropRunt)
+		return
+	}
+	eth := packet.Ethernet(frame)
+	switch eth.Type() {
+	case packet.EtherTypeIPv4:
+	case packet.EtherTypeARP:
+		w.arpInput(d, eth, in)
+		return
+	default:
+		w.drop(d, DropNonIPv4)
+		return
+	}
+	ifc := &rs.Ifaces[in]
+	if !handedOver && eth.Dst() != ifc.MAC {
+		w.drop(d, DropNotForUs)
+		return
+	}
+	var p pkt
+	if r := parseIPv4(&p, eth.Payload()); r != DropNone {
+		w.drop(d, r)
+		return
+	}
+	// Trim Ethernet padding: the frame is exactly the IP datagram from now on.
+	d.Len = uint32(packet.EthernetHeaderLen + len(p.ip))
+	frame = frame[:d.Len]
+
+	if _, ok := rs.localPort(p.dst); ok {
+		w.local(d, frame, &p, in)
+		return
+	}
+	if p.ip.TTL() <= 1 {
+		w.drop(d, DropTTLExpired)
+		return
+	}
+	if p.nonFirst {
+		// Virtual reassembly is not built yet: without the first
+		// fragment's L4 header a non-initial fragment cannot be matched
+		// to a session safely, so it is dropped (fail closed).
+		w.drop(d, DropFragment)
+		return
+	}
+
+	var k flowtable.Key
+	p.key(&k)
+	if len(w.dp.Workers) > 1 && !handedOver {
+		if o := w.owner(&k, in); o != w.ID {
+			w.handOut[o] = append(w.handOut[o], *d)
+			return
+		}
+	}
+	if idx, dir, ok := w.table.Lookup(&k); ok {
+		w.forwardSession(d, frame, &p, idx, dir, in)
+		return
+	}
+	w.forwardNew(d, frame, &p, &k, in)
+}
+
+// parseIPv4 fills p from an IPv4 datagram and checks its headers.
+func parseIPv4(p *pkt, b []byte) Reason {
+	ip := packet.IPv4(b)
+	if !ip.IsValid() {
+		return DropIPInvalid
+	}
+	if !ip.ChecksumValid() {
+		return DropIPChecksum
+	}
+	ip = ip[:ip.TotalLength()]
+	p.ip = ip
+	p.proto = ip.Protocol()
+	p.src, p.dst = ip.Src(), ip.Dst()
+	if ip.FragmentOffset() != 0 {
+		p.nonFirst = true
+		return DropNone
+	}
+	l4 := ip.Payload()
+	p.l4 = l4
+	switch p.proto {
+	case packet.ProtoTCP:
+		t := packet.TCP(l4)
+		if !t.IsValid() {
+			return DropL4Invalid
+		}
+		p.sport, p.dport, p.flags = t.SrcPort(), t.DstPort(), t.Flags()
+		p.payload = t.Payload()
+	case packet.ProtoUDP:
+		u := packet.UDP(l4)
+		if !u.IsValid() {
+			return DropL4Invalid
+		}
+		p.sport, p.dport = u.SrcPort(), u.DstPort()
+		p.payload = u.Payload()
+	case packet.ProtoICMP:
+		c := packet.ICMPv4(l4)
+		if !c.IsValid() {
+			return DropL4Invalid
+		}
+		p.icmpType, p.icmpCode = c.Type(), c.Code()
+		switch p.icmpType {
+		case packet.Echo, packet.EchoReply:
+			p.sport, p.dport = c.Ident(), c.Ident()
+		default:
+			if c.IsError() {
+				inner := c.InnerIPv4()
+				if len(inner) < 20+8 {
+					return DropL4Invalid
+				}
+				p.icmpErr = true
+				p.inner = inner
+			}
+		}
+	}
+	return DropNone
+}
+
+// key is the session key the packet is looked up with: its own 5-tuple, or
+// for an ICMP error the reverse of the tuple of the packet it is about
+// (so it finds that packet's session in the opposite direction).
+func (p *pkt) key(k *flowtable.Key) {
+	if !p.icmpErr {
+		*k = flowtable.Key{Src: p.src, Dst: p.dst, SrcPort: p.sport, DstPort: p.dport, Proto: p.proto}
+		return
+	}
+	in := p.inner
+	ihl := int(in[0]&0x0f) * 4
+	if ihl < 20 || len(in) < ihl+8 {
+		ihl = 20
+	}
+	l4 := in[ihl:]
+	proto := in[9]
+	var sp, dp uint16
+	switch proto {
+	case packet.ProtoTCP, packet.ProtoUDP:
+		sp, dp = uint16(l4[0])<<8|uint16(l4[1]), uint16(l4[2])<<8|uint16(l4[3])
+	case packet.ProtoICMP:
+		sp = uint16(l4[4])<<8 | uint16(l4[5])
+		dp = sp
+	}
+	src := uint32(in[12])<<24 | uint32(in[13])<<16 | uint32(in[14])<<8 | uint32(in[15])
+	dst := uint32(in[16])<<24 | uint32(in[17])<<16 | uint32(in[18])<<8 | uint32(in[19])
+	*k = flowtable.Key{Src: dst, Dst: src, SrcPort: dp, DstPort: sp, Proto: proto}
+}
+
+// owner is the worker that owns k's flow: a symmetric hash of the flow in
+// the global (post-NAT) address space, so both directions, before and after
+// translation, land on the same worker.
+func (w *Worker) owner(k *flowtable.Key, in int) int {
+	a, b, pa, pb := k.Src, k.Dst, k.SrcPort, k.DstPort
+	if w.rs.Ifaces[in].NAT == NATInside {
+		if g, ok := w.rs.NAT.LocalToGlobal(a); ok {
+			a = g
+		}
+		if g, ok := w.rs.NAT.LocalToGlobal(b); ok {
+			b = g
+		}
+	}
+	if a > b || (a == b && pa > pb) {
+		a, b, pa, pb = b, a, pb, pa
+	}
+	h := (uint64(a)<<32 | uint64(b)) * 0x9e3779b97f4a7c15
+	h ^= (uint64(pa)<<24 | uint64(pb)<<8 | uint64(k.Proto)) * 0xc2b2ae3d27d4eb4f
+	h ^= h >> 29
+	return int(h % uint64(len(w.dp.Workers)))
+}
+
+// forwardSession handles a packet of a known session: it skips the ACLs.
+func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir uint8, in int) {
+	s := &w.sess[idx]
+	// A session's packets must arrive where its direction comes from.
+	if int(s.port[1-dir]) != in {
+		w.drop(d, DropNoSession)
+		return
+	}
+	if p.icmpErr {
+		w.forwardICMPError(d, frame, p, s, dir)
+		return
+	}
+	dirty := false
+	switch p.proto {
+	case packet.ProtoTCP:
+		t := packet.TCP(p.l4)
+		var seg tcpstate.Segment
+		tcpSegment(&seg, t, uint32(len(p.payload)))
+		wasHalf := s.tcp.HalfOpen()
+		if v := s.tcp.Step(dir, &seg); v != tcpstate.Accept {
+			w.drop(d, tcpDrop(v))
+			return
+		}
+		if wasHalf && !s.tcp.HalfOpen() {
+			w.halfOpenDone(s)
+		}
+		if c := w.timerClass(s); c != w.table.Entry(idx).Class() {
+			w.table.SetClass(idx, c, w.now)
+		}
+		if s.smtp != 0 {
+			r, changed := w.inspectSMTP(s, idx, dir, t, p)
+			if r != DropNone {
+				if r == DropSMTPMaxData {
+					w.resetSession(d, frame, p, s, idx, dir)
+					return
+				}
+				w.drop(d, r)
+				return
+			}
+			dirty = changed
+		}
+	case packet.ProtoUDP:
+		if dir == 1 && s.flags&sfReplied == 0 {
+			s.flags |= sfReplied
+			w.halfOpenDone(s)
+			if s.flags&sfDNS != 0 {
+				// DNS: the session closes dns-timeout after the first reply.
+				w.table.SetClass(idx, w.rs.ClassDNS, w.now)
+			}
+		}
+	case packet.ProtoICMP:
+		if dir == 1 {
+			w.halfOpenDone(s)
+		}
+	}
+	// A half-open TCP session's synwait runs from its creation (IOS), so
+	// only established sessions are touched.
+	if s.flags&sfHalfOpen == 0 || s.flags&sfTCP == 0 {
+		w.table.Touch(idx, w.now)
+	}
+	w.forwardTail(d, frame, p, s, dir, dirty)
+}
+
+// forwardTail counts, translates and sends a packet of session s.
+func (w *Worker) forwardTail(d *Desc, frame []byte, p *pkt, s *Session, dir uint8, dirty bool) {
+	s.Bytes[dir] += uint64(len(p.payload))
+	s.xlate[dir].Apply(p.ip)
+	if dirty {
+		fixTCPChecksum(p.ip)
+	}
+	p.ip.DecTTLWithChecksum()
+	w.Stats.Forwarded++
+	w.send(d, frame, int(s.port[dir]), s.nextHop[dir])
+}
+
+// forwardNew handles a packet that matches no session, in IOS order:
+// inbound ACL, NAT outside->inside, route, inspection, NAT inside->outside,
+// outbound ACL.
+func (w *Worker) forwardNew(d *Desc, frame []byte, p *pkt, k *flowtable.Key, in int) {
+	rs := w.rs
+	ifc := &rs.Ifaces[in]
+	var t acl.Tuple
+	if ifc.ACLIn >= 0 {
+		p.tuple(&t, p.src, p.dst)
+		if !w.aclCheck(ifc.ACLIn, &t, k) {
+			w.drop(d, DropACLIn)
+			return
+		}
+	}
+	nsrc, ndst := p.src, p.dst
+	if ifc.NAT == NATOutside {
+		if l, ok := rs.NAT.GlobalToLocal(p.dst); ok {
+			ndst = l
+		}
+	}
+	out, nh, ok := rs.lookupRoute(ndst)
+	if !ok {
+		w.drop(d, DropNoRoute)
+		return
+	}
+	ofc := &rs.Ifaces[out]
+	if ifc.NAT == NATInside && ofc.NAT == NATOutside {
+		if g, ok := rs.NAT.LocalToGlobal(p.src); ok {
+			nsrc = g
+		}
+	}
+	if ofc.ACLOut >= 0 {
+		p.tuple(&t, nsrc, ndst)
+		if !w.aclCheck(ofc.ACLOut, &t, k) {
+			w.drop(d, DropACLOut)
+			return
+		}
+	}
+
+	pol := ifc.InspectIn.Match(p.proto, p.dport)
+	if pol == nil {
+		pol = ofc.InspectOut.Match(p.proto, p.dport)
+	}
+	if pol != nil && !p.icmpErr {
+		switch p.proto {
+		case packet.ProtoTCP:
+			// Only a SYN creates a TCP session; anything else without a
+			// session is dropped where tcp is inspected (fail closed).
+			if p.flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) != packet.SYN {
+				w.drop(d, DropNoSession)
+				return
+			}
+		case packet.ProtoICMP:
+			if p.icmpType != packet.Echo {
+				pol = nil // other ICMP is routed by the ACLs alone
+			}
+		}
+	}
+	if pol != nil && !p.icmpErr {
+		idx, r := w.createSession(p, k, pol, in, out, nh, nsrc, ndst)
+		if r != DropNone {
+			w.drop(d, r)
+			return
+		}
+		w.forwardTail(d, frame, p, &w.sess[idx], 0, false)
+		return
+	}
+	// Not inspected: routed statelessly, with static NAT.
+	if nsrc != p.src || ndst != p.dst {
+		if p.icmpErr {
+			w.translateICMPErrorStateless(p, nsrc, ndst)
+		} else {
+			rw := nat.NewRewrite(p.src, nsrc, p.dst, ndst)
+			rw.Apply(p.ip)
+		}
+	}
+	p.ip.DecTTLWithChecksum()
+	w.Stats.Forwarded++
+	w.send(d, frame, out, nh)
+}
+
+// tuple fills an ACL tuple for the packet with the given addresses.
+func (p *pkt) tuple(t *acl.Tuple, src, dst uint32) {
+	*t = acl.Tuple{Proto: p.proto, Src: src, Dst: dst, SrcPort: p.sport, DstPort: p.dport,
+		TCPFlags: p.flags, ICMPType: p.icmpType, ICMPCode: p.icmpCode, NonInitialFragment: p.nonFirst}
+	if p.proto == packet.ProtoICMP {
+		t.SrcPort, t.DstPort = 0, 0
+	}
+}
+
+// aclCheck evaluates list a, counts the matching entry and reports a "log"
+// entry to the control plane (which rate-limits %SEC-6-IPACCESSLOGP).
+func (w *Worker) aclCheck(a int, t *acl.Tuple, k *flowtable.Key) bool {
+	l := w.rs.ACLs[a]
+	i, permit := l.Match(t)
+	w.Stats.ACLHits[a][i]++
+	if i < l.Len() && l.Entry(i).Log {
+		ev := Event{Kind: EvACLLog, Key: *k, ACL: int32(a), Entry: int32(i), Permit: permit}
+		w.emit(&ev)
+	}
+	return permit
+}
+
+// createSession admits and inserts a session for the packet.
+func (w *Worker) createSession(p *pkt, k *flowtable.Key, pol *ProtoPolicy, in, out int, nh, nsrc, ndst uint32) (uint32, Reason) {
+	rs := w.rs
+	isTCP := p.proto == packet.ProtoTCP
+	isSMTP := isTCP && (pol.Kind == InspectSMTP || pol.Kind == InspectESMTP)
+	if isSMTP && len(p.payload) > 0 {
+		// Data on a SYN (TCP Fast Open) would bypass command inspection.
+		return 0, DropTCPInvalid
+	}
+	switch w.adm.NewSession(w.now, ndst, isTCP) {
+	case inspect.RefuseHostBlocked:
+		return 0, DropHostBlocked
+	case inspect.DeleteOldestHalfOpen:
+		w.deleteOldestHalfOpen(0, false)
+	case inspect.DeleteOldestOfHost:
+		w.deleteOldestHalfOpen(ndst, false)
+	case inspect.BlockHost:
+		w.deleteOldestHalfOpen(ndst, true)
+		return 0, DropHostBlocked
+	}
+	rport, rnh, ok := rs.lookupRoute(p.src)
+	if !ok {
+		w.adm.HalfOpenDone(ndst, isTCP)
+		return 0, DropNoRoute
+	}
+	reply := flowtable.Key{Src: ndst, Dst: nsrc, SrcPort: p.dport, DstPort: p.sport, Proto: p.proto}
+	class := pol.class
+	if isTCP {
+		class = rs.ClassSynWait
+	} else if p.proto == packet.ProtoUDP && p.dport == portDNS {
+		class = rs.ClassDNS
+	}
+	idx, st := w.table.Insert(k, &reply, w.now, class)
+	if st != flowtable.OK {
+		w.adm.HalfOpenDone(ndst, isTCP)
+		if st == flowtable.Full {
+			return 0, DropSessionTableFull
+		}
+		return 0, DropNoSession
+	}
+	s := &w.sess[idx]
+	*s = Session{Kind: pol.Kind, idle: pol.class, host: ndst, flags: sfHalfOpen}
+	w.halfOpen++
+	s.port[0], s.port[1] = uint8(out), uint8(rport)
+	s.nextHop[0], s.nextHop[1] = nh, rnh
+	s.xlate[0] = nat.NewRewrite(p.src, nsrc, p.dst, ndst)
+	s.xlate[1] = nat.NewRewrite(ndst, p.dst, nsrc, p.src)
+	if pol.Alert {
+		s.flags |= sfAlert
+	}
+	if pol.Audit {
+		s.flags |= sfAudit
+	}
+	if p.proto == packet.ProtoUDP && p.dport == portDNS {
+		s.flags |= sfDNS
+	}
+	if isTCP {
+		s.flags |= sfTCP
+		t := packet.TCP(p.l4)
+		var seg tcpstate.Segment
+		tcpSegment(&seg, t, uint32(len(p.payload)))
+		if v := s.tcp.Init(&seg); v != tcpstate.Accept {
+			w.table.Delete(idx)
+			w.halfOpenDone(s)
+			return 0, tcpDrop(v)
+		}
+		if isSMTP {
+			h, ok := w.smtp.alloc(&pol.SMTP, t.Seq()+1)
+			if !ok {
+				w.table.Delete(idx)
+				w.adm.HalfOpenDone(ndst, true)
+				return 0, DropSMTPPoolFull
+			}
+			s.smtp = h
+		}
+	}
+	w.Stats.SessionsCreated++
+	if s.flags&sfAudit != 0 {
+		ev := Event{Kind: EvAuditStart, Proto: s.Kind, Key: *k}
+		ev.Aux[0] = int64(reply.Src)
+		ev.Aux[1] = int64(reply.SrcPort)
+		w.emit(&ev)
+	}
+	return idx, DropNone
+}
+
+// deleteOldestHalfOpen is aggressive mode: delete the oldest half-open
+// session (of host, when host != 0; all of them with all). The half-open
+// TCP sessions are the synwait list, oldest first.
+func (w *Worker) deleteOldestHalfOpen(host uint32, all bool) {
+	idx, ok := w.table.Oldest(w.rs.ClassSynWait)
+	for steps := 0; ok && steps < 4096; steps++ {
+		next, nok := w.table.Newer(idx)
+		s := &w.sess[idx]
+		if s.flags&sfHalfOpen != 0 && (host == 0 || s.host == host) {
+			w.deleteSession(idx)
+			if !all {
+				return
+			}
+		}
+		idx, ok = next, nok
+	}
+}
+
+func tcpSegment(seg *tcpstate.Segment, t packet.TCP, payloadLen uint32) {
+	seg.Seq, seg.Ack, seg.Window, seg.Flags, seg.PayloadLen = t.Seq(), t.Ack(), t.Window(), t.Flags(), payloadLen
+	seg.WScale, seg.SACKPerm = -1, false
+	if t.Flags()&packet.SYN != 0 {
+		ws, _, sack := t.ParseOptions()
+		seg.WScale, seg.SACKPerm = ws, sack
+	}
+}
+
+func tcpDrop(v tcpstate.Verdict) Reason {
+	switch v {
+	case tcpstate.BadFlags:
+		return DropTCPBadFlags
+	case tcpstate.OutOfWindow:
+		return DropTCPOutOfWindow
+	case tcpstate.AckUnseen:
+		return DropTCPAckUnseen
+	case tcpstate.BadRST:
+		return DropTCPBadRST
+	case tcpstate.SynOnEstablished:
+		return DropTCPSynEstablished
+	}
+	return DropTCPInvalid
+}
+
+// fixTCPChecksum recomputes a TCP checksum after its payload was rewritten.
+func fixTCPChecksum(ip packet.IPv4) {
+	t := packet.TCP(ip.Payload())
+	t.SetChecksum(0)
+	t.SetChecksum(t.CalculateChecksum(ip.Src(), ip.Dst()))
+}

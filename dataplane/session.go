@@ -1,0 +1,171 @@
+package dataplane
+
+import (
+	"cbac/flowtable"
+	"cbac/nat"
+	"cbac/tcpstate"
+)
+
+// Session is the dataplane's per-session payload, kept in a slab parallel
+// to the worker's flowtable (same uint32 index). It holds what the packet
+// path needs for both directions, computed once at creation (VPP
+// nat_6t_flow_t): egress port, next hop and NAT rewrite per direction.
+// No pointers, so a slab of a million costs the GC nothing.
+type Session struct {
+	Kind    ProtoKind
+	flags   uint8
+	idle    uint8    // expiry class while established
+	port    [2]uint8 // egress port per direction (0: initiator->responder)
+	nextHop [2]uint32
+	xlate   [2]nat.Rewrite
+	tcp     tcpstate.Conn
+	Bytes   [2]uint64
+	smtp    uint32 // 1 + index into the worker's SMTP pool; 0: none
+	host    uint32 // responder address (post-NAT), for per-host half-open counts
+}
+
+const (
+	sfHalfOpen uint8 = 1 << iota
+	sfAlert
+	sfAudit
+	sfDNS
+	sfReplied
+	sfTCP
+)
+
+// SessionInfo describes one session for `show ip inspect sessions`.
+type SessionInfo struct {
+	ID       uint32 // worker<<24 | index
+	Kind     ProtoKind
+	Orig     flowtable.Key // initiator -> responder as seen at ingress
+	Reply    flowtable.Key // responder -> initiator as seen at ingress
+	State    string        // SIS_OPENING, SIS_OPEN, SIS_CLOSING
+	HalfOpen bool
+	Closing  bool
+	Created  int64
+	LastSeen int64
+	Bytes    [2]uint64
+	Now      int64
+}
+
+// Sessions lists the worker's sessions (control plane, through Do).
+func (w *Worker) Sessions(out []SessionInfo) []SessionInfo {
+	w.table.ForEach(func(idx uint32, e *flowtable.Entry) bool {
+		s := &w.sess[idx]
+		si := SessionInfo{
+			ID: uint32(w.ID)<<24 | idx, Kind: s.Kind, Orig: e.Orig, Reply: e.Reply,
+			Created: e.Created, LastSeen: e.LastSeen, Bytes: s.Bytes, Now: w.now,
+			HalfOpen: s.flags&sfHalfOpen != 0,
+		}
+		switch {
+		case s.flags&sfTCP != 0:
+			si.State = s.tcp.SISName()
+			si.Closing = si.State == "SIS_CLOSING"
+		case si.HalfOpen:
+			si.State = "SIS_OPENING"
+		default:
+			si.State = "SIS_OPEN"
+		}
+		out = append(out, si)
+		return true
+	})
+	return out
+}
+
+// ClearSession deletes one session (id from SessionInfo) or, with all,
+// every session of the worker. It returns how many it deleted.
+func (w *Worker) ClearSession(id uint32, all bool) int {
+	if all {
+		var idx []uint32
+		w.table.ForEach(func(i uint32, _ *flowtable.Entry) bool { idx = append(idx, i); return true })
+		for _, i := range idx {
+			w.deleteSession(i)
+		}
+		return len(idx)
+	}
+	if int(id>>24) != w.ID {
+		return 0
+	}
+	i := id & 0xffffff
+	if i == 0 || int(i) >= len(w.sess) || !w.table.Live(i) {
+		return 0
+	}
+	w.deleteSession(i)
+	return 1
+}
+
+// SessionCount returns the number of live and half-open sessions.
+func (w *Worker) SessionCount() (live, halfOpen int) {
+	return w.table.Len(), w.halfOpen
+}
+
+// finalize ends a session whose keys are already gone from the table:
+// audit trail, threshold counts, SMTP state.
+func (w *Worker) finalize(idx uint32) {
+	s := &w.sess[idx]
+	e := w.table.Entry(idx)
+	w.halfOpenDone(s)
+	if s.flags&sfAudit != 0 {
+		ev := Event{Kind: EvAuditStop, Proto: s.Kind, Key: e.Orig, Bytes: s.Bytes}
+		ev.Aux[0] = int64(e.Reply.Src)
+		ev.Aux[1] = int64(e.Reply.SrcPort)
+		w.emit(&ev)
+	}
+	if s.smtp != 0 {
+		w.smtp.free(s.smtp)
+		s.smtp = 0
+	}
+	w.Stats.SessionsDeleted++
+}
+
+// deleteSession removes a live session.
+func (w *Worker) deleteSession(idx uint32) {
+	w.finalize(idx)
+	w.table.Delete(idx)
+}
+
+// expire deletes sessions whose timer ran out (bounded work per batch).
+func (w *Worker) expire() {
+	ex := w.table.Expire(w.now, expireBudget, w.expired[:0])
+	for _, idx := range ex {
+		w.finalize(idx)
+	}
+}
+
+// tick advances the thresholds and forwards their events.
+func (w *Worker) tick() {
+	w.adm.Tick(w.now)
+	evs := w.adm.TakeEvents()
+	for i := range evs {
+		ev := Event{Kind: EvThreshold}
+		ev.Aux[0] = int64(evs[i].Kind)
+		ev.Aux[1] = int64(evs[i].Count)
+		ev.Aux[2] = int64(evs[i].Limit)
+		ev.Aux[3] = int64(evs[i].Rate)
+		ev.Key.Dst = evs[i].Host
+		ev.Alert = uint32(evs[i].Minutes)
+		w.emit(&ev)
+	}
+}
+
+// timerClass maps a TCP session's timer to its expiry class.
+func (w *Worker) timerClass(s *Session) uint8 {
+	switch s.tcp.TimerClass() {
+	case tcpstate.TimerSynWait:
+		return w.rs.ClassSynWait
+	case tcpstate.TimerFinWait:
+		return w.rs.ClassFinWait
+	}
+	return s.idle
+}
+
+// halfOpenDone ends a session's half-open accounting once (it became
+// established, or it is going away).
+func (w *Worker) halfOpenDone(s *Session) {
+	if s.flags&sfHalfOpen == 0 {
+		return
+	}
+	s.flags &^= sfHalfOpen
+	w.halfOpen--
+	w.adm.HalfOpenDone(s.host, s.flags&sfTCP != 0)
+}

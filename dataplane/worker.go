@@ -1,0 +1,428 @@
+// Package dataplane is cbac's packet path: one run-to-completion worker per
+// RX queue, moving frames in batches between AF_XDP rings (or in-memory and
+// capture rings) and applying CBAC inspection, static NAT and ACLs.
+//
+// A batch (Worker.Step), in order:
+//
+//  1. load the ruleset snapshot (atomic.Pointer; a reload never stops traffic)
+//  2. take frames handed over by other workers (the session's owner runs it)
+//  3. receive a batch from every port, and for each frame (forward.go):
+//     a. Ethernet: ARP is answered/learned (l2.go); non-IPv4 is dropped
+//     b. IPv4 header checks; packets for the router itself (ICMP echo)
+//     c. owner check: a flow belongs to one worker; others hand it over
+//     d. session lookup (one lookup finds either direction); a packet of a
+//     known session skips the ACLs (how return traffic passes ACL 101)
+//     -> TCP window tracking, SMTP inspection (smtp.go), NAT, forward
+//     e. no session: inbound ACL (global addresses) -> NAT outside->inside
+//     -> route -> inspection rule creates a session (thresholds first)
+//     -> NAT inside->outside -> outbound ACL
+//     f. TTL, next-hop MAC (ARP resolve with a bounded pending queue)
+//  4. transmit per port, reclaim completions, refill the fill rings
+//  5. frames waiting for ARP, session expiry (bounded), threshold tick
+//  6. control-plane requests (mailbox), between batches only
+//
+// The clock is read once per batch (now) by the caller; nothing on the
+// packet path allocates, locks, logs or formats.
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"cbac/flowtable"
+	"cbac/inspect"
+	"cbac/smtpfsm"
+)
+
+// Options size a Dataplane.
+type Options struct {
+	Workers   int
+	UMEM      []byte // shared by every queue of every worker
+	FrameSize int
+	// Queues[w][p] is worker w's queue on port p (nil: the worker has none
+	// on that port; it then hands its frames for p to a worker that has).
+	Queues    [][]Queue
+	BatchSize int    // frames per receive; default 64
+	Seed      uint64 // hash seed for the session tables
+	// Reserve is how many frames each worker keeps back from its fill rings
+	// for packets it builds itself (ARP, RST, ICMP); default 64.
+	Reserve int
+}
+
+// Dataplane owns the workers and what they share: the ruleset pointer, the
+// ARP cache, the hand-over rings and the global threshold counters.
+type Dataplane struct {
+	ruleset atomic.Pointer[Ruleset]
+	Workers []*Worker
+	Neigh   *Neighbors
+	handoff [][]*spsc[Desc] // [from][to]
+	shared  *inspect.Shared
+	running atomic.Bool
+	// DebugSMTP turns on `debug ip inspect smtp` tracing.
+	DebugSMTP atomic.Bool
+	frameSize int
+}
+
+// Worker is one run-to-completion packet loop. Its fields are touched only
+// by its own goroutine, except through Do.
+type Worker struct {
+	ID        int
+	dp        *Dataplane
+	rs        *Ruleset
+	umem      []byte
+	frameSize uint64
+	queues    [maxPorts]Queue
+	batch     int
+	reserve   int
+	pool      framePool
+	rx        []Desc
+	tx        [maxPorts][]Desc
+	handOut   [][]Desc
+	completed []uint64
+	table     *flowtable.Table
+	sess      []Session
+	smtp      smtpPool
+	adm       *inspect.Admission
+	pend      pendingARP
+	expired   []uint32
+	events    *spsc[Event]
+	mailbox   chan func(*Worker)
+	now       int64
+	halfOpen  int // half-open sessions of this worker
+	trace     smtpfsm.Trace
+	tracing   bool
+	// Stats are the worker's counters; read them through Do.
+	Stats Stats
+}
+
+// Stats are one worker's counters.
+type Stats struct {
+	Drops           [NumReasons]uint64
+	RxPackets       [maxPorts]uint64
+	RxBytes         [maxPorts]uint64
+	TxPackets       [maxPorts]uint64
+	TxBytes         [maxPorts]uint64
+	ACLHits         [][]uint64 // [acl][entry]; the last entry is the implicit deny
+	SessionsCreated uint64
+	SessionsDeleted uint64
+	ARPAnswered     uint64
+	ARPLearned      uint64
+	ARPRequests     uint64
+	HandedOver      uint64
+	EventsDropped   uint64
+	SMTPRewritten   uint64 // bytes turned into x
+	Forwarded       uint64
+}
+
+// ErrOptions is wrapped by New's errors.
+var ErrOptions = errors.New("dataplane options")
+
+// New builds the workers. rs must be compiled.
+func New(rs *Ruleset, o Options) (*Dataplane, error) {
+	if o.Workers <= 0 || len(o.Queues) != o.Workers {
+		return nil, fmt.Errorf("%w: %d workers, %d queue sets", ErrOptions, o.Workers, len(o.Queues))
+	}
+	if o.FrameSize < 2048 || len(o.UMEM) < o.FrameSize*o.Workers*256 {
+		return nil, fmt.Errorf("%w: UMEM of %d bytes with %d-byte frames is too small", ErrOptions, len(o.UMEM), o.FrameSize)
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 64
+	}
+	if o.Reserve <= 0 {
+		o.Reserve = 64
+	}
+	dp := &Dataplane{Neigh: NewNeighbors(4096), shared: &inspect.Shared{}, frameSize: o.FrameSize}
+	dp.ruleset.Store(rs)
+	for _, n := range rs.StaticARP {
+		dp.Neigh.Learn(n.Port, n.Addr, n.MAC, true)
+	}
+	nframes := len(o.UMEM) / o.FrameSize
+	per := nframes / o.Workers
+	perSessions := rs.MaxSessions / o.Workers
+	perSMTP := rs.SMTPSessions / o.Workers
+	if perSMTP < 1 {
+		perSMTP = 1
+	}
+	dp.handoff = make([][]*spsc[Desc], o.Workers)
+	for i := range dp.handoff {
+		dp.handoff[i] = make([]*spsc[Desc], o.Workers)
+		for j := range dp.handoff[i] {
+			if i != j {
+				dp.handoff[i][j] = newSPSC[Desc](4 * o.BatchSize)
+			}
+		}
+	}
+	for i := 0; i < o.Workers; i++ {
+		w := &Worker{
+			ID: i, dp: dp, umem: o.UMEM, frameSize: uint64(o.FrameSize),
+			batch: o.BatchSize, reserve: o.Reserve,
+			rx:        make([]Desc, 0, o.BatchSize),
+			completed: make([]uint64, 0, 4*o.BatchSize),
+			expired:   make([]uint32, 0, expireBudget),
+			events:    newSPSC[Event](4096),
+			mailbox:   make(chan func(*Worker), 4),
+			table:     flowtable.New(perSessions, paddedClasses(rs), o.Seed+uint64(i)*0x9e3779b97f4a7c15),
+			adm:       inspect.NewAdmission(rs.Thresholds, dp.shared, 4096, o.Seed^uint64(i), make([]inspect.Event, 0, 64)),
+		}
+		if o.FrameSize&(o.FrameSize-1) != 0 {
+			return nil, fmt.Errorf("%w: frame size %d is not a power of two", ErrOptions, o.FrameSize)
+		}
+		w.pool.free = make([]uint64, 0, nframes)
+		w.pool.mask = ^uint64(o.FrameSize - 1)
+		for f := i * per; f < (i+1)*per; f++ {
+			w.pool.free = append(w.pool.free, uint64(f*o.FrameSize))
+		}
+		w.sess = make([]Session, w.table.Capacity()+1)
+		w.smtp.init(perSMTP, rs.StreamBuffer)
+		for p := range o.Queues[i] {
+			if p >= maxPorts {
+				return nil, fmt.Errorf("%w: too many ports", ErrOptions)
+			}
+			w.queues[p] = o.Queues[i][p]
+		}
+		for p := range w.tx {
+			w.tx[p] = make([]Desc, 0, 4*o.BatchSize+arpQueueLen)
+		}
+		w.handOut = make([][]Desc, o.Workers)
+		for j := range w.handOut {
+			w.handOut[j] = make([]Desc, 0, 2*o.BatchSize)
+		}
+		w.setRuleset(rs)
+		dp.Workers = append(dp.Workers, w)
+	}
+	for _, w := range dp.Workers {
+		w.refill()
+	}
+	return dp, nil
+}
+
+// Ruleset returns the running ruleset.
+func (dp *Dataplane) Ruleset() *Ruleset { return dp.ruleset.Load() }
+
+// Swap installs a new compiled ruleset; workers pick it up at their next
+// batch. Interfaces and expiry classes must stay compatible (same ports,
+// no fewer classes).
+func (dp *Dataplane) Swap(rs *Ruleset) error {
+	old := dp.ruleset.Load()
+	if len(rs.Ifaces) != len(old.Ifaces) {
+		return fmt.Errorf("%w: reload cannot change the number of interfaces", ErrRuleset)
+	}
+	for i := range rs.Ifaces {
+		if rs.Ifaces[i].Device != old.Ifaces[i].Device {
+			return fmt.Errorf("%w: reload cannot change interface devices (%s)", ErrRuleset, rs.Ifaces[i].Device)
+		}
+	}
+	if len(rs.Classes()) > maxClasses {
+		return fmt.Errorf("%w: too many timeouts", ErrRuleset)
+	}
+	for _, n := range rs.StaticARP {
+		dp.Neigh.Learn(n.Port, n.Addr, n.MAC, true)
+	}
+	dp.ruleset.Store(rs)
+	return nil
+}
+
+// SetRunning says whether worker goroutines run (Do then goes through the
+// mailbox) or the caller drives Step itself (replay, tests).
+func (dp *Dataplane) SetRunning(on bool) { dp.running.Store(on) }
+
+// Do runs fn on worker w between two batches and waits for it.
+func (dp *Dataplane) Do(w int, fn func(*Worker)) {
+	wk := dp.Workers[w]
+	if !dp.running.Load() {
+		fn(wk)
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	wk.mailbox <- func(x *Worker) { fn(x); wg.Done() }
+	wg.Wait()
+}
+
+// Events appends up to cap(out)-len(out) pending events of worker w.
+func (dp *Dataplane) Events(w int, out []Event) []Event {
+	return dp.Workers[w].events.pop(out)
+}
+
+func (w *Worker) setRuleset(rs *Ruleset) {
+	w.rs = rs
+	hits := make([][]uint64, len(rs.ACLs))
+	for i, l := range rs.ACLs {
+		hits[i] = make([]uint64, l.Len()+1)
+		if i < len(w.Stats.ACLHits) && w.rs != nil && len(w.Stats.ACLHits[i]) == len(hits[i]) {
+			copy(hits[i], w.Stats.ACLHits[i])
+		}
+	}
+	w.Stats.ACLHits = hits
+	w.adm.SetThresholds(rs.Thresholds)
+	w.table.SetTimeouts(rs.Classes())
+}
+
+// paddedClasses gives every table maxClasses expiry classes, so a reload
+// may add timeouts without rebuilding it.
+func paddedClasses(rs *Ruleset) []int64 {
+	c := make([]int64, maxClasses)
+	for i := range c {
+		c[i] = int64(time.Hour)
+	}
+	copy(c, rs.Classes())
+	return c
+}
+
+const expireBudget = 256
+
+// Step runs one batch at time now (nanoseconds) and returns how many
+// frames it received.
+func (w *Worker) Step(now int64) int {
+	w.now = now
+	if rs := w.dp.ruleset.Load(); rs != w.rs {
+		w.setRuleset(rs)
+	}
+	w.tracing = w.dp.DebugSMTP.Load()
+	n := 0
+	for from, row := range w.dp.handoff {
+		if from == w.ID {
+			continue
+		}
+		rx := row[w.ID].pop(w.rx[:0])
+		for i := range rx {
+			w.process(&rx[i], true)
+		}
+		n += len(rx)
+	}
+	for p, q := range w.queues {
+		if q == nil {
+			continue
+		}
+		rx := q.Receive(w.rx[:0])
+		for i := range rx {
+			rx[i].Port = uint8(p)
+			w.Stats.RxPackets[p]++
+			w.Stats.RxBytes[p] += uint64(rx[i].Len)
+			w.process(&rx[i], false)
+		}
+		n += len(rx)
+	}
+	w.flush()
+	w.serviceARP()
+	w.expire()
+	w.tick()
+	w.flush()
+	w.refill()
+	if w.dp.running.Load() {
+		for {
+			select {
+			case fn := <-w.mailbox:
+				fn(w)
+				continue
+			default:
+			}
+			break
+		}
+	}
+	return n
+}
+
+// flush transmits the per-port TX lists and hands frames to their owners.
+func (w *Worker) flush() {
+	for p := range w.tx {
+		ds := w.tx[p]
+		q := w.queues[p]
+		if q == nil && len(ds) == 0 {
+			continue
+		}
+		// Transmit is called even with nothing new: an AF_XDP socket in
+		// copy mode sends a bounded number of frames per kick and needs
+		// another kick for the rest.
+		sent := 0
+		if q != nil {
+			sent = q.Transmit(ds)
+		}
+		for i := 0; i < sent; i++ {
+			w.Stats.TxPackets[p]++
+			w.Stats.TxBytes[p] += uint64(ds[i].Len)
+		}
+		for i := sent; i < len(ds); i++ {
+			w.drop(&ds[i], DropTxRingFull)
+		}
+		w.tx[p] = ds[:0]
+	}
+	for to, ds := range w.handOut {
+		if len(ds) == 0 {
+			continue
+		}
+		sent := w.dp.handoff[w.ID][to].push(ds)
+		w.Stats.HandedOver += uint64(sent)
+		for i := sent; i < len(ds); i++ {
+			w.drop(&ds[i], DropHandoffFull)
+		}
+		w.handOut[to] = ds[:0]
+	}
+}
+
+// refill reclaims transmitted frames and keeps the fill rings stocked.
+func (w *Worker) refill() {
+	for _, q := range w.queues {
+		if q == nil {
+			continue
+		}
+		for {
+			c := q.Complete(w.completed[:0])
+			for _, a := range c {
+				w.pool.put(a)
+			}
+			if len(c) < cap(w.completed) {
+				break
+			}
+		}
+	}
+	for _, q := range w.queues {
+		if q == nil {
+			continue
+		}
+		avail := len(w.pool.free) - w.reserve
+		if avail <= 0 {
+			break
+		}
+		if avail > 4*w.batch {
+			avail = 4 * w.batch
+		}
+		top := w.pool.free[len(w.pool.free)-avail:]
+		took := q.Fill(top)
+		// Fill took top[:took]; keep the rest.
+		copy(top, top[took:])
+		w.pool.free = w.pool.free[:len(w.pool.free)-took]
+	}
+}
+
+// drop counts a drop and returns the frame to the pool.
+func (w *Worker) drop(d *Desc, r Reason) {
+	w.Stats.Drops[r]++
+	w.pool.put(d.Addr)
+}
+
+// emit hands an event to the control plane, or counts it as lost.
+func (w *Worker) emit(e *Event) {
+	e.Now = w.now
+	if !w.events.push1(e) {
+		w.Stats.EventsDropped++
+	}
+}
+
+// frame returns the bytes of d.
+func (w *Worker) frame(d *Desc) []byte {
+	return w.umem[d.Addr : d.Addr+uint64(d.Len)]
+}
+
+// newFrame takes a free frame for a packet the worker builds.
+func (w *Worker) newFrame() (Desc, []byte, bool) {
+	a, ok := w.pool.get()
+	if !ok {
+		w.Stats.Drops[DropNoFrame]++
+		return Desc{}, nil, false
+	}
+	return Desc{Addr: a}, w.umem[a : a+w.frameSize], true
+}

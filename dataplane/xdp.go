@@ -1,0 +1,272 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"cbac/dataplane/internal/xsk"
+)
+
+// XDPOptions size the AF_XDP binding.
+type XDPOptions struct {
+	// Workers is the number of workers; 0 means one per RX queue (the
+	// smallest queue count of the configured devices, so that every worker
+	// has a queue on every device).
+	Workers   int
+	Frames    int // UMEM frames shared by every socket (default 16384)
+	FrameSize int // 2048 or 4096 (default 2048)
+	RingSize  int // descriptors per ring (default 2048)
+	// Mode is "auto", "native" or "generic" XDP.
+	Mode string
+	// Force replaces an XDP program that is already on a device.
+	Force bool
+	Seed  uint64
+}
+
+// XDP is a Dataplane bound to real devices: an XDP redirect program on each
+// device, one AF_XDP socket per (worker, device) over one shared UMEM (a
+// frame received on one device is transmitted on the other without a
+// copy), and one pinned goroutine per worker.
+type XDP struct {
+	DP      *Dataplane
+	umem    *xsk.UMEM
+	progs   []*xsk.Program
+	socks   [][]*xsk.Socket // [worker][port]
+	closeMu sync.Mutex
+	closed  bool
+}
+
+// Errors the daemon reports with advice.
+var (
+	ErrNotRoot = errors.New("cbacd needs root (CAP_NET_ADMIN, CAP_BPF, CAP_NET_RAW) to bind devices with AF_XDP")
+)
+
+// OpenXDP attaches the XDP program to every configured device, creates the
+// sockets and builds the dataplane. On error nothing is left attached.
+func OpenXDP(rs *Ruleset, o XDPOptions) (x *XDP, err error) {
+	if os.Geteuid() != 0 {
+		return nil, ErrNotRoot
+	}
+	if o.Frames <= 0 {
+		o.Frames = 16384
+	}
+	if o.FrameSize <= 0 {
+		o.FrameSize = 2048
+	}
+	if o.RingSize <= 0 {
+		o.RingSize = 2048
+	}
+	mode := xsk.ModeAuto
+	switch o.Mode {
+	case "", "auto":
+	case "native":
+		mode = xsk.ModeNative
+	case "generic":
+		mode = xsk.ModeGeneric
+	default:
+		return nil, fmt.Errorf("xdp mode %q: want auto, native or generic", o.Mode)
+	}
+	x = &XDP{}
+	defer func() {
+		if err != nil {
+			x.Close()
+			x = nil
+		}
+	}()
+	ifindex := make([]int, len(rs.Ifaces))
+	minQueues := 0
+	for p, f := range rs.Ifaces {
+		idx, err := xsk.InterfaceIndex(f.Device)
+		if err != nil {
+			return x, fmt.Errorf("interface %s: %w", f.Name, err)
+		}
+		ifindex[p] = idx
+		q, err := xsk.QueueCount(f.Device)
+		if err != nil {
+			return x, fmt.Errorf("interface %s: %w", f.Name, err)
+		}
+		if minQueues == 0 || q < minQueues {
+			minQueues = q
+		}
+		if _, err := xsk.DetachStale(idx); err != nil {
+			return x, fmt.Errorf("interface %s: %w", f.Name, err)
+		}
+		prog, err := xsk.Attach(idx, q, xsk.AttachOptions{Mode: mode, Force: o.Force})
+		if err != nil {
+			return x, fmt.Errorf("interface %s: %w", f.Name, err)
+		}
+		x.progs = append(x.progs, prog)
+	}
+	workers := o.Workers
+	if workers <= 0 || workers > minQueues {
+		workers = minQueues
+	}
+	if workers > runtime.NumCPU() {
+		workers = runtime.NumCPU()
+	}
+	x.umem, err = xsk.NewUMEM(o.Frames, o.FrameSize)
+	if err != nil {
+		return x, err
+	}
+	ring := uint32(o.RingSize)
+	queues := make([][]Queue, workers)
+	x.socks = make([][]*xsk.Socket, workers)
+	for w := 0; w < workers; w++ {
+		for p := range rs.Ifaces {
+			s, err := xsk.NewSocket(x.umem, ifindex[p], w, xsk.SocketConfig{FillSize: ring, CompletionSize: ring, RxSize: ring, TxSize: ring})
+			if err != nil {
+				return x, fmt.Errorf("interface %s queue %d: %w", rs.Ifaces[p].Name, w, err)
+			}
+			x.socks[w] = append(x.socks[w], s)
+			queues[w] = append(queues[w], newXSKQueue(s, 256))
+		}
+	}
+	x.DP, err = New(rs, Options{Workers: workers, UMEM: x.umem.Bytes(), FrameSize: o.FrameSize, Queues: queues, Seed: o.Seed})
+	if err != nil {
+		return x, err
+	}
+	// Fill rings are stocked (New refills); now let frames in.
+	for w := range x.socks {
+		for p, s := range x.socks[w] {
+			if err := x.progs[p].Register(w, s.FD()); err != nil {
+				return x, fmt.Errorf("interface %s queue %d: register: %w", rs.Ifaces[p].Name, w, err)
+			}
+		}
+	}
+	return x, nil
+}
+
+// Run runs one pinned goroutine per worker until ctx ends.
+func (x *XDP) Run(ctx context.Context) {
+	x.DP.SetRunning(true)
+	defer x.DP.SetRunning(false)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, w := range x.DP.Workers {
+		wg.Add(1)
+		go func(cpu int, w *Worker, socks []*xsk.Socket) {
+			defer wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			var set unix.CPUSet
+			set.Set(cpu % runtime.NumCPU())
+			unix.SchedSetaffinity(0, &set) // best effort: pinning is an optimisation
+			pfds := make([]unix.PollFd, len(socks))
+			idle := 0
+			for ctx.Err() == nil {
+				n := w.Step(int64(time.Since(start)))
+				if n > 0 {
+					idle = 0
+					continue
+				}
+				idle++
+				if idle > 16 {
+					// Nothing to do: sleep in poll(2) until frames arrive,
+					// waking at least every 10 ms for timers and requests.
+					xsk.Poll(socks, pfds, 10)
+				}
+			}
+		}(i, w, x.socks[i])
+	}
+	wg.Wait()
+}
+
+// SocketStats returns the kernel's XDP statistics per (worker, port).
+func (x *XDP) SocketStats() [][]unix.XDPStatistics {
+	out := make([][]unix.XDPStatistics, len(x.socks))
+	for w := range x.socks {
+		for _, s := range x.socks[w] {
+			st, _ := s.Stats()
+			out[w] = append(out[w], st)
+		}
+	}
+	return out
+}
+
+// Close detaches the programs and closes the sockets and the UMEM. Safe to
+// call more than once and on a half-built XDP.
+func (x *XDP) Close() error {
+	x.closeMu.Lock()
+	defer x.closeMu.Unlock()
+	if x.closed {
+		return nil
+	}
+	x.closed = true
+	var errs []error
+	for _, p := range x.progs {
+		if err := p.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, ss := range x.socks {
+		for _, s := range ss {
+			if err := s.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if x.umem != nil {
+		if err := x.umem.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// xskQueue adapts an AF_XDP socket to Queue; the descriptor copies are per
+// batch scratch, never allocated on the packet path.
+type xskQueue struct {
+	s   *xsk.Socket
+	buf []xsk.Desc
+}
+
+func newXSKQueue(s *xsk.Socket, batch int) *xskQueue {
+	return &xskQueue{s: s, buf: make([]xsk.Desc, 0, 4*batch)}
+}
+
+func (q *xskQueue) Receive(out []Desc) []Desc {
+	room := cap(out) - len(out)
+	if room > cap(q.buf) {
+		room = cap(q.buf)
+	}
+	got := q.s.Receive(q.buf[:0:room])
+	for _, d := range got {
+		out = append(out, Desc{Addr: d.Addr, Len: d.Len})
+	}
+	return out
+}
+
+func (q *xskQueue) Transmit(ds []Desc) int {
+	if len(ds) == 0 {
+		q.s.Transmit(nil)
+		return 0
+	}
+	sent := 0
+	for sent < len(ds) {
+		n := len(ds) - sent
+		if n > cap(q.buf) {
+			n = cap(q.buf)
+		}
+		b := q.buf[:n]
+		for i := range b {
+			b[i] = xsk.Desc{Addr: ds[sent+i].Addr, Len: ds[sent+i].Len}
+		}
+		k := q.s.Transmit(b)
+		sent += k
+		if k < n {
+			break
+		}
+	}
+	return sent
+}
+
+func (q *xskQueue) Complete(out []uint64) []uint64 { return q.s.Complete(out) }
+
+func (q *xskQueue) Fill(addrs []uint64) int { return q.s.Fill(addrs) }

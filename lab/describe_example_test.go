@@ -1,0 +1,34 @@
+package lab_test
+
+import (
+	"os"
+
+	"cbac/lab"
+)
+
+// Describe is what `cbacd lab` prints for the user.
+func ExampleLab_Describe() {
+	lab.New("cbac-").Describe(os.Stdout)
+	// Output:
+	// cbac lab "cbac-": the seed network in network namespaces
+	//   cbac-fw          out0 (02:00:ac:16:01:10) and in0 (02:00:0a:0a:0a:01), no addresses: cbacd owns them
+	//   cbac-upstream    eth0 172.22.1.1/24 (02:00:ac:16:01:01), lo 203.0.113.1: upstream router, the seed's default route next hop
+	//   cbac-client      eth0 172.22.1.100/24 (02:00:ac:16:01:64): outside client
+	//   cbac-mail        eth0 10.10.10.2/24 (02:00:0a:0a:0a:02) via 10.10.10.1: mail server, outside as 172.22.1.110
+	//   cbac-host        eth0 10.10.10.5/24 (02:00:0a:0a:0a:05) via 10.10.10.1: inside host, outside as 172.22.1.111
+	//   cbac-osw         bridge br0: port fw (to out0), upstream, client
+	//   cbac-isw         bridge br0: port fw (to in0), mail, host
+	// Try:
+	//   # send a mail through the firewall (SMTP inspection, static NAT)
+	//   ip netns exec cbac-client swaks --server 172.22.1.110 --from a@outside.example --to postmaster@lab.example
+	//   # talk SMTP by hand; EXPN root reaches the server as xxxxxxxxx
+	//   ip netns exec cbac-client nc -C 172.22.1.110 25
+	//   # blocked by access-list 101
+	//   ip netns exec cbac-client nc -w 3 172.22.1.110 80
+	//   # the inside host goes out by the default route, NATed to 172.22.1.111
+	//   ip netns exec cbac-host ping -c 3 203.0.113.1
+	//   # watch the outside wire
+	//   ip netns exec cbac-osw tcpdump -ni fw
+	//   # a shell on a host
+	//   ip netns exec cbac-client bash
+}

@@ -1,0 +1,174 @@
+// Run in CI for a bounded time:
+//
+//	go test -run=^$ -fuzz=FuzzSession -fuzztime=10s ./smtpfsm
+package smtpfsm
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+	"unsafe"
+)
+
+// maxSessionSize bounds the per-session state: the machine keeps no more
+// than the current line's state whatever the input.
+const maxSessionSize = 192
+
+// Fuzz input: flags pick the policy, seed the segmentation, and stream holds
+// the events separated by 0x00 bytes, client first, alternating client and
+// server.
+const (
+	fuzzESMTP    = 1 << 0
+	fuzzSTARTTLS = 1 << 1
+	fuzzEXPN     = 1 << 2
+	fuzzMaxData  = 1 << 3
+	fuzzAUTHSmtp = 1 << 4
+)
+
+func fuzzPolicy(flags byte) Policy {
+	p := Policy{ESMTP: flags&fuzzESMTP != 0, MaxData: 20000000}
+	if flags&fuzzSTARTTLS != 0 {
+		p.Allow |= 1 << VerbSTARTTLS
+	}
+	if flags&fuzzEXPN != 0 {
+		p.Allow |= 1 << VerbEXPN
+	}
+	if flags&fuzzMaxData != 0 {
+		p.MaxData = 1000
+	}
+	if flags&fuzzAUTHSmtp != 0 {
+		p.Allow |= 1<<VerbAUTH | 1<<VerbEHLO
+	}
+	return p
+}
+
+func encodeSteps(st []step) []byte {
+	var b []byte
+	server := false
+	for _, s := range st {
+		if s.server != server {
+			b = append(b, 0)
+			server = !server
+		}
+		b = append(b, bytes.ReplaceAll([]byte(s.data), []byte{0}, []byte{1})...)
+		if s.server {
+			// A server event ends here; an empty client event follows if the
+			// next step is also the server's.
+			b = append(b, 0)
+			server = false
+		}
+	}
+	return b
+}
+
+type fuzzRun struct {
+	out       []byte
+	alerts    AlertSet
+	reset     bool
+	rewritten int
+}
+
+// fuzzPlay feeds the events, each split where cut says, and checks the
+// per-call invariants.
+func fuzzPlay(t *testing.T, p *Policy, events [][]byte, cut func() bool) fuzzRun {
+	var s Session
+	var tr Trace
+	var run fuzzRun
+	for ei, ev := range events {
+		server := ei%2 == 1
+		buf := append([]byte(nil), ev...)
+		start := 0
+		for i := 1; i <= len(buf); i++ {
+			if i < len(buf) && !cut() {
+				continue
+			}
+			seg := buf[start:i]
+			orig := append([]byte(nil), seg...)
+			tr.Reset()
+			var r Result
+			if server {
+				r = s.Server(p, seg, &tr)
+				if !bytes.Equal(seg, orig) {
+					t.Fatalf("Server modified %q into %q", orig, seg)
+				}
+			} else {
+				r = s.Client(p, seg, &tr)
+				n := 0
+				for j := range seg {
+					if seg[j] == orig[j] {
+						continue
+					}
+					if orig[j] == '\r' || orig[j] == '\n' || seg[j] != 'x' {
+						t.Fatalf("byte %d changed from %q to %q", j, orig[j], seg[j])
+					}
+					n++
+				}
+				if n > r.Rewritten {
+					t.Fatalf("%d bytes changed, Rewritten %d", n, r.Rewritten)
+				}
+				if r.Rewritten > len(seg) {
+					t.Fatalf("Rewritten %d of %d bytes", r.Rewritten, len(seg))
+				}
+				run.out = append(run.out, seg...)
+			}
+			if int(r.VerbLen) > len(r.Verb) {
+				t.Fatalf("VerbLen %d", r.VerbLen)
+			}
+			for k := 0; k < tr.N; k++ {
+				_ = tr.Events[k].Format(nil)
+			}
+			run.alerts |= r.Alerts
+			run.reset = run.reset || r.Reset
+			run.rewritten += r.Rewritten
+			start = i
+		}
+	}
+	return run
+}
+
+func FuzzSession(f *testing.F) {
+	if sz := unsafe.Sizeof(Session{}); sz > maxSessionSize {
+		f.Fatalf("Session is %d bytes, bound %d", sz, maxSessionSize)
+	}
+	for i, tc := range transcriptCases() {
+		var flags byte
+		if tc.policy.ESMTP {
+			flags |= fuzzESMTP
+		}
+		if tc.policy.Allow.Has(VerbSTARTTLS) {
+			flags |= fuzzSTARTTLS
+		}
+		if tc.policy.MaxData == 1000 {
+			flags |= fuzzMaxData
+		}
+		f.Add(flags, uint64(i), encodeSteps(tc.steps))
+	}
+	f.Fuzz(func(t *testing.T, flags byte, seed uint64, stream []byte) {
+		p := fuzzPolicy(flags)
+		events := bytes.Split(stream, []byte{0})
+		whole := fuzzPlay(t, &p, events, func() bool { return false })
+		rng := rand.New(rand.NewPCG(seed, seed>>32|1))
+		every := 1 + int(seed%7) // cut density: one in every..
+		split := fuzzPlay(t, &p, events, func() bool { return rng.IntN(every) == 0 })
+		if len(whole.out) != len(split.out) {
+			t.Fatalf("lengths differ")
+		}
+		if p.ESMTP {
+			return // the PIPELINING check is about segments
+		}
+		if !bytes.Equal(whole.out, split.out) || whole.alerts != split.alerts ||
+			whole.reset != split.reset || whole.rewritten != split.rewritten {
+			t.Fatalf("segmentation changed the outcome:\nwhole %q %v reset=%v rw=%d\nsplit %q %v reset=%v rw=%d",
+				whole.out, whole.alerts, whole.reset, whole.rewritten,
+				split.out, split.alerts, split.reset, split.rewritten)
+		}
+	})
+}
+
+func TestSessionSize(t *testing.T) {
+	sz := unsafe.Sizeof(Session{})
+	t.Logf("Session is %d bytes", sz)
+	if sz > maxSessionSize {
+		t.Fatalf("Session is %d bytes, bound %d", sz, maxSessionSize)
+	}
+}

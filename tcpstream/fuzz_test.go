@@ -1,0 +1,121 @@
+package tcpstream
+
+import (
+	"encoding/binary"
+	"testing"
+)
+
+// FuzzGuard runs random segments and ACKs through a Guard and checks it
+// against a model that remembers the first forwarded byte at every stream
+// offset. Invariants: no panic; a dropped segment is untouched and changes
+// nothing; bytes at a kept sequence number are forwarded exactly as the
+// first time; bytes already acknowledged are forwarded unchanged; Differs
+// is set exactly when a kept, non-rewritten byte was restored; new bytes
+// start at Next; Kept never exceeds the buffer.
+//
+// Input: isn (4 bytes), buffer size (1 byte), then 4-byte records:
+// kind (bit 0: ACK), offset (int8, from the oldest kept byte), length,
+// content seed. The inspector in this test rewrites every 'E' of new bytes
+// to RewriteByte, so replays of rewritten bytes are exercised.
+func FuzzGuard(f *testing.F) {
+	f.Add([]byte{0xFF, 0xFF, 0xFF, 0xF0, 16, 0, 0, 10, 'A', 0, 4, 10, 'B', 1, 6, 0, 0, 0, 0, 20, 'E'})
+	f.Add([]byte{0, 0, 0, 1, 64, 0, 0, 30, 'E', 0, 0, 30, 'F', 1, 30, 0, 0, 0, 0, 40, 'G'})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 5 {
+			return
+		}
+		isn := binary.BigEndian.Uint32(data)
+		size := int(data[4])
+		data = data[5:]
+		const span = 1 << 12 // model covers this many stream bytes
+		var first [span]byte
+		var g Guard
+		g.Init(isn, make([]byte, size))
+		var payload, orig [256]byte
+		for ; len(data) >= 4; data = data[4:] {
+			base := g.Base() - isn
+			next := g.Next() - isn
+			off := int64(base) + int64(int8(data[1]))
+			if off < 0 {
+				off = 0
+			}
+			if data[0]&1 == 1 {
+				// ACK anywhere near the kept range, even outside it.
+				ack := isn + uint32(off)
+				g.Ack(ack)
+				if ack-isn >= base && ack-isn <= next {
+					if g.Base() != ack {
+						t.Fatalf("ACK %d in range not taken", ack-isn)
+					}
+				} else if g.Base()-isn != base {
+					t.Fatalf("ACK %d outside [%d,%d] moved base", ack-isn, base, next)
+				}
+				continue
+			}
+			n := int(data[2])
+			if off+int64(n) >= span {
+				continue
+			}
+			p := payload[:n]
+			for i := range p {
+				p[i] = data[3] + byte(i%7)
+			}
+			copy(orig[:], p)
+			seq := isn + uint32(off)
+			act, start, differs := g.Segment(seq, p)
+			if act == Drop {
+				if string(p) != string(orig[:n]) || g.Next()-isn != next || g.Base()-isn != base {
+					t.Fatal("drop changed the payload or the Guard")
+				}
+				if n > 0 && uint32(off) <= next && n-int(next-uint32(off)) <= size-int(next-base) {
+					t.Fatalf("dropped a segment that fits: off %d n %d next %d base %d", off, n, next, base)
+				}
+				continue
+			}
+			if n == 0 {
+				continue
+			}
+			if uint32(off) > next {
+				t.Fatalf("accepted a segment at %d beyond next %d", off, next)
+			}
+			if want := min(int(next-uint32(off)), n); start != want {
+				t.Fatalf("newStart %d, want %d", start, want)
+			}
+			wantDiffers := false
+			for i := 0; i < start; i++ {
+				o := uint32(off) + uint32(i)
+				if o < base {
+					if p[i] != orig[i] {
+						t.Fatalf("acked byte at %d changed", o)
+					}
+					continue
+				}
+				if p[i] != first[o] {
+					t.Fatalf("byte at %d forwarded as %q, first time %q", o, p[i], first[o])
+				}
+				if orig[i] != first[o] && first[o] != RewriteByte {
+					wantDiffers = true
+				}
+			}
+			if differs != wantDiffers {
+				t.Fatalf("differs %v, want %v", differs, wantDiffers)
+			}
+			// Inspect and rewrite the new bytes, then commit them.
+			for i := start; i < n; i++ {
+				if p[i] == 'E' {
+					p[i] = RewriteByte
+				}
+				first[uint32(off)+uint32(i)] = p[i]
+			}
+			if !g.Commit(p[start:]) {
+				t.Fatal("Commit refused bytes Segment accepted")
+			}
+			if g.Next()-isn != max(next, uint32(off)+uint32(n)) {
+				t.Fatalf("next %d after segment [%d,%d)", g.Next()-isn, off, off+int64(n))
+			}
+			if g.Kept() > size || g.Kept() < 0 {
+				t.Fatalf("kept %d of %d", g.Kept(), size)
+			}
+		}
+	})
+}

@@ -1,0 +1,219 @@
+// Package tcpstream keeps the bytes an inspected TCP session delivers to
+// the server identical to the bytes the inspector judged (SPEC.md section
+// 5, "Stream consistency").
+//
+// An inspector that looks at each segment on its own can be fooled: the
+// client sends "HELO x" (judged legal), then retransmits "EXPN x" at the
+// same sequence numbers; if the first copy was lost after the firewall,
+// the server takes the second. A Guard per inspected direction
+// (client->server) closes that hole:
+//
+//   - bytes are inspected in order: a segment starting beyond the next
+//     expected sequence number is dropped, the sender retransmits it;
+//   - bytes forwarded once are forwarded the same way every time: the
+//     Guard keeps a copy of forwarded but not yet acknowledged bytes (after
+//     rewrites) and writes it over any retransmission of them, raising
+//     Differs when the retransmission did not match (an alert);
+//   - the copy is bounded by a caller-provided ring buffer; new bytes that
+//     do not fit are dropped until the server's ACKs free room.
+//
+// Differs compares a retransmission with what was inspected, not with
+// what was rewritten: a kept byte equal to RewriteByte matches any byte,
+// since the inspector turns illegal bytes into RewriteByte and a faithful
+// retransmission of a rewritten line ("EXPN" over the kept "xxxx") is not an
+// evasion attempt. Such a byte is still restored.
+//
+// Bytes below base (already acknowledged by the server, no longer kept) are
+// forwarded unchanged: the server has received them, so they lie below its
+// RCV.NXT and its TCP discards them as duplicates (RFC 793 3.3, "segments
+// with sequence numbers below RCV.NXT are acknowledged and dropped"); what
+// they contain never reaches the application.
+//
+// Guard never allocates. All sequence arithmetic is modulo 2^32.
+package tcpstream
+
+import "bytes"
+
+// RewriteByte is the byte the SMTP inspector writes over an illegal
+// command (SPEC.md section 5).
+const RewriteByte = 'x'
+
+// Action says what the caller does with a segment.
+type Action uint8
+
+const (
+	// Forward: every byte is new. Inspect payload[newStart:] (newStart is
+	// 0), then Commit the final bytes.
+	Forward Action = iota
+	// Replay: payload[:newStart] was forwarded before; Segment has
+	// restored it in place from the kept copy (bytes below base are left
+	// as they are). Inspect payload[newStart:] and Commit it.
+	Replay
+	// Drop: the segment starts beyond the next expected byte (out of
+	// order), or its new bytes do not fit the buffer until the server
+	// acknowledges more. The payload is untouched.
+	Drop
+	numActions
+)
+
+var actionNames = [numActions]string{Forward: "forward", Replay: "replay", Drop: "drop"}
+
+func (a Action) String() string {
+	if a < numActions {
+		return actionNames[a]
+	}
+	return "unknown"
+}
+
+// Guard is the stream state of one inspected direction.
+//
+// Bytes in [base, next) are kept in buf, base at index off; next-base is at
+// most len(buf).
+type Guard struct {
+	buf  []byte
+	base uint32 // sequence number of the oldest kept byte
+	next uint32 // sequence number of the next new byte
+	off  uint32 // index in buf of the byte at base
+}
+
+func seqBefore(a, b uint32) bool { return int32(a-b) < 0 }
+func seqAfter(a, b uint32) bool  { return int32(b-a) < 0 }
+
+// Init starts a stream whose first payload byte has sequence number isn
+// (the SYN's sequence number + 1). buf is the replay buffer, typically
+// from a pool; its length is the capacity (an empty buf keeps nothing and
+// drops every new byte). The Guard owns buf until it is reset.
+func (g *Guard) Init(isn uint32, buf []byte) {
+	*g = Guard{buf: buf, base: isn, next: isn}
+}
+
+// Next is the sequence number of the next new byte.
+func (g *Guard) Next() uint32 { return g.next }
+
+// Base is the sequence number of the oldest kept byte.
+func (g *Guard) Base() uint32 { return g.base }
+
+// Kept is the number of forwarded bytes not yet acknowledged.
+func (g *Guard) Kept() int { return int(g.next - g.base) }
+
+// Free is how many new bytes fit before the server acknowledges more. A
+// caller may clamp the window the server advertises to this, so the client
+// does not send what would be dropped.
+func (g *Guard) Free() int { return len(g.buf) - g.Kept() }
+
+// Segment classifies a segment carrying payload at sequence number seq and,
+// for a retransmission, restores the already forwarded part in place.
+// newStart is the index of the first new byte (len(payload) when none is
+// new); differs is true when a restored byte differed from what had been
+// forwarded. A segment without payload is forwarded.
+func (g *Guard) Segment(seq uint32, payload []byte) (act Action, newStart int, differs bool) {
+	n := uint32(len(payload))
+	if n == 0 {
+		return Forward, 0, false
+	}
+	if seqAfter(seq, g.next) {
+		return Drop, 0, false // a gap: bytes in order only
+	}
+	old := g.next - seq // bytes already forwarded (seq <= next)
+	if old > n {
+		old = n
+	}
+	if n-old > uint32(g.Free()) {
+		return Drop, 0, false
+	}
+	if old == 0 {
+		return Forward, 0, false
+	}
+	// Kept part: [max(seq, base), seq+old).
+	skip := uint32(0)
+	if seqBefore(seq, g.base) {
+		skip = g.base - seq
+		if skip > old {
+			skip = old
+		}
+	}
+	if skip < old {
+		differs = g.restore(seq+skip, payload[skip:old])
+	}
+	return Replay, int(old), differs
+}
+
+// restore overwrites p (bytes at seq, all kept) with the kept copy and
+// reports whether anything changed.
+func (g *Guard) restore(seq uint32, p []byte) bool {
+	size := uint32(len(g.buf))
+	i := g.off + (seq - g.base)
+	if i >= size {
+		i -= size
+	}
+	differs := false
+	for len(p) > 0 {
+		chunk := g.buf[i:]
+		if len(chunk) > len(p) {
+			chunk = chunk[:len(p)]
+		}
+		if !bytes.Equal(chunk, p[:len(chunk)]) {
+			if !differs {
+				differs = changed(chunk, p)
+			}
+			copy(p, chunk)
+		}
+		p = p[len(chunk):]
+		i = 0
+	}
+	return differs
+}
+
+// changed reports whether p differs from kept anywhere kept does not hold
+// a rewritten byte.
+func changed(kept, p []byte) bool {
+	for i, k := range kept {
+		if k != p[i] && k != RewriteByte {
+			return true
+		}
+	}
+	return false
+}
+
+// Commit stores the final (possibly rewritten) new bytes of the segment
+// last passed to Segment, payload[newStart:], and advances Next. It
+// returns false and stores nothing if b does not fit, which Segment rules
+// out for bytes it accepted.
+func (g *Guard) Commit(b []byte) bool {
+	if len(b) > g.Free() {
+		return false
+	}
+	size := uint32(len(g.buf))
+	if size == 0 {
+		return true // len(b) == 0
+	}
+	i := g.off + (g.next - g.base)
+	if i >= size {
+		i -= size
+	}
+	g.next += uint32(len(b))
+	for len(b) > 0 {
+		c := copy(g.buf[i:], b)
+		b = b[c:]
+		i = 0
+	}
+	return true
+}
+
+// Ack frees kept bytes below ack, an acknowledgement number from the
+// server. ACKs outside [base, next] are ignored.
+func (g *Guard) Ack(ack uint32) {
+	if seqBefore(ack, g.base) || seqAfter(ack, g.next) {
+		return
+	}
+	size := uint32(len(g.buf))
+	if size == 0 {
+		g.base = ack
+		return
+	}
+	g.off += ack - g.base
+	if g.off >= size {
+		g.off -= size
+	}
+	g.base = ack
+}

@@ -1,0 +1,242 @@
+package tcpstream
+
+import (
+	"bytes"
+	"testing"
+)
+
+// op is one event in a stream test: a client segment (seg != "") or a
+// server ACK. For a segment, want* are the expected results and out the
+// payload after Segment; rewrite, when set, replaces the new bytes before
+// Commit (what the inspector forwards).
+type op struct {
+	ack     uint32 // server ACK, as offset from isn (seg == "")
+	seq     uint32 // offset from isn
+	seg     string
+	want    Action
+	start   int
+	differs bool
+	out     string
+	rewrite string
+}
+
+func runOps(t *testing.T, isn uint32, size int, ops []op) *Guard {
+	t.Helper()
+	var g Guard
+	g.Init(isn, make([]byte, size))
+	for i, o := range ops {
+		if o.seg == "" {
+			g.Ack(isn + o.ack)
+			continue
+		}
+		p := []byte(o.seg)
+		nextBefore := g.Next()
+		act, start, differs := g.Segment(isn+o.seq, p)
+		if act != o.want || start != o.start || differs != o.differs {
+			t.Fatalf("op %d %q at +%d: got %v %d %v, want %v %d %v",
+				i, o.seg, o.seq, act, start, differs, o.want, o.start, o.differs)
+		}
+		if string(p) != o.out {
+			t.Fatalf("op %d: payload %q, want %q", i, p, o.out)
+		}
+		if act == Drop {
+			if g.Next() != nextBefore {
+				t.Fatalf("op %d: drop moved next", i)
+			}
+			continue
+		}
+		if o.rewrite != "" {
+			copy(p[start:], o.rewrite)
+		}
+		if !g.Commit(p[start:]) {
+			t.Fatalf("op %d: Commit refused %d bytes (free %d)", i, len(p)-start, g.Free())
+		}
+		if g.Next() != isn+o.seq+uint32(len(p)) && start < len(p) {
+			t.Fatalf("op %d: next %d, want %d", i, g.Next()-isn, o.seq+uint32(len(p)))
+		}
+	}
+	return &g
+}
+
+func TestGuard(t *testing.T) {
+	const isn = 1000
+	tests := []struct {
+		name string
+		isn  uint32
+		size int
+		ops  []op
+		// Final Next, Base (offsets from isn).
+		next, base uint32
+	}{
+		{"in-order stream", isn, 64, []op{
+			{seq: 0, seg: "EHLO a\r\n", want: Forward, out: "EHLO a\r\n"},
+			{seq: 8, seg: "MAIL FROM:<a@b>\r\n", want: Forward, out: "MAIL FROM:<a@b>\r\n"},
+			{ack: 8},
+			{seq: 25, seg: "RCPT TO:<c@d>\r\n", want: Forward, out: "RCPT TO:<c@d>\r\n"},
+		}, 40, 8},
+		{"retransmission identical", isn, 64, []op{
+			{seq: 0, seg: "HELO a\r\n", want: Forward, out: "HELO a\r\n"},
+			{seq: 0, seg: "HELO a\r\n", want: Replay, start: 8, out: "HELO a\r\n"},
+		}, 8, 0},
+		{"retransmission of a rewritten line gets the rewrite again", isn, 64, []op{
+			{seq: 0, seg: "EXPN root\r\n", want: Forward, out: "EXPN root\r\n", rewrite: "xxxxxxxxx"},
+			{seq: 0, seg: "EXPN root\r\n", want: Replay, start: 11, out: "xxxxxxxxx\r\n"},
+			{seq: 2, seg: "PN r", want: Replay, start: 4, out: "xxxx"},
+		}, 11, 0},
+		{"retransmission differing", isn, 64, []op{
+			{seq: 0, seg: "HELO x\r\n", want: Forward, out: "HELO x\r\n"},
+			{seq: 0, seg: "EXPN x\r\n", want: Replay, start: 8, differs: true, out: "HELO x\r\n"},
+			{seq: 4, seg: "y", want: Replay, start: 1, differs: true, out: " "},
+			// A kept RewriteByte matches anything (see Differs); the
+			// kept byte is restored all the same.
+			{seq: 5, seg: "y", want: Replay, start: 1, differs: false, out: "x"},
+		}, 8, 0},
+		{"differing over a rewritten line", isn, 64, []op{
+			{seq: 0, seg: "EXPN root\r\n", want: Forward, out: "EXPN root\r\n", rewrite: "xxxxxxxxx"},
+			// Only the CR LF were kept as they were: changing them is
+			// a difference.
+			{seq: 0, seg: "VRFY root\n\n", want: Replay, start: 11, differs: true, out: "xxxxxxxxx\r\n"},
+		}, 11, 0},
+		{"partial overlap", isn, 64, []op{
+			{seq: 0, seg: "HELO a\r\n", want: Forward, out: "HELO a\r\n"},
+			{seq: 4, seg: " a\r\nQUIT\r\n", want: Replay, start: 4, out: " a\r\nQUIT\r\n"},
+			{seq: 10, seg: "XXXX\r\nNOOP\r\n", want: Replay, start: 4, differs: true, out: "IT\r\n\r\nNOOP\r\n"},
+		}, 22, 0},
+		{"out of order dropped", isn, 64, []op{
+			{seq: 0, seg: "HELO a\r\n", want: Forward, out: "HELO a\r\n"},
+			{seq: 9, seg: "QUIT\r\n", want: Drop, out: "QUIT\r\n"},
+			{seq: 8, seg: "QUIT\r\n", want: Forward, out: "QUIT\r\n"},
+		}, 14, 0},
+		{"buffer full until acked", isn, 16, []op{
+			{seq: 0, seg: "0123456789", want: Forward, out: "0123456789"},
+			{seq: 10, seg: "abcdefg", want: Drop, out: "abcdefg"},
+			// Replay part plus new bytes that do not fit: whole drop,
+			// nothing restored.
+			{seq: 8, seg: "ZZabcdefg", want: Drop, out: "ZZabcdefg"},
+			{ack: 5},
+			{seq: 8, seg: "ZZabcdefg", want: Replay, start: 2, differs: true, out: "89abcdefg"},
+			{seq: 17, seg: "hijkl", want: Drop, out: "hijkl"}, // 12 kept, 4 free
+			{ack: 17},
+			{seq: 17, seg: "hijklmnopqrstuvw", want: Forward, out: "hijklmnopqrstuvw"},
+		}, 33, 17},
+		{"acked data forwarded unchanged", isn, 64, []op{
+			{seq: 0, seg: "HELO a\r\n", want: Forward, out: "HELO a\r\n"},
+			{ack: 8},
+			{seq: 0, seg: "EXPN a\r\n", want: Replay, start: 8, out: "EXPN a\r\n"},
+		}, 8, 8},
+		{"partly acked retransmission", isn, 64, []op{
+			{seq: 0, seg: "HELO a\r\n", want: Forward, out: "HELO a\r\n"},
+			{ack: 4},
+			{seq: 0, seg: "EXPN b\r\nQUIT\r\n", want: Replay, start: 8, differs: true, out: "EXPN a\r\nQUIT\r\n"},
+		}, 14, 4},
+		{"ACKs outside [base, next] ignored", isn, 64, []op{
+			{seq: 0, seg: "HELO a\r\n", want: Forward, out: "HELO a\r\n"},
+			{ack: 9},
+			{ack: 4},
+			{ack: 3},
+			{ack: 0xFFFFFFFF}, // isn - 1
+			{seq: 4, seg: "?a\r\n", want: Replay, start: 4, differs: true, out: " a\r\n"},
+		}, 8, 4},
+		{"sequence wraparound", 0xFFFFFFF8, 16, []op{
+			{seq: 0, seg: "0123456789", want: Forward, out: "0123456789"}, // crosses 2^32
+			{ack: 6},
+			{seq: 4, seg: "45ABCDEF", want: Replay, start: 6, differs: true, out: "456789EF"},
+			{seq: 13, seg: "xyz", want: Drop, out: "xyz"}, // out of order, past the wrap
+			{ack: 12},
+			{seq: 12, seg: "GHIJKLMNOPQRSTUV", want: Forward, out: "GHIJKLMNOPQRSTUV"}, // ring wraps too
+			{seq: 10, seg: "EFGHIJKLMNOPQRSTUV", want: Replay, start: 18, differs: false, out: "EFGHIJKLMNOPQRSTUV"},
+			{seq: 11, seg: "fghijklmnopqrstuv", want: Replay, start: 17, differs: true, out: "fGHIJKLMNOPQRSTUV"}, // 'f' is below base
+		}, 28, 12},
+		{"empty segment", isn, 64, []op{
+			{seq: 50, seg: "", want: Forward},
+		}, 0, 0},
+		{"no buffer drops new bytes", isn, 0, []op{
+			{seq: 0, seg: "HELO", want: Drop, out: "HELO"},
+		}, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := runOps(t, tt.isn, tt.size, tt.ops)
+			if g.Next() != tt.isn+tt.next || g.Base() != tt.isn+tt.base {
+				t.Fatalf("next +%d base +%d, want +%d +%d", g.Next()-tt.isn, g.Base()-tt.isn, tt.next, tt.base)
+			}
+			if g.Kept() != int(tt.next-tt.base) || g.Free() != tt.size-g.Kept() {
+				t.Fatalf("kept %d free %d", g.Kept(), g.Free())
+			}
+		})
+	}
+}
+
+func TestCommitTooLong(t *testing.T) {
+	var g Guard
+	g.Init(7, make([]byte, 4))
+	if g.Commit([]byte("12345")) {
+		t.Fatal("Commit accepted more than the buffer holds")
+	}
+	if g.Next() != 7 || g.Kept() != 0 {
+		t.Fatal("refused Commit changed the Guard")
+	}
+	if !g.Commit([]byte("1234")) || g.Free() != 0 {
+		t.Fatal("Commit of exactly the capacity")
+	}
+}
+
+func TestActionString(t *testing.T) {
+	for a := Action(0); a < numActions; a++ {
+		if a.String() == "unknown" {
+			t.Errorf("action %d has no name", a)
+		}
+	}
+	if numActions.String() != "unknown" {
+		t.Error("out of range action")
+	}
+}
+
+func TestGuardAllocs(t *testing.T) {
+	var g Guard
+	g.Init(1, make([]byte, 16<<10))
+	p := bytes.Repeat([]byte("MAIL FROM:<a@b>\r\n"), 80)
+	seq := uint32(1)
+	allocs := testing.AllocsPerRun(1000, func() {
+		act, start, _ := g.Segment(seq, p)
+		if act == Drop {
+			panic("drop")
+		}
+		g.Commit(p[start:])
+		// Retransmit the same segment, then acknowledge it.
+		g.Segment(seq, p)
+		seq += uint32(len(p))
+		g.Ack(seq)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocs per run", allocs)
+	}
+}
+
+func BenchmarkGuard(b *testing.B) {
+	for _, bc := range []struct {
+		name       string
+		retransmit bool
+	}{{"new", false}, {"new+retransmit", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var g Guard
+			g.Init(1, make([]byte, 16<<10))
+			p := bytes.Repeat([]byte("0123456789abcdef"), 1448/16)
+			seq := uint32(1)
+			b.SetBytes(int64(len(p)))
+			b.ReportAllocs()
+			for b.Loop() {
+				act, start, _ := g.Segment(seq, p)
+				if act == Drop {
+					b.Fatal("drop")
+				}
+				g.Commit(p[start:])
+				if bc.retransmit {
+					g.Segment(seq, p)
+				}
+				seq += uint32(len(p))
+				g.Ack(seq)
+			}
+		})
+	}
+}
