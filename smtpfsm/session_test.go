@@ -167,6 +167,31 @@ func transcriptCases() []tcase {
 			alerts: alertSet(AlertInvalidCommand),
 		},
 		{
+			name: "354 while the client is mid-line", policy: smtpPolicy,
+			steps:  join(helo(), steps(C("DATA\r\nSubj"), S("354 go\r\n"), C("ect: x\r\n.\r\n"), S("250 ok\r\n"), C("EXPN\r\n"))),
+			want:   "HELO client.example.com\r\nDATA\r\nSxxxect: x\r\n.\r\nxxxx\r\n",
+			alerts: alertSet(AlertInvalidCommand),
+		},
+		{
+			name: "354 between CR and LF", policy: smtpPolicy,
+			steps:  join(helo(), steps(C("DATA\r\nNOOP\r"), S("354 go\r\n"), C("\n.\r\n"), S("250 ok\r\n"), C("EXPN\r\n"))),
+			want:   "HELO client.example.com\r\nDATA\r\nNOOP\r\n.\r\nxxxx\r\n",
+			alerts: alertSet(AlertInvalidCommand),
+		},
+		{
+			name: "354 after a bare LF", policy: smtpPolicy,
+			steps:  join(helo(), steps(C("DATA\n"), S("354 go\r\n"), C(".\r\n.\r\n"), S("250 ok\r\n"))),
+			want:   "HELO client.example.com\r\nDATA\nx\r\n.\r\n",
+			alerts: alertSet(AlertBadDataEnd),
+		},
+		{
+			name: "a fifth outstanding special is a plain command", policy: smtpPolicy,
+			steps: join(helo(), steps(C("HELO a\r\nHELO b\r\nHELO c\r\nHELO d\r\nDATA\r\n"),
+				S("250 a\r\n250 b\r\n250 c\r\n250 d\r\n354 go\r\n"), C("EXPN\r\n"))),
+			want:   "HELO client.example.com\r\nHELO a\r\nHELO b\r\nHELO c\r\nHELO d\r\nDATA\r\nxxxx\r\n",
+			alerts: alertSet(AlertInvalidCommand), mode: ModeCommand,
+		},
+		{
 			name: "early talker before the greeting", policy: esmtpPolicy,
 			steps: steps(C("EHLO a\r\n"), S(greeting), S("250-mx\r\n250 PIPELINING\r\n"),
 				C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n")),
@@ -460,6 +485,11 @@ func transcriptCases() []tcase {
 			alerts: alertSet(AlertESMTPViolation), params: []Param{ParamNotify},
 		},
 		{
+			name: "NOTIFY=SUC at the line end", policy: esmtpPolicy,
+			steps:  join(ehlo("DSN"), steps(C("RCPT TO:<c@d> NOTIFY=SUC\r\n"))),
+			alerts: alertSet(AlertESMTPViolation), params: []Param{ParamNotify},
+		},
+		{
 			name: "NOTIFY=BOGUS", policy: esmtpPolicy,
 			steps:  join(ehlo("DSN"), steps(C("RCPT TO:<c@d> NOTIFY=BOGUS\r\n"))),
 			want:   "EHLO client.example.com\r\nRCPT TO:<c@d> NOTIFY=xxxxx\r\n",
@@ -471,7 +501,7 @@ func transcriptCases() []tcase {
 		},
 		{
 			name: "unknown parameters and spaced path pass", policy: esmtpPolicy,
-			steps: join(ehlo("SIZE"), steps(C("MAIL FROM: <a@b>  SMTPUTF8 MT-PRIORITY=3 SIZEX=9 X=SIZE=1\r\n"))),
+			steps: join(ehlo("SIZE"), steps(C("MAIL FROM: <a@b>  SMTPUTF8 MT-PRIORITY=3 SIZEX=9 X=SIZE=1 SIZE BODY\r\n"))),
 		},
 		{
 			name: "ETRN not advertised", policy: esmtpPolicy,
@@ -677,5 +707,28 @@ func TestModeStrings(t *testing.T) {
 	if AlertInvalidCommand.String() != "SMTP_INVALID_COMMAND" || ParamNotify.String() != "NOTIFY" ||
 		VerbSTARTTLS.String() != "STARTTLS" || ExtENHANCEDSTATUSCODES.String() != "ENHANCEDSTATUSCODES" {
 		t.Error("names")
+	}
+}
+
+func TestDataBytesAndReset(t *testing.T) {
+	p := Policy{MaxData: 1000}
+	var s Session
+	for _, st := range join(helo(), envelope(), steps(C(strings.Repeat("a", 998)+"\r\n.\r\n"))) {
+		b := []byte(st.data)
+		if st.server {
+			s.Server(&p, b, nil)
+		} else if r := s.Client(&p, b, nil); r.Reset {
+			t.Fatal("reset at exactly max-data")
+		}
+	}
+	if s.DataBytes() != 1000 {
+		t.Fatalf("DataBytes %d, want 1000 (the final .CRLF is not data)", s.DataBytes())
+	}
+	if s.Mode() != ModeCommand {
+		t.Fatalf("mode %v", s.Mode())
+	}
+	s.Reset()
+	if s != (Session{}) || s.Mode() != ModeCommand {
+		t.Fatal("Reset did not clear the session")
 	}
 }
