@@ -219,6 +219,16 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 		tcpSegment(&seg, t, uint32(len(p.payload)))
 		wasHalf := s.tcp.HalfOpen()
 		if v := s.tcp.Step(dir, &seg); v != tcpstate.Accept {
+			if dir == 0 && p.flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) == packet.SYN && s.tcp.Closed() {
+				// A new connection reusing the 5-tuple of a closed one
+				// (the client's TIME-WAIT reuse): the old session, only
+				// waiting out finwait, gives way to the new one.
+				w.deleteSession(idx)
+				var k flowtable.Key
+				p.key(&k)
+				w.forwardNew(d, frame, p, &k, in)
+				return
+			}
 			w.drop(d, tcpDrop(v))
 			return
 		}
