@@ -34,7 +34,7 @@ bench:
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
 
 lab: build
-	sudo ./bin/cbacd lab
+	./bin/cbacd lab
 
 clean:
 	rm -rf bin
