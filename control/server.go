@@ -26,6 +26,9 @@ type Server struct {
 	// Reload re-reads the configuration and swaps the ruleset; nil when the
 	// daemon cannot reload (replay).
 	Reload func() error
+	// SocketStats prints the AF_XDP sockets' kernel statistics for
+	// `show ip inspect statistics`; nil without sockets (replay, tests).
+	SocketStats func(w io.Writer)
 
 	mu     sync.Mutex // guards the fields below
 	cfg    *config.Config
@@ -141,6 +144,9 @@ func (s *Server) Exec(ctx context.Context, line string, w io.Writer) error {
 	case cmd == "show ip inspect statistics":
 		st := StatsTotal(dp)
 		ShowStatistics(w, dp, &st)
+		if s.SocketStats != nil {
+			s.SocketStats(w)
+		}
 	case cmd == "show ip nat translations":
 		ShowNAT(w, rs, Sessions(dp))
 	case cmd == "show access-lists" || (len(fields) == 3 && fields[0] == "show" && fields[1] == "access-lists"):

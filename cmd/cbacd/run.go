@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -65,6 +66,16 @@ func runMain(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv := control.NewServer(x.DP, c, log)
+	srv.SocketStats = func(w io.Writer) {
+		fmt.Fprintln(w, "XDP sockets (kernel counters):")
+		for wk, ports := range x.SocketStats() {
+			for p, st := range ports {
+				fmt.Fprintf(w, "  worker %d %-8s rx_dropped %d rx_invalid_descs %d tx_invalid_descs %d rx_ring_full %d fill_ring_empty %d tx_ring_empty %d\n",
+					wk, rs.Ifaces[p].Device, st.Rx_dropped, st.Rx_invalid_descs, st.Tx_invalid_descs,
+					st.Rx_ring_full, st.Rx_fill_ring_empty_descs, st.Tx_ring_empty_descs)
+			}
+		}
+	}
 	var reloadMu sync.Mutex
 	srv.Reload = func() error {
 		reloadMu.Lock()
