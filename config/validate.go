@@ -313,6 +313,12 @@ func atLeast(p *problems, key string, v, min int) {
 	}
 }
 
+func within(p *problems, key string, v, min, max int) {
+	if v < min || v > max {
+		p.add(key, errorf(ErrValue, "%s is %d: must be from %d to %d", lastPart(key), v, min, max))
+	}
+}
+
 func (c *Config) validateRuntime(p *problems) {
 	if c.Control.Socket == "" {
 		p.add("control.socket", errorf(ErrValue, "socket path is empty"))
@@ -335,7 +341,9 @@ func (c *Config) validateRuntime(p *problems) {
 	}
 	atLeast(p, "logging.alert_rate", c.Logging.AlertRate, 1)
 	r := &c.Reassembly
-	atLeast(p, "reassembly.max_datagrams", r.MaxDatagrams, 1)
-	atLeast(p, "reassembly.max_fragments", r.MaxFragments, 1)
+	// IOS ranges: "ip virtual-reassembly max-reassemblies 1-4096
+	// max-fragments 1-64".
+	within(p, "reassembly.max_datagrams", r.MaxDatagrams, 1, 4096)
+	within(p, "reassembly.max_fragments", r.MaxFragments, 1, 64)
 	positive(p, "reassembly.timeout", r.Timeout)
 }
