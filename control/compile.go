@@ -43,6 +43,10 @@ func Compile(c *config.Config, macs MACSource) (*dataplane.Ruleset, error) {
 		MaxSessions:  c.Dataplane.MaxSessions,
 		StreamBuffer: c.Dataplane.InspectedBuffer,
 		AlertRate:    c.Logging.AlertRate,
+		Reassembly: dataplane.Reassembly{
+			MaxDatagrams: c.Reassembly.MaxDatagrams, MaxFragments: c.Reassembly.MaxFragments,
+			Timeout: c.Reassembly.Timeout,
+		},
 		Timers: dataplane.Timers{
 			SynWait: c.Inspect.TCPSynWait, FinWait: c.Inspect.TCPFinWait,
 			TCPIdle: c.Inspect.TCPIdle, UDPIdle: c.Inspect.UDPIdle,

@@ -54,8 +54,12 @@ func (w *Worker) process(d *Desc, handedOver bool) {
 	}
 	var p pkt
 	if r := parseIPv4(&p, eth.Payload()); r != DropNone {
-		w.drop(d, r)
-		return
+		// A first fragment too short for its L4 header is virtual
+		// reassembly's to judge: it drops the whole datagram (RFC 1858).
+		if r != DropL4Invalid || !p.ip.IsFragment() || !ifc.VirtualReassembly || w.reassembling {
+			w.drop(d, r)
+			return
+		}
 	}
 	// Trim Ethernet padding: the frame is exactly the IP datagram from now on.
 	d.Len = uint32(packet.EthernetHeaderLen + len(p.ip))
@@ -69,19 +73,25 @@ func (w *Worker) process(d *Desc, handedOver bool) {
 		w.drop(d, DropTTLExpired)
 		return
 	}
-	if p.nonFirst {
-		// Virtual reassembly is not built yet: without the first
-		// fragment's L4 header a non-initial fragment cannot be matched
-		// to a session safely, so it is dropped (fail closed).
-		w.drop(d, DropFragment)
-		return
+	if p.ip.IsFragment() && !w.reassembling {
+		if ifc.VirtualReassembly {
+			w.fragInput(d, &p) // frag.go
+			return
+		}
+		if p.nonFirst {
+			// Without virtual reassembly a non-initial fragment has no
+			// L4 header to match a session or ACL ports: dropped (fail
+			// closed).
+			w.drop(d, DropFragment)
+			return
+		}
 	}
 
 	var k flowtable.Key
 	p.key(&k)
 	if len(w.dp.Workers) > 1 && !handedOver {
 		if o := w.owner(&k, in); o != w.ID {
-			w.handOut[o] = append(w.handOut[o], *d)
+			w.handOver(o, d)
 			return
 		}
 	}
@@ -121,6 +131,16 @@ func parseIPv4(p *pkt, b []byte) Reason {
 		p.payload = t.Payload()
 	case packet.ProtoUDP:
 		u := packet.UDP(l4)
+		if ip.MoreFragments() {
+			// A first fragment holds the header but not the length it
+			// announces.
+			if len(l4) < packet.UDPHeaderLen {
+				return DropL4Invalid
+			}
+			p.sport, p.dport = u.SrcPort(), u.DstPort()
+			p.payload = l4[packet.UDPHeaderLen:]
+			break
+		}
 		if !u.IsValid() {
 			return DropL4Invalid
 		}
@@ -214,6 +234,10 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 	dirty := false
 	switch p.proto {
 	case packet.ProtoTCP:
+		if s.smtp != 0 && w.reassembling && len(w.fragRest) > 0 {
+			w.drop(d, DropFragment) // see frag.go: fail closed
+			return
+		}
 		t := packet.TCP(p.l4)
 		var seg tcpstate.Segment
 		tcpSegment(&seg, t, uint32(len(p.payload)))
@@ -282,6 +306,7 @@ func (w *Worker) forwardTail(d *Desc, frame []byte, p *pkt, s *Session, dir uint
 	p.ip.DecTTLWithChecksum()
 	w.Stats.Forwarded++
 	w.send(d, frame, int(s.port[dir]), s.nextHop[dir])
+	w.sendRest(&s.xlate[dir], int(s.port[dir]), s.nextHop[dir])
 }
 
 // forwardNew handles a packet that matches no session, in IOS order:
@@ -332,6 +357,12 @@ func (w *Worker) forwardNew(d *Desc, frame []byte, p *pkt, k *flowtable.Key, in 
 		case packet.ProtoTCP:
 			// Only a SYN creates a TCP session; anything else without a
 			// session is dropped where tcp is inspected (fail closed).
+			// An invalid flag combination (SYN|FIN, SYN|RST, FIN
+			// without ACK, none) is counted as such (SPEC.md 4).
+			if !tcpstate.ValidFlags(p.flags) {
+				w.drop(d, DropTCPBadFlags)
+				return
+			}
 			if p.flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) != packet.SYN {
 				w.drop(d, DropNoSession)
 				return
@@ -352,17 +383,18 @@ func (w *Worker) forwardNew(d *Desc, frame []byte, p *pkt, k *flowtable.Key, in 
 		return
 	}
 	// Not inspected: routed statelessly, with static NAT.
+	rw := nat.NewRewrite(p.src, nsrc, p.dst, ndst)
 	if nsrc != p.src || ndst != p.dst {
 		if p.icmpErr {
 			w.translateICMPErrorStateless(p, nsrc, ndst)
 		} else {
-			rw := nat.NewRewrite(p.src, nsrc, p.dst, ndst)
 			rw.Apply(p.ip)
 		}
 	}
 	p.ip.DecTTLWithChecksum()
 	w.Stats.Forwarded++
 	w.send(d, frame, out, nh)
+	w.sendRest(&rw, out, nh)
 }
 
 // tuple fills an ACL tuple for the packet with the given addresses.

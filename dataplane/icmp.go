@@ -15,6 +15,7 @@ func (w *Worker) forwardICMPError(d *Desc, frame []byte, p *pkt, s *Session, dir
 	p.ip.DecTTLWithChecksum()
 	w.Stats.Forwarded++
 	w.send(d, frame, int(s.port[dir]), s.nextHop[dir])
+	w.sendRest(&s.xlate[dir], int(s.port[dir]), s.nextHop[dir])
 }
 
 // translateICMPErrorStateless translates an ICMP error routed without a

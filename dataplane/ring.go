@@ -9,7 +9,10 @@ type Desc struct {
 	Addr uint64
 	Len  uint32
 	Port uint8
-	_    [3]byte
+	// Group, on a hand-over ring, says that the next Group descriptors are
+	// the other fragments of this (first) fragment's datagram.
+	Group uint8
+	_     [2]byte
 }
 
 // Queue is one RX/TX queue pair of one device as one worker sees it: an
@@ -115,3 +118,6 @@ func (r *spsc[T]) pop(out []T) []T {
 }
 
 func (r *spsc[T]) len() int { return int(r.tail.Load() - r.head.Load()) }
+
+// free is the room for push (exact for the producer).
+func (r *spsc[T]) free() int { return len(r.ring) - r.len() }

@@ -11,6 +11,7 @@ import (
 	"cbac/nat"
 	"cbac/packet"
 	"cbac/smtpfsm"
+	"cbac/vfr"
 )
 
 // A Ruleset is the immutable, compiled policy the workers run: interfaces,
@@ -36,6 +37,8 @@ type Ruleset struct {
 	// AlertRate caps alert and log events per second (rate limiting happens
 	// when the control plane formats them).
 	AlertRate int
+	// Reassembly limits "ip virtual-reassembly" (SPEC.md 6).
+	Reassembly Reassembly
 
 	// Derived by Compile.
 	routes  []Route // connected + static, longest prefix first
@@ -43,6 +46,12 @@ type Ruleset struct {
 	classOf map[int64]uint8
 	// Expiry classes of the fixed timers.
 	ClassSynWait, ClassFinWait, ClassDNS uint8
+}
+
+// Reassembly sizes the per-worker virtual reassembly table.
+type Reassembly struct {
+	MaxDatagrams, MaxFragments int
+	Timeout                    time.Duration
 }
 
 // Timers are the global "ip inspect" timers.
@@ -195,6 +204,19 @@ func (rs *Ruleset) Compile() error {
 	}
 	if rs.AlertRate <= 0 {
 		rs.AlertRate = 10
+	}
+	if rs.Reassembly.MaxDatagrams <= 0 {
+		rs.Reassembly.MaxDatagrams = 16
+	}
+	if rs.Reassembly.MaxFragments <= 0 {
+		rs.Reassembly.MaxFragments = 32
+	}
+	if rs.Reassembly.Timeout <= 0 {
+		rs.Reassembly.Timeout = 3 * time.Second
+	}
+	if rs.Reassembly.MaxDatagrams > vfr.MaxDatagrams || rs.Reassembly.MaxFragments > vfr.MaxFragments {
+		return fmt.Errorf("%w: reassembly limits %d datagrams, %d fragments (at most %d, %d)", ErrRuleset,
+			rs.Reassembly.MaxDatagrams, rs.Reassembly.MaxFragments, vfr.MaxDatagrams, vfr.MaxFragments)
 	}
 	t := &rs.Timers
 	for _, d := range []*time.Duration{&t.SynWait, &t.FinWait, &t.TCPIdle, &t.UDPIdle, &t.ICMP, &t.DNS} {

@@ -35,6 +35,7 @@ import (
 	"cbac/flowtable"
 	"cbac/inspect"
 	"cbac/smtpfsm"
+	"cbac/vfr"
 )
 
 // Options size a Dataplane.
@@ -69,31 +70,35 @@ type Dataplane struct {
 // Worker is one run-to-completion packet loop. Its fields are touched only
 // by its own goroutine, except through Do.
 type Worker struct {
-	ID        int
-	dp        *Dataplane
-	rs        *Ruleset
-	umem      []byte
-	frameSize uint64
-	queues    [maxPorts]Queue
-	batch     int
-	reserve   int
-	pool      framePool
-	rx        []Desc
-	tx        [maxPorts][]Desc
-	handOut   [][]Desc
-	completed []uint64
-	table     *flowtable.Table
-	sess      []Session
-	smtp      smtpPool
-	adm       *inspect.Admission
-	pend      pendingARP
-	expired   []uint32
-	events    *spsc[Event]
-	mailbox   chan func(*Worker)
-	now       int64
-	halfOpen  int // half-open sessions of this worker
-	trace     smtpfsm.Trace
-	tracing   bool
+	ID           int
+	dp           *Dataplane
+	rs           *Ruleset
+	umem         []byte
+	frameSize    uint64
+	queues       [maxPorts]Queue
+	batch        int
+	reserve      int
+	pool         framePool
+	rx           []Desc
+	tx           [maxPorts][]Desc
+	handOut      [][]Desc
+	completed    []uint64
+	table        *flowtable.Table
+	sess         []Session
+	smtp         smtpPool
+	adm          *inspect.Admission
+	pend         pendingARP
+	expired      []uint32
+	events       *spsc[Event]
+	mailbox      chan func(*Worker)
+	now          int64
+	halfOpen     int // half-open sessions of this worker
+	trace        smtpfsm.Trace
+	tracing      bool
+	vfr          *vfr.Table // virtual reassembly (frag.go)
+	fragOut      []vfr.Frag // scratch for vfr results
+	fragRest     []Desc     // the other fragments of the datagram being processed
+	reassembling bool       // process runs on a reassembled datagram's first fragment
 	// Stats are the worker's counters; read them through Do.
 	Stats Stats
 }
@@ -176,6 +181,9 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 			w.pool.free = append(w.pool.free, uint64(f*o.FrameSize))
 		}
 		w.sess = make([]Session, w.table.Capacity()+1)
+		w.vfr = vfr.New(rs.Reassembly.MaxDatagrams, rs.Reassembly.MaxFragments, int64(rs.Reassembly.Timeout), o.Seed^0x5bd1e995+uint64(i))
+		w.fragOut = make([]vfr.Frag, 0, w.vfr.MaxFragments()+1)
+		w.fragRest = make([]Desc, 0, w.vfr.MaxFragments())
 		w.smtp.init(perSMTP, rs.StreamBuffer)
 		for p := range o.Queues[i] {
 			if p >= maxPorts {
@@ -188,7 +196,7 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 		}
 		w.handOut = make([][]Desc, o.Workers)
 		for j := range w.handOut {
-			w.handOut[j] = make([]Desc, 0, 2*o.BatchSize)
+			w.handOut[j] = make([]Desc, 0, 2*o.BatchSize+vfr.MaxFragments)
 		}
 		w.setRuleset(rs)
 		dp.Workers = append(dp.Workers, w)
@@ -287,11 +295,7 @@ func (w *Worker) Step(now int64) int {
 		if from == w.ID {
 			continue
 		}
-		rx := row[w.ID].pop(w.rx[:0])
-		for i := range rx {
-			w.process(&rx[i], true)
-		}
-		n += len(rx)
+		n += w.receiveHandedOver(row[w.ID])
 	}
 	for p, q := range w.queues {
 		if q == nil {
@@ -309,6 +313,7 @@ func (w *Worker) Step(now int64) int {
 	w.flush()
 	w.serviceARP()
 	w.expire()
+	w.expireFragments()
 	w.tick()
 	w.flush()
 	w.refill()
@@ -354,7 +359,8 @@ func (w *Worker) flush() {
 		if len(ds) == 0 {
 			continue
 		}
-		sent := w.dp.handoff[w.ID][to].push(ds)
+		r := w.dp.handoff[w.ID][to]
+		sent := r.push(ds[:groupCut(ds, r.free())])
 		w.Stats.HandedOver += uint64(sent)
 		for i := sent; i < len(ds); i++ {
 			w.drop(&ds[i], DropHandoffFull)
