@@ -6,6 +6,25 @@ import (
 	"cbac/tcpstream"
 )
 
+// SMTP inspection glue (SPEC.md 5): the stream guard, the command and reply
+// machines and the window clamp, per segment of an inspected session, after
+// TCP tracking accepted it.
+//
+// Client -> server (dir 0), a segment with payload:
+//
+//	guard.Segment: out of order -> drop; no room -> drop; retransmitted
+//	bytes restored from the kept copy (alert if they differed)
+//	fsm.Client on the new bytes: illegal lines become x in place
+//	max-data -> RST both ends, delete the session
+//	guard.Commit: the new bytes, as forwarded, are kept until ACKed
+//
+// Server -> client (dir 1):
+//
+//	guard.Ack frees what the server acknowledged
+//	fsm.Server parses new reply bytes once, in order
+//	the advertised window is clamped to the guard's room, so a client
+//	that honours it never sends bytes the guard must drop
+
 // smtpState is the SMTP inspection state of one session: the command and
 // reply machines, the client stream's guard with its replay copy, and the
 // server stream's next expected sequence (SPEC.md 5).
@@ -13,9 +32,9 @@ type smtpState struct {
 	fsm         smtpfsm.Session
 	policy      smtpfsm.Policy
 	guard       tcpstream.Guard
-	srvNext     uint32
-	srvKnown    bool
-	passthrough bool
+	srvNext     uint32 // sequence number of the next reply byte to parse
+	srvKnown    bool   // srvNext is set (the SYN/ACK was seen)
+	passthrough bool   // STARTTLS accepted: bytes are no longer parsed
 }
 
 // smtpPool is a worker's preallocated SMTP states and replay buffers;
@@ -47,9 +66,14 @@ func (p *smtpPool) alloc(pol *smtpfsm.Policy, isn uint32) (uint32, bool) {
 	st := &p.states[i]
 	*st = smtpState{policy: *pol}
 	st.fsm.Reset()
-	off := int(i) * p.bufLen
-	st.guard.Init(isn, p.bufs[off:off+p.bufLen:off+p.bufLen])
+	st.guard.Init(isn, p.buf(i+1))
 	return i + 1, true
+}
+
+// buf is the replay buffer of handle h.
+func (p *smtpPool) buf(h uint32) []byte {
+	off := int(h-1) * p.bufLen
+	return p.bufs[off : off+p.bufLen : off+p.bufLen]
 }
 
 func (p *smtpPool) get(h uint32) *smtpState { return &p.states[h-1] }
@@ -60,9 +84,10 @@ func (p *smtpPool) free(h uint32) {
 	}
 }
 
-// inspectSMTP runs the SMTP machines over a segment of an inspected session.
-// It reports whether payload bytes changed (the TCP checksum must then be
-// recomputed) or why the segment must be dropped.
+// inspectSMTP runs the SMTP machines over a segment of an inspected session
+// that TCP tracking accepted. It reports whether payload bytes changed (the
+// TCP checksum must then be recomputed) or why the segment must be dropped;
+// DropSMTPMaxData asks the caller to reset the session (resetSession).
 func (w *Worker) inspectSMTP(s *Session, idx uint32, dir uint8, t packet.TCP, p *pkt) (Reason, bool) {
 	st := w.smtp.get(s.smtp)
 	var tr *smtpfsm.Trace
@@ -71,48 +96,38 @@ func (w *Worker) inspectSMTP(s *Session, idx uint32, dir uint8, t packet.TCP, p 
 		tr.N = 0
 	}
 	if dir == 1 {
-		if t.Flags()&packet.ACK != 0 {
-			st.guard.Ack(t.Ack())
+		return w.smtpReply(s, idx, st, t, p, tr), false
+	}
+	flags := t.Flags()
+	seq := t.Seq()
+	if flags&packet.SYN != 0 {
+		if len(p.payload) > 0 {
+			// Data on a SYN would bypass the command machine (as at
+			// session creation).
+			return DropTCPInvalid, false
 		}
-		if t.Flags()&packet.SYN != 0 {
-			st.srvNext, st.srvKnown = t.Seq()+1, true
-			return DropNone, false
-		}
-		if len(p.payload) == 0 || st.passthrough || !st.srvKnown {
-			return DropNone, false
-		}
-		// Replies are parsed once, in order: retransmitted bytes pass
-		// unparsed, a gap is dropped until the server fills it.
-		seq := t.Seq()
-		off := int32(st.srvNext - seq)
-		if off < 0 {
-			return DropStreamOutOfOrder, false
-		}
-		if int(off) >= len(p.payload) {
-			return DropNone, false
-		}
-		b := p.payload[off:]
-		res := st.fsm.Server(&st.policy, b, tr)
-		st.srvNext += uint32(len(b))
-		w.smtpResult(s, idx, &res, st, tr)
-		if res.Passthrough {
-			st.passthrough = true
+		if st.guard.Next() == st.guard.Base() && st.guard.Next() != seq+1 {
+			// A new SYN with a later ISN before any data (tcpstate
+			// accepts it while the handshake is open): the stream
+			// starts after it.
+			st.guard.Init(seq+1, w.smtp.buf(s.smtp))
 		}
 		return DropNone, false
 	}
 	if len(p.payload) == 0 {
 		return DropNone, false
 	}
-	act, start, differs := st.guard.Segment(t.Seq(), p.payload)
+	act, start, differs := st.guard.Segment(seq, p.payload)
 	if act == tcpstream.Drop {
-		if st.guard.Free() == 0 {
-			return DropStreamBufferFull, false
+		if int32(seq-st.guard.Next()) > 0 {
+			return DropStreamOutOfOrder, false
 		}
-		return DropStreamOutOfOrder, false
+		return DropStreamBufferFull, false
 	}
-	changed := false
+	// A retransmission was restored in place from the kept copy (the
+	// first copy wins, rewrites included): its checksum is recomputed.
+	changed := act == tcpstream.Replay
 	if differs {
-		changed = true
 		w.smtpAlert(s, idx, EvStreamDiffers, 0, nil)
 	}
 	b := p.payload[start:]
@@ -125,7 +140,7 @@ func (w *Worker) inspectSMTP(s *Session, idx uint32, dir uint8, t packet.TCP, p 
 	}
 	res := st.fsm.Client(&st.policy, b, tr)
 	if res.Reset {
-		w.smtpResult(s, idx, &res, st, tr)
+		w.smtpResult(s, idx, &res, tr)
 		return DropSMTPMaxData, changed
 	}
 	st.guard.Commit(b)
@@ -133,32 +148,107 @@ func (w *Worker) inspectSMTP(s *Session, idx uint32, dir uint8, t packet.TCP, p 
 		changed = true
 		w.Stats.SMTPRewritten += uint64(res.Rewritten)
 	}
-	w.smtpResult(s, idx, &res, st, tr)
+	w.smtpResult(s, idx, &res, tr)
 	if res.Passthrough {
 		st.passthrough = true
 	}
 	return DropNone, changed
 }
 
-// smtpResult hands alerts and trace lines to the control plane.
-func (w *Worker) smtpResult(s *Session, idx uint32, res *smtpfsm.Result, st *smtpState, tr *smtpfsm.Trace) {
-	if res.Alerts != 0 && s.flags&sfAlert != 0 {
-		text := res.VerbText()
-		if !res.Alerts.Has(smtpfsm.AlertInvalidCommand) {
-			text = nil
+// smtpReply handles a server->client segment: the ACK frees the guard,
+// new reply bytes are parsed once and in order (retransmitted ones pass
+// unparsed, a segment beyond a gap is dropped until the server fills it),
+// and the advertised window is clamped.
+func (w *Worker) smtpReply(s *Session, idx uint32, st *smtpState, t packet.TCP, p *pkt, tr *smtpfsm.Trace) Reason {
+	flags := t.Flags()
+	seq := t.Seq()
+	if flags&packet.SYN != 0 {
+		if !st.srvKnown {
+			st.srvNext, st.srvKnown = seq+1, true
 		}
-		w.smtpAlert(s, idx, EvSMTPAlert, uint32(res.Alerts)|uint32(res.Param)<<24, text)
+		seq++ // payload on a SYN/ACK follows the SYN
+	}
+	if len(p.payload) > 0 && st.srvKnown && !st.passthrough {
+		off := int32(st.srvNext - seq)
+		if off < 0 {
+			return DropStreamOutOfOrder
+		}
+		if int(off) < len(p.payload) {
+			b := p.payload[off:]
+			res := st.fsm.Server(&st.policy, b, tr)
+			st.srvNext += uint32(len(b))
+			w.smtpResult(s, idx, &res, tr)
+			if res.Passthrough {
+				st.passthrough = true
+			}
+		}
+	}
+	if flags&packet.ACK != 0 && flags&packet.RST == 0 {
+		st.guard.Ack(t.Ack())
+		scale := s.tcp.WindowScale(1)
+		if flags&packet.SYN != 0 {
+			scale = 0 // a SYN's window is never scaled (RFC 7323 2.2)
+		}
+		clampWindow(t, &st.guard, scale)
+	}
+	return DropNone
+}
+
+// clampWindow lowers the window a server segment advertises so that the
+// client may send no more new bytes than the guard has room for: the right
+// edge ack+window (scaled by the server's shift) is kept at or below
+// Next+Free, the sequence number up to which the replay copy can hold the
+// client's bytes. That edge only moves right as the server ACKs, so the
+// window never shrinks because of the clamp (RFC 7323 2.4), and a client
+// with everything acknowledged may still send a whole buffer. When the
+// room is less than one window unit (a buffer smaller than 1<<scale) the
+// window is one unit rather than zero, so the session cannot stall; the
+// guard then drops what does not fit. The checksum is updated
+// incrementally (RFC 1624).
+func clampWindow(t packet.TCP, g *tcpstream.Guard, scale uint8) {
+	edge := g.Next() + uint32(g.Free())
+	room := int32(edge - t.Ack())
+	if room < 0 {
+		room = 0
+	}
+	limit := uint32(room) >> scale
+	if limit > 0xffff {
+		limit = 0xffff
+	}
+	if limit == 0 && room > 0 {
+		limit = 1
+	}
+	if uint32(t.Window()) > limit {
+		t.SetWindowWithChecksum(uint16(limit))
+	}
+}
+
+// smtpResult hands alerts and trace lines to the control plane. Max-data
+// is reported by resetSession (EvMaxData), not here.
+func (w *Worker) smtpResult(s *Session, idx uint32, res *smtpfsm.Result, tr *smtpfsm.Trace) {
+	alerts := res.Alerts &^ (1 << smtpfsm.AlertMaxData)
+	if alerts != 0 && s.flags&sfAlert != 0 {
+		var text []byte
+		if alerts.Has(smtpfsm.AlertInvalidCommand) {
+			text = res.VerbText()
+		}
+		w.smtpAlert(s, idx, EvSMTPAlert, uint32(alerts)|uint32(res.Param)<<24, text)
 	}
 	if tr != nil {
 		for i := 0; i < tr.N && i < len(tr.Events); i++ {
-			ev := Event{Kind: EvSMTPTrace, Trace: tr.Events[i]}
+			ev := Event{Kind: EvSMTPTrace, Proto: s.Kind, Trace: tr.Events[i]}
 			w.emit(&ev)
 		}
 		tr.N = 0
 	}
 }
 
+// smtpAlert reports an alert of kind about session idx, if the session's
+// rule has alerts on.
 func (w *Worker) smtpAlert(s *Session, idx uint32, kind EventKind, alerts uint32, text []byte) {
+	if s.flags&sfAlert == 0 {
+		return
+	}
 	e := w.table.Entry(idx)
 	ev := Event{Kind: kind, Proto: s.Kind, Key: e.Orig, Alert: alerts}
 	ev.Aux[0] = int64(e.Reply.Src)
@@ -167,22 +257,21 @@ func (w *Worker) smtpAlert(s *Session, idx uint32, kind EventKind, alerts uint32
 	w.emit(&ev)
 }
 
-// resetSession ends a session whose client exceeded max-data: the current
-// segment becomes an RST to the server at the next byte it expects, a new
-// RST goes to the client at the sequence it acknowledged, and the session
-// is deleted (SPEC.md 5, max-data).
-func (w *Worker) resetSession(d *Desc, frame []byte, p *pkt, s *Session, idx uint32, dir uint8) {
+// resetSession ends a session whose client exceeded max-data (SPEC.md 5):
+// the client's segment is not forwarded but becomes an RST to the server
+// at the next byte the server expects (the guard's Next: every byte before
+// it was forwarded), a new RST goes to the client at the sequence number
+// it acknowledged (the segment's ACK field), and the session is deleted.
+func (w *Worker) resetSession(d *Desc, frame []byte, p *pkt, s *Session, idx uint32, _ uint8) {
 	st := w.smtp.get(s.smtp)
 	t := packet.TCP(p.l4)
 	e := w.table.Entry(idx)
-	ev := Event{Kind: EvMaxData, Proto: s.Kind, Key: e.Orig}
-	ev.Aux[0] = int64(e.Reply.Src)
-	ev.Aux[1] = int64(e.Reply.SrcPort)
-	w.emit(&ev)
+	w.smtpAlert(s, idx, EvMaxData, 1<<smtpfsm.AlertMaxData, nil)
 
 	seqToServer := st.guard.Next()
 	ackToServer := t.Ack()
-	// RST to the client, from the server, built in a new frame.
+	// RST to the client, from the server, built in a new frame with the
+	// server's (inside local) addresses, then translated as replies are.
 	if nd, buf, ok := w.newFrame(); ok {
 		r := e.Reply
 		n := writeRST(buf, r.Src, r.Dst, r.SrcPort, r.DstPort, ackToServer, seqToServer)
@@ -197,10 +286,12 @@ func (w *Worker) resetSession(d *Desc, frame []byte, p *pkt, s *Session, idx uin
 	ip := packet.IPv4(frame[packet.EthernetHeaderLen:n])
 	s.xlate[0].Apply(ip)
 	w.send(d, frame[:n], int(s.port[0]), s.nextHop[0])
+	w.Stats.Drops[DropSMTPMaxData]++
 	w.deleteSession(idx)
 }
 
-// writeRST writes an Ethernet+IPv4+TCP RST|ACK into b and returns its length.
+// writeRST writes an Ethernet+IPv4+TCP RST|ACK into b and returns its
+// length. The Ethernet addresses are left to send.
 func writeRST(b []byte, src, dst uint32, sport, dport uint16, seq, ack uint32) int {
 	const l = packet.EthernetHeaderLen + 20 + 20
 	packet.Ethernet(b).SetType(packet.EtherTypeIPv4)
@@ -214,7 +305,7 @@ func writeRST(b []byte, src, dst uint32, sport, dport uint16, seq, ack uint32) i
 	t.SetDstPort(dport)
 	t.SetSeq(seq)
 	t.SetAck(ack)
-	t[12] = 5 << 4
+	t.SetDataOffset(20)
 	t.SetFlags(packet.RST | packet.ACK)
 	t.SetChecksum(t.CalculateChecksum(src, dst))
 	return l
