@@ -194,12 +194,30 @@ func (s *syncBuffer) String() string {
 // cbacd is the daemon running in the firewall namespace.
 type cbacd struct {
 	cmd  *exec.Cmd
+	sock string     // control socket
 	out  syncBuffer // stdout and stderr: the IOS-style log lines
 	done chan struct{}
 	err  error // Wait's result, set before done closes
 }
 
 func (c *cbacd) log() string { return c.out.String() }
+
+// show runs one command on cbacd's control socket (one line per
+// connection, the reply up to EOF), as cbacctl does.
+func (c *cbacd) show(command string) (string, error) {
+	conn, err := net.DialTimeout("unix", c.sock, 5*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write([]byte(command + "\n")); err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	_, err = b.ReadFrom(conn)
+	return b.String(), err
+}
 
 // exitedErr reports why cbacd exited, or nil while it runs.
 func (c *cbacd) exitedErr() error {
@@ -224,7 +242,7 @@ func startCbacd(t *testing.T, l *lab.Lab, dir string) *cbacd {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, "cbacd.sock")
-	c := &cbacd{done: make(chan struct{})}
+	c := &cbacd{sock: sock, done: make(chan struct{})}
 	c.cmd = exec.Command("ip", "netns", "exec", l.NS(lab.RoleFW), cbacdBin, "-c", cfg, "-socket", sock)
 	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
@@ -264,7 +282,7 @@ func startCbacd(t *testing.T, l *lab.Lab, dir string) *cbacd {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Logf("cbacd (seed configuration, race=%v) up in %v", raceEnabled, time.Since(start).Round(time.Millisecond))
+	t.Logf("cbacd %s (seed configuration) up in %v", cbacdBin, time.Since(start).Round(time.Millisecond))
 	return c
 }
 
@@ -296,6 +314,8 @@ type postfixInstance struct {
 //     from the client ("< unknown[172.22.1.100]: xxxxxxxxx") and every reply.
 //   - maillog_file (+ prefixes): Postfix's own log file (postlogd), no syslog.
 //   - alias_maps empty: no /etc/aliases lookups.
+//   - default_transport = discard: a bounce to the outside sender would
+//     wait on DNS that the namespace does not have.
 const mainCF = `# private Postfix instance of cbac's integration tests
 compatibility_level = 3.6
 queue_directory = {{queue}}
@@ -315,10 +335,11 @@ smtputf8_enable = no
 biff = no
 alias_maps =
 alias_database =
+default_transport = discard
 message_size_limit = 60000000
 virtual_mailbox_domains = lab.example
 virtual_mailbox_base = {{mail}}
-virtual_mailbox_maps = regexp:{{conf}}/vmailbox
+virtual_mailbox_maps = texthash:{{conf}}/vmailbox
 virtual_mailbox_limit = 0
 virtual_uid_maps = static:{{uid}}
 virtual_gid_maps = static:{{gid}}
@@ -328,8 +349,16 @@ maillog_file = {{dir}}/maillog
 maillog_file_prefixes = {{dir}}
 `
 
-// vmailbox maps user@lab.example to the Maildir "user/".
-const vmailbox = "/^([a-z0-9]+)@lab\\.example$/ $1/\n"
+// vmailbox maps userN@lab.example to the Maildir "userN/" (the virtual
+// agent refuses regexp substitutions in this map, so the users are
+// listed).
+var vmailbox = func() string {
+	var b strings.Builder
+	for i := 1; i <= 9; i++ {
+		fmt.Fprintf(&b, "user%d@lab.example user%d/\n", i, i)
+	}
+	return b.String()
+}()
 
 // startPostfix writes the instance's configuration under dir and runs
 // `postfix -c CONF start` in the mail namespace. At cleanup it runs
@@ -421,6 +450,15 @@ func (pf *postfixInstance) stop(t *testing.T, postfix string) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	var problems []string
+	for _, line := range strings.Split(pf.log(), "\n") {
+		if strings.Contains(line, " warning: ") || strings.Contains(line, " fatal: ") || strings.Contains(line, " panic: ") {
+			problems = append(problems, line)
+		}
+	}
+	if len(problems) > 0 {
+		t.Logf("Postfix warnings:\n%s", strings.Join(problems, "\n"))
 	}
 	if t.Failed() {
 		t.Logf("maillog (tail):\n%s", tail(pf.log(), 60))
@@ -527,4 +565,54 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// smtpdSession returns the log lines of the smtpd session that received
+// queue ID id: smtpd processes serve many sessions one after the other, so
+// the session runs from that process's "connect from" before the queue ID
+// to its "disconnect from" after it. ok is false until the session has
+// ended in the log.
+func smtpdSession(log, id string) (lines []string, ok bool) {
+	m := regexp.MustCompile(`postfix/smtpd\[(\d+)\]: ` + regexp.QuoteMeta(id) + `: client=`).FindStringIndex(log)
+	if m == nil {
+		return nil, false
+	}
+	pid := regexp.MustCompile(`smtpd\[(\d+)\]`).FindStringSubmatch(log[m[0]:m[1]])[1]
+	tag := "postfix/smtpd[" + pid + "]: "
+	all := strings.Split(log, "\n")
+	at := strings.Count(log[:m[0]], "\n")
+	first := at
+	for first > 0 && !(strings.Contains(all[first], tag) && strings.Contains(all[first], tag+"connect from ")) {
+		first--
+	}
+	for i := first; i < len(all); i++ {
+		if !strings.Contains(all[i], tag) {
+			continue
+		}
+		lines = append(lines, all[i])
+		if i > at && strings.Contains(all[i], tag+"disconnect from ") {
+			return lines, true
+		}
+	}
+	return lines, false
+}
+
+// waitSession waits for the end of the smtpd session that received queue
+// ID id and returns its log lines.
+func (pf *postfixInstance) waitSession(t *testing.T, from int, id string, limit time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		s := pf.log()
+		if from <= len(s) {
+			s = s[from:]
+		}
+		if lines, ok := smtpdSession(s, id); ok {
+			return strings.Join(lines, "\n")
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("maillog: the smtpd session of %s did not end within %v; log since the test started:\n%s", id, limit, tail(s, 80))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

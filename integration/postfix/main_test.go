@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// cbacdBin is the cbacd binary built by TestMain (root only); buildErr says
-// why there is none.
+// cbacdBin is the cbacd binary the tests run; buildErr says why there is
+// none.
 var (
 	cbacdBin string
 	buildErr error
@@ -17,13 +17,19 @@ var (
 
 // TestMain builds cbacd once into a temporary directory: the tests run the
 // real binary, never one left in bin/. Without root nothing is built (the
-// tests skip).
+// tests that need it skip). CBAC_TEST_CBACD=PATH runs that binary instead
+// (e.g. a release build, or one built from another tree).
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
 
 func run(m *testing.M) int {
-	if os.Geteuid() == 0 {
+	if p := os.Getenv("CBAC_TEST_CBACD"); p != "" {
+		cbacdBin = p
+		if _, err := os.Stat(p); err != nil {
+			buildErr = fmt.Errorf("CBAC_TEST_CBACD: %w", err)
+		}
+	} else if os.Geteuid() == 0 {
 		dir, err := os.MkdirTemp("", "cbac-postfix-bin-")
 		if err != nil {
 			buildErr = err
