@@ -97,3 +97,18 @@ func TestReload(t *testing.T) {
 		t.Errorf("abbreviated show failed: %q", out)
 	}
 }
+
+// IOS abbreviations reach past the grammar's keywords: "det" is "detail".
+func TestAbbreviations(t *testing.T) {
+	srv, _ := newTestServer(t, seedConfig(t))
+	for _, cmd := range []string{"sh ip in se det", "show ip inspect sessions d", "sh ip nat tr", "sh acc"} {
+		var b bytes.Buffer
+		if err := srv.Exec(context.Background(), cmd, &b); err != nil {
+			t.Errorf("%q: %v", cmd, err)
+		}
+	}
+	var b bytes.Buffer
+	if err := srv.Exec(context.Background(), "sh ip in se x", &b); err == nil {
+		t.Errorf("bad word after sessions accepted")
+	}
+}

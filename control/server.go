@@ -73,21 +73,22 @@ const usage = `commands:
 
 // words of the command language; IOS-style unique prefixes are accepted.
 var grammar = map[string][]string{
-	"":                   {"show", "debug", "undebug", "clear", "reload", "help"},
-	"show":               {"ip", "access-lists", "arp"},
-	"show ip":            {"inspect", "nat"},
-	"show ip inspect":    {"all", "sessions", "statistics"},
-	"show ip nat":        {"translations"},
-	"debug":              {"ip"},
-	"debug ip":           {"inspect"},
-	"debug ip inspect":   {"smtp"},
-	"undebug":            {"ip", "all"},
-	"undebug ip":         {"inspect"},
-	"undebug ip inspect": {"smtp"},
-	"clear":              {"ip", "access-list"},
-	"clear ip":           {"inspect"},
-	"clear ip inspect":   {"session"},
-	"clear access-list":  {"counters"},
+	"":                         {"show", "debug", "undebug", "clear", "reload", "help"},
+	"show":                     {"ip", "access-lists", "arp"},
+	"show ip":                  {"inspect", "nat"},
+	"show ip inspect":          {"all", "sessions", "statistics"},
+	"show ip inspect sessions": {"detail"},
+	"show ip nat":              {"translations"},
+	"debug":                    {"ip"},
+	"debug ip":                 {"inspect"},
+	"debug ip inspect":         {"smtp"},
+	"undebug":                  {"ip", "all"},
+	"undebug ip":               {"inspect"},
+	"undebug ip inspect":       {"smtp"},
+	"clear":                    {"ip", "access-list"},
+	"clear ip":                 {"inspect"},
+	"clear ip inspect":         {"session"},
+	"clear access-list":        {"counters"},
 }
 
 // expand resolves abbreviations ("sh ip insp all") against the grammar;

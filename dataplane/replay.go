@@ -175,9 +175,65 @@ func Replay(rs *Ruleset, in io.Reader, out io.Writer, o ReplayOptions) (ReplaySt
 // capture reads classic pcap or pcapng.
 type capture struct {
 	ng      *pcapgo.NgReader
+	framing *ngFraming
 	classic *pcapgo.Reader
 	dev     string
 }
+
+// errTruncated reports a capture that ends inside a frame.
+var errTruncated = errors.New("capture truncated: the file ends inside a frame")
+
+// ngFraming follows the pcapng block structure (type, total length, body)
+// of the bytes NgReader reads, so that an end of file inside a block can be
+// told from a clean end: pcapgo returns io.EOF for both.
+type ngFraming struct {
+	r      io.Reader
+	big    bool     // byte order of the current section
+	hdr    [12]byte // the current block's header, being collected
+	hn     int
+	remain uint64 // bytes of the current block not yet seen
+}
+
+func (f *ngFraming) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	b := p[:n]
+	for len(b) > 0 {
+		if f.remain > 0 {
+			k := uint64(len(b))
+			if k > f.remain {
+				k = f.remain
+			}
+			f.remain -= k
+			b = b[k:]
+			continue
+		}
+		need := 8
+		if f.hn >= 4 && binary.BigEndian.Uint32(f.hdr[:4]) == 0x0a0d0d0a {
+			need = 12 // a section header: the byte-order magic follows
+		}
+		k := copy(f.hdr[f.hn:need], b)
+		f.hn += k
+		b = b[k:]
+		if f.hn < need {
+			continue
+		}
+		if need == 12 {
+			f.big = binary.BigEndian.Uint32(f.hdr[8:12]) == 0x1a2b3c4d
+		}
+		length := binary.LittleEndian.Uint32(f.hdr[4:8])
+		if f.big {
+			length = binary.BigEndian.Uint32(f.hdr[4:8])
+		}
+		if uint64(length) > uint64(need) {
+			f.remain = uint64(length) - uint64(need)
+		}
+		f.hn = 0
+	}
+	return n, err
+}
+
+// atBoundary reports whether every block seen so far is complete.
+func (f *ngFraming) atBoundary() bool { return f.hn == 0 && f.remain == 0 }
 
 func openCapture(r io.Reader, dev string) (*capture, error) {
 	br := bufio.NewReader(r)
@@ -186,11 +242,12 @@ func openCapture(r io.Reader, dev string) (*capture, error) {
 		return nil, fmt.Errorf("%w: reading header: %v", ErrCapture, err)
 	}
 	if binary.BigEndian.Uint32(magic) == 0x0a0d0d0a {
-		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+		fr := &ngFraming{r: br}
+		ng, err := pcapgo.NewNgReader(fr, pcapgo.DefaultNgReaderOptions)
 		if err != nil {
 			return nil, fmt.Errorf("%w: pcapng header: %v", ErrCapture, err)
 		}
-		return &capture{ng: ng}, nil
+		return &capture{ng: ng, framing: fr}, nil
 	}
 	c, err := pcapgo.NewReader(br)
 	if err != nil {
@@ -208,12 +265,19 @@ func openCapture(r io.Reader, dev string) (*capture, error) {
 func (c *capture) read() ([]byte, gopacket.CaptureInfo, error) {
 	if c.ng != nil {
 		data, ci, err := c.ng.ReadPacketData()
+		if err == io.EOF && !c.framing.atBoundary() {
+			err = errTruncated
+		}
 		if err == nil && ci.CaptureLength < ci.Length {
 			return nil, ci, fmt.Errorf("truncated by the capture's snap length (%d of %d bytes)", ci.CaptureLength, ci.Length)
 		}
 		return data, ci, err
 	}
 	data, ci, err := c.classic.ReadPacketData()
+	if err == io.ErrUnexpectedEOF || (err == io.EOF && ci.CaptureLength > 0) {
+		// A record header without its data, or cut inside either.
+		err = errTruncated
+	}
 	if err == nil && ci.CaptureLength < ci.Length {
 		return nil, ci, fmt.Errorf("truncated by the capture's snap length (%d of %d bytes)", ci.CaptureLength, ci.Length)
 	}
