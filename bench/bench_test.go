@@ -1,0 +1,165 @@
+package bench
+
+import (
+	"encoding/xml"
+	"strings"
+	"testing"
+)
+
+func TestFlowPeriods(t *testing.T) {
+	for _, n := range []int{1, 1000, 60000, 100000, 1000000} {
+		t.Run(flowName(n), func(t *testing.T) {
+			p1, p2, err := flowPeriods(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p1*p2 != n || gcd(p1, p2) != 1 || 1024+p1-1 > 65535 || 9+p2-1 > 65535 {
+				t.Fatalf("flowPeriods(%d) = %d, %d", n, p1, p2)
+			}
+			if n > 100000 {
+				return
+			}
+			// trafgen steps both ports every packet: n packets, n distinct flows.
+			seen := map[[2]int]bool{}
+			for i := 0; i < n; i++ {
+				seen[[2]int{i % p1, i % p2}] = true
+			}
+			if len(seen) != n {
+				t.Fatalf("%d distinct flows in %d packets, want %d", len(seen), n, n)
+			}
+		})
+	}
+	if _, _, err := flowPeriods(0); err == nil {
+		t.Error("flowPeriods(0): no error")
+	}
+}
+
+func TestUDPConfig(t *testing.T) {
+	cfg, err := udpConfig(throughDUT, 64, 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"da=" + InsideMAC, "sa=" + InHostMAC, "sa=10.10.10.5", "da=203.0.113.1",
+		"sp=dinc(1024, 4148)", "dp=dinc(9, 40)", "fill(0x00, 18)"} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("config %q lacks %q", cfg, want)
+		}
+	}
+	cfg, _ = udpConfig(throughDUT, 1518, 1)
+	if !strings.Contains(cfg, "sp=1024, dp=9") || !strings.Contains(cfg, "fill(0x00, 1472)") {
+		t.Errorf("1518-byte single-flow config %q", cfg)
+	}
+	if _, err := udpConfig(throughDUT, 40, 1); err == nil {
+		t.Error("40-byte frames: no error")
+	}
+}
+
+// Every cbacd contender's configuration loads and compiles; the seed's
+// policy is kept, the thresholds are raised only where intended.
+func TestCBACDConfigs(t *testing.T) {
+	for _, c := range append(append([]Contender(nil), Contenders...), seedFloodContender) {
+		if c.Kind != KindCBACD && c.Kind != KindBareXDP {
+			continue
+		}
+		name := c.Name
+		if c.SeedThresholds {
+			name += "-seed"
+		}
+		t.Run(name, func(t *testing.T) {
+			rs, err := CompileContender(c, 1<<16)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rs.Ifaces) != 2 || rs.MaxSessions != 1<<16 || len(rs.StaticARP) != 4 {
+				t.Fatalf("%d interfaces, max sessions %d, %d static ARP entries", len(rs.Ifaces), rs.MaxSessions, len(rs.StaticARP))
+			}
+			if c.Kind == KindBareXDP {
+				if len(rs.ACLs) != 0 || len(rs.Rules) != 0 {
+					t.Errorf("bare forwarder has %d ACLs, %d inspection rules", len(rs.ACLs), len(rs.Rules))
+				}
+				return
+			}
+			if len(rs.ACLs) != 1 || len(rs.Rules) != 2 {
+				t.Errorf("seed policy: %d ACLs, %d inspection rules", len(rs.ACLs), len(rs.Rules))
+			}
+			high := rs.Thresholds.MaxIncompleteHigh
+			if c.SeedThresholds && (high != 500 || rs.Thresholds.HostMax != 50) {
+				t.Errorf("seed thresholds changed: %+v", rs.Thresholds)
+			}
+			if !c.SeedThresholds && high < 1000000 {
+				t.Errorf("thresholds not raised: %+v", rs.Thresholds)
+			}
+		})
+	}
+}
+
+func sampleResults() *Results {
+	r := &Results{Machine: Machine{CPUs: 2, CPUModel: "Test CPU <x>", Kernel: "6.0", Quick: true}, Contenders: Contenders}
+	for i, c := range Contenders {
+		f := float64(i + 1)
+		r.Throughput = append(r.Throughput, ThroughputResult{Contender: c.Name, FrameSize: 64, Flows: 1000, ZeroLossPps: 100000 * f, MaxDeliveredPps: 120000 * f})
+		r.Cost = append(r.Cost, CostResult{Contender: c.Name, FrameSize: 64, Flows: 1000, RatePps: 50000, CPUCost: CPUCost{DUTNs: 500 * f}})
+		r.ConnRate = append(r.ConnRate, RateResult{Contender: c.Name, PerSecond: 1000 * f, Completed: 100})
+		if c.NAT {
+			r.SMTP = append(r.SMTP, RateResult{Contender: c.Name, PerSecond: 100 * f})
+			r.Flood = append(r.Flood, FloodResult{Contender: c.Name, FloodPps: 500000, Attempted: 10, Completed: 9, Share: 0.9})
+		} else {
+			r.SMTP = append(r.SMTP, RateResult{Contender: c.Name, Skipped: "no NAT"})
+		}
+	}
+	r.Capacity = []CapacityResult{{What: "cbacd table", Sessions: 1 << 20, BytesPerSession: 300}}
+	r.Ceiling = []CeilingResult{{FrameSize: 64, OfferedPps: 1e6, DeliveredPps: 1e6}}
+	return r
+}
+
+func TestReportHasEveryContenderAndScenario(t *testing.T) {
+	r := sampleResults()
+	var b strings.Builder
+	r.WriteTable(&b)
+	if err := CheckTable(b.String(), Contenders); err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	// A missing contender is caught.
+	var short strings.Builder
+	r.Contenders = Contenders[:3]
+	r.WriteTable(&short)
+	if err := CheckTable(short.String(), Contenders); err == nil {
+		t.Error("CheckTable accepted a table without xdp-bare")
+	}
+}
+
+func TestSVGIsWellFormed(t *testing.T) {
+	var b strings.Builder
+	sampleResults().WriteSVG(&b)
+	d := xml.NewDecoder(strings.NewReader(b.String()))
+	rects := 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			if err.Error() != "EOF" {
+				t.Fatalf("svg: %v", err)
+			}
+			break
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "rect" {
+			rects++
+		}
+	}
+	// background + legend (4) + bars: 4 throughput, 4 cost, 4 conn, 2 SMTP, 2 flood.
+	if want := 1 + 4 + 16; rects != want {
+		t.Errorf("%d rects, want %d", rects, want)
+	}
+}
+
+func TestSummaryTargets(t *testing.T) {
+	var b strings.Builder
+	sampleResults().WriteSummary(&b)
+	s := b.String()
+	// cbacd 100 kpps vs nftables 200 kpps: the 1.5x target is not met, and
+	// the summary says so.
+	for _, want := range []string{"100 vs 200 kpps = 0.50x | no", "500 vs 1000 ns = 0.50x | yes", "100 vs 400 kpps = 0.25x | no"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+}

@@ -1,0 +1,145 @@
+package bench
+
+// CPU time accounting from /proc: per-CPU time by kind (/proc/stat) and
+// per-process time (/proc/PID/stat). Both count in clock ticks (USER_HZ,
+// 100 per second on Linux), so a figure per packet needs enough packets:
+// one tick over 1M packets is 10 ns.
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// userHZ is USER_HZ, fixed at 100 on every Linux architecture's ABI.
+const userHZ = 100
+
+// cpuTimes are one CPU's /proc/stat times, in ticks.
+type cpuTimes struct {
+	User, Nice, System, Idle, IOWait, IRQ, SoftIRQ, Steal uint64
+}
+
+func (c cpuTimes) busy() uint64 {
+	return c.User + c.Nice + c.System + c.IRQ + c.SoftIRQ + c.Steal
+}
+
+// readCPU returns the times of cpu (0, 1, ...).
+func readCPU(cpu int) (cpuTimes, error) {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		return cpuTimes{}, err
+	}
+	defer f.Close()
+	want := "cpu" + strconv.Itoa(cpu)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) < 9 || fs[0] != want {
+			continue
+		}
+		var v [8]uint64
+		for i := range v {
+			v[i], _ = strconv.ParseUint(fs[i+1], 10, 64)
+		}
+		return cpuTimes{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]}, nil
+	}
+	return cpuTimes{}, fmt.Errorf("/proc/stat: no line for %s", want)
+}
+
+// procTicks returns utime+stime of a process (all its threads).
+func procTicks(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name may hold spaces: fields start after the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	fs := strings.Fields(s[i+1:])
+	// fs[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(fs) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	ut, _ := strconv.ParseUint(fs[11], 10, 64)
+	st, _ := strconv.ParseUint(fs[12], 10, 64)
+	return ut + st, nil
+}
+
+// rssBytes returns the resident set size of a process.
+func rssBytes(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			fs := strings.Fields(line)
+			if len(fs) >= 2 {
+				kb, _ := strconv.ParseUint(fs[1], 10, 64)
+				return kb << 10, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
+}
+
+// cpuSample is a snapshot for a CPU cost measurement.
+type cpuSample struct {
+	at   time.Time
+	dut  cpuTimes // the DUT core
+	proc uint64   // cbacd's ticks (0 for the kernel contenders)
+}
+
+func takeCPU(dutCPU, pid int) cpuSample {
+	s := cpuSample{at: time.Now()}
+	s.dut, _ = readCPU(dutCPU)
+	if pid > 0 {
+		s.proc, _ = procTicks(pid)
+	}
+	return s
+}
+
+// CPUCost is the DUT's CPU time spent over a measurement, per delivered
+// packet, in nanoseconds.
+type CPUCost struct {
+	// DUTNs is what the contender costs on the DUT core: cbacd's process
+	// time (user+system, all threads) plus the DUT core's softirq and irq
+	// time (the kernel's forwarding for the kernel contenders; generic XDP,
+	// the AF_XDP copy and the sink's receive for all). The same sum for
+	// every contender, and unaffected by other processes on the core.
+	DUTNs float64 `json:"dut_ns_per_packet"`
+	// ProcessNs is cbacd's own process time (0 for the kernel).
+	ProcessNs float64 `json:"process_ns_per_packet"`
+	// SoftirqNs is the DUT core's softirq+irq time.
+	SoftirqNs float64 `json:"softirq_ns_per_packet"`
+	// CoreBusyNs is all non-idle time of the DUT core (includes any other
+	// process that ran there: noisy on a shared machine).
+	CoreBusyNs float64 `json:"core_busy_ns_per_packet"`
+	// CoreUtil is the DUT core's busy share over the measurement.
+	CoreUtil float64 `json:"core_utilisation"`
+}
+
+func cpuCost(a, b cpuSample, packets uint64) CPUCost {
+	if packets == 0 {
+		return CPUCost{}
+	}
+	ns := float64(time.Second / userHZ)
+	per := func(ticks uint64) float64 { return float64(ticks) * ns / float64(packets) }
+	soft := (b.dut.SoftIRQ - a.dut.SoftIRQ) + (b.dut.IRQ - a.dut.IRQ)
+	proc := b.proc - a.proc
+	busy := b.dut.busy() - a.dut.busy()
+	wall := b.at.Sub(a.at).Seconds() * userHZ
+	c := CPUCost{
+		DUTNs: per(proc + soft), ProcessNs: per(proc), SoftirqNs: per(soft), CoreBusyNs: per(busy),
+	}
+	if wall > 0 {
+		c.CoreUtil = float64(busy) / wall
+	}
+	return c
+}
