@@ -217,10 +217,11 @@ func (b *Bench) startCBACD(ctx context.Context, r *running) error {
 	if err != nil {
 		return err
 	}
-	// taskset starts it on the DUT core; its worker pins itself to CPU
-	// (worker index mod NumCPU), so every thread is pinned again below.
+	// taskset starts it on the DUT core and -cpus pins its worker there;
+	// every thread is pinned again below (Go's other threads).
 	argv := []string{"netns", "exec", b.topo.NS(RoleDUT), "taskset", "-c", strconv.Itoa(b.topo.DUTCPU),
-		b.opts.CBACD, "-c", path, "-socket", r.sock, "-workers", "1", "-xdp-mode", b.opts.XDPMode}
+		b.opts.CBACD, "-c", path, "-socket", r.sock, "-workers", "1", "-xdp-mode", b.opts.XDPMode,
+		"-cpus", strconv.Itoa(b.topo.DUTCPU)}
 	r.cmd = exec.Command("ip", argv...)
 	r.cmd.Stdout, r.cmd.Stderr = r.logf, r.logf
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}

@@ -28,6 +28,8 @@ type XDPOptions struct {
 	// Force replaces an XDP program that is already on a device.
 	Force bool
 	Seed  uint64
+	// CPUs pins worker i to CPUs[i % len(CPUs)]; empty: worker i to CPU i.
+	CPUs []int
 }
 
 // XDP is a Dataplane bound to real devices: an XDP redirect program on each
@@ -39,6 +41,7 @@ type XDP struct {
 	umem    *xsk.UMEM
 	progs   []*xsk.Program
 	socks   [][]*xsk.Socket // [worker][port]
+	cpus    []int
 	closeMu sync.Mutex
 	closed  bool
 }
@@ -73,7 +76,7 @@ func OpenXDP(rs *Ruleset, o XDPOptions) (x *XDP, err error) {
 	default:
 		return nil, fmt.Errorf("xdp mode %q: want auto, native or generic", o.Mode)
 	}
-	x = &XDP{}
+	x = &XDP{cpus: o.CPUs}
 	defer func() {
 		if err != nil {
 			x.Close()
@@ -151,12 +154,16 @@ func (x *XDP) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for i, w := range x.DP.Workers {
 		wg.Add(1)
+		cpu := i % runtime.NumCPU()
+		if len(x.cpus) > 0 {
+			cpu = x.cpus[i%len(x.cpus)]
+		}
 		go func(cpu int, w *Worker, socks []*xsk.Socket) {
 			defer wg.Done()
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			var set unix.CPUSet
-			set.Set(cpu % runtime.NumCPU())
+			set.Set(cpu)
 			unix.SchedSetaffinity(0, &set) // best effort: pinning is an optimisation
 			pfds := make([]unix.PollFd, len(socks))
 			idle := 0
@@ -173,7 +180,7 @@ func (x *XDP) Run(ctx context.Context) {
 					xsk.Poll(socks, pfds, 10)
 				}
 			}
-		}(i, w, x.socks[i])
+		}(cpu, w, x.socks[i])
 	}
 	wg.Wait()
 }

@@ -9,6 +9,9 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -30,6 +33,7 @@ func runMain(args []string) error {
 	workers := fs.Int("workers", 0, "workers (0: one per RX queue)")
 	mode := fs.String("xdp-mode", "auto", "XDP attach mode: auto, native or generic")
 	force := fs.Bool("force", false, "replace an XDP program already attached to a device")
+	cpus := fs.String("cpus", "", "pin workers to these CPUs, e.g. 1 or 2,3 (default: worker i on CPU i)")
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -50,13 +54,17 @@ func runMain(args []string) error {
 	if err != nil {
 		return err
 	}
+	cpuList, err := parseCPUs(*cpus)
+	if err != nil {
+		return err
+	}
 	n := *workers
 	if n == 0 {
 		n = c.Dataplane.Workers
 	}
 	x, err := dataplane.OpenXDP(rs, dataplane.XDPOptions{
 		Workers: n, Frames: c.Dataplane.Frames, RingSize: c.Dataplane.RingSize,
-		Mode: *mode, Force: *force, Seed: uint64(time.Now().UnixNano()),
+		Mode: *mode, Force: *force, Seed: uint64(time.Now().UnixNano()), CPUs: cpuList,
 	})
 	if err != nil {
 		return err
@@ -136,4 +144,20 @@ func deviceMAC(dev string) (packet.MAC, bool) {
 	var m packet.MAC
 	copy(m[:], ifi.HardwareAddr)
 	return m, true
+}
+
+// parseCPUs reads a comma-separated CPU list ("1", "2,3").
+func parseCPUs(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 || n >= runtime.NumCPU() {
+			return nil, fmt.Errorf("-cpus %q: %q is not a CPU of this machine (0-%d)", s, f, runtime.NumCPU()-1)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
