@@ -52,7 +52,179 @@ func (s *Session) enterData() {
 // data runs data mode from b[i] and returns the index of the next unread
 // byte: len(b), or the byte after the end of data, or where max-data was
 // exceeded.
+//
+// Only a "." that begins a line matters outside quarantine: everything
+// else is data whose only effect is the byte count and whether the line
+// ends with CRLF, which the last bytes before such a "." (or before the
+// end of b) tell. So data skips to the next line-start "." (lineDot, SIMD
+// via bytes.IndexByte), steps the detector byte by byte from there until it
+// is back inside a line, and counts the skipped bytes once. A call that
+// could exceed max-data goes byte-exact (dataExact) instead.
 func (s *Session) data(p *Policy, b []byte, i int, r *Result) int {
+	if p.MaxData != 0 && s.dataBytes+uint64(s.dotPend)+uint64(len(b)-i) > p.MaxData {
+		return s.dataExact(p, b, i, r)
+	}
+	n := uint64(0) // data bytes counted in this call; max-data cannot be exceeded
+	byLF := false  // lineDot found dots frequent: look for LF for the rest of b
+	for i < len(b) {
+		if (s.dstate == dMid || s.dstate == dCR) && !s.quarantine {
+			var j int
+			j, byLF = lineDot(b, i, byLF)
+			// The state before b[j]: inside a line, or at a line start
+			// after CRLF or a bare LF; a CR before the LF may be b[i-1].
+			if j == len(b) {
+				s.dstate = endState(b, i, s.dstate)
+			} else if (j-2 >= i && b[j-2] == '\r') || (j-1 == i && s.dstate == dCR) {
+				s.dstate = dBOL
+			} else {
+				s.dstate = dBOLLF
+			}
+			n += uint64(j - i)
+			i = j
+			if i == len(b) {
+				break
+			}
+		}
+		ch := b[i]
+		switch s.dstate {
+		case dBOL:
+			if ch == '.' {
+				s.dstate = dDot
+				s.dotPend = 1
+				i++
+				continue
+			}
+		case dBOLLF:
+			if ch == '.' {
+				r.alert(AlertBadDataEnd)
+				if !s.quarantine { // else rewritten (and counted once) below
+					b[i] = 'x'
+					r.Rewritten++
+					ch = 'x'
+				}
+			}
+		case dDot:
+			if ch == '\r' {
+				s.dstate = dDotCR
+				s.dotPend = 2
+				i++
+				continue
+			}
+			if ch == '\n' {
+				s.quarantine = true // CRLF "." LF
+				r.alert(AlertBadDataEnd)
+			}
+		case dDotCR:
+			if ch == '\n' {
+				// CRLF "." CRLF: the end. The "." line is a command awaiting
+				// its reply; it is not message data.
+				s.dataBytes += n
+				s.dotPend = 0
+				s.mode = ModeCommand
+				s.cmdSeq++
+				s.lastCRLF = true
+				s.newLine()
+				return i + 1
+			}
+			s.quarantine = true // CRLF "." CR x
+			r.alert(AlertBadDataEnd)
+		}
+		if s.quarantine && ch != '\r' && ch != '\n' && !(ch == '.' && s.dstate == dBOL) {
+			b[i] = 'x'
+			r.Rewritten++
+			ch = 'x'
+		}
+		s.dstate = nextState(s.dstate, ch)
+		n += uint64(s.dotPend) + 1
+		s.dotPend = 0
+		i++
+	}
+	s.dataBytes += n
+	return i
+}
+
+// nextState is the detector's state after byte ch in state st, once the
+// line-start "." cases are dealt with.
+func nextState(st uint8, ch byte) uint8 {
+	switch {
+	case ch == '\n' && (st == dCR || st == dDotCR):
+		return dBOL
+	case ch == '\n':
+		return dBOLLF
+	case ch == '\r':
+		return dCR
+	case ch == '.' && st == dBOL:
+		return dDot
+	}
+	return dMid
+}
+
+// endState is the detector's state after b[i:] (not empty, no line-start
+// "." in it) entered in state st, dMid or dCR: only the last bytes matter.
+func endState(b []byte, i int, st uint8) uint8 {
+	last := len(b) - 1
+	switch b[last] {
+	case '\r':
+		return dCR
+	case '\n':
+		if (last > i && b[last-1] == '\r') || (last == i && st == dCR) {
+			return dBOL
+		}
+		return dBOLLF
+	}
+	return dMid
+}
+
+// lineDot returns the index of the first "." in b[i+1:] that follows a LF,
+// or len(b). It looks for "." with bytes.IndexByte and checks the byte
+// before: message bodies have few dots (base64 has none), so this skips
+// most of b in a few vector steps. When dots are more frequent than about
+// one per 64 bytes scanned (prose; shorter lines are rare), it looks for LF
+// instead, which stops once per line, and says so (byLF) so that the
+// caller keeps to LF for the rest of b.
+func lineDot(b []byte, i int, byLF bool) (int, bool) {
+	if byLF {
+		return lineDotLF(b, i), true
+	}
+	start := i
+	fails := 0
+	for i < len(b) {
+		j := bytes.IndexByte(b[i:], '.')
+		if j < 0 {
+			return len(b), false
+		}
+		j += i
+		if j > start && b[j-1] == '\n' {
+			return j, false
+		}
+		i = j + 1
+		fails++
+		if fails > (i-start)/64+1 {
+			return lineDotLF(b, i), true
+		}
+	}
+	return len(b), false
+}
+
+// lineDotLF is lineDot looking for LF from b[i]; b[i] is not a line start.
+func lineDotLF(b []byte, i int) int {
+	for {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return len(b)
+		}
+		i += j + 1
+		if i == len(b) || b[i] == '.' {
+			return i
+		}
+	}
+}
+
+// dataExact is data mode counting byte by byte against max-data, for a
+// call in which max-data may be exceeded: it stops right after the line (or
+// byte) that exceeded it, as data does not. Otherwise it does what data
+// does, one line at a time.
+func (s *Session) dataExact(p *Policy, b []byte, i int, r *Result) int {
 	for i < len(b) {
 		if (s.dstate == dMid || s.dstate == dCR) && !s.quarantine {
 			// Fast path: nothing matters until the next LF.
@@ -88,10 +260,12 @@ func (s *Session) data(p *Policy, b []byte, i int, r *Result) int {
 			}
 		case dBOLLF:
 			if ch == '.' {
-				b[i] = 'x'
-				r.Rewritten++
 				r.alert(AlertBadDataEnd)
-				ch = 'x'
+				if !s.quarantine { // else rewritten (and counted once) below
+					b[i] = 'x'
+					r.Rewritten++
+					ch = 'x'
+				}
 			}
 		case dDot:
 			if ch == '\r' {

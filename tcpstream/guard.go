@@ -108,6 +108,13 @@ func (g *Guard) Free() int { return len(g.buf) - g.Kept() }
 // forwarded. A segment without payload is forwarded.
 func (g *Guard) Segment(seq uint32, payload []byte) (act Action, newStart int, differs bool) {
 	n := uint32(len(payload))
+	if seq == g.next {
+		// In order, all new: the common case.
+		if n > uint32(len(g.buf))-(g.next-g.base) {
+			return Drop, 0, false
+		}
+		return Forward, 0, false
+	}
 	if n == 0 {
 		return Forward, 0, false
 	}
@@ -192,11 +199,9 @@ func (g *Guard) Commit(b []byte) bool {
 		i -= size
 	}
 	g.next += uint32(len(b))
-	for len(b) > 0 {
-		c := copy(g.buf[i:], b)
-		b = b[c:]
-		i = 0
-	}
+	// Up to the end of buf, then the rest (if any) from its start.
+	c := copy(g.buf[i:], b)
+	copy(g.buf, b[c:])
 	return true
 }
 
