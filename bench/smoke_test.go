@@ -32,6 +32,18 @@ func TestSmokeQuick(t *testing.T) {
 	}
 	wmem, _ := os.ReadFile("/proc/sys/net/core/wmem_default")
 	prefix := fmt.Sprintf("t%db-", os.Getpid()%10000)
+	// If cbacbench is killed (the timeout below), it cannot clean up:
+	// remove its namespaces and restore the sysctl it raises.
+	t.Cleanup(func() {
+		for _, role := range []string{RoleIn, RoleDUT, RoleOut} {
+			if netns.Exists(prefix + role) {
+				exec.Command("ip", "netns", "del", prefix+role).Run()
+			}
+		}
+		if now, _ := os.ReadFile("/proc/sys/net/core/wmem_default"); len(wmem) > 0 && !bytes.Equal(now, wmem) {
+			os.WriteFile("/proc/sys/net/core/wmem_default", wmem, 0o644)
+		}
+	})
 	out := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -154,7 +154,7 @@ func (x *XDP) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for i, w := range x.DP.Workers {
 		wg.Add(1)
-		cpu := i % runtime.NumCPU()
+		cpu := allowedCPU(i)
 		if len(x.cpus) > 0 {
 			cpu = x.cpus[i%len(x.cpus)]
 		}
@@ -277,3 +277,22 @@ func (q *xskQueue) Transmit(ds []Desc) int {
 func (q *xskQueue) Complete(out []uint64) []uint64 { return q.s.Complete(out) }
 
 func (q *xskQueue) Fill(addrs []uint64) int { return q.s.Fill(addrs) }
+
+// allowedCPU is the i-th CPU (modulo their count) of those this process may
+// run on: under taskset -c 1, worker 0 goes to CPU 1, not 0.
+func allowedCPU(i int) int {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil || set.Count() == 0 {
+		return i % runtime.NumCPU()
+	}
+	k := i % set.Count()
+	for c := 0; c < 1024; c++ {
+		if set.IsSet(c) {
+			if k == 0 {
+				return c
+			}
+			k--
+		}
+	}
+	return 0
+}

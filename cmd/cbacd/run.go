@@ -9,12 +9,14 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"cbac/config"
 	"cbac/control"
@@ -34,6 +36,7 @@ func runMain(args []string) error {
 	mode := fs.String("xdp-mode", "auto", "XDP attach mode: auto, native or generic")
 	force := fs.Bool("force", false, "replace an XDP program already attached to a device")
 	cpus := fs.String("cpus", "", "pin workers to these CPUs, e.g. 1 or 2,3 (default: worker i on CPU i)")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the run to this file")
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -130,6 +133,17 @@ func runMain(args []string) error {
 			f.Name, f.Device, packet.IPString(f.Addr), f.PrefixLen, f.MAC))
 	}
 	log.Info(fmt.Sprintf("%%SYS-5-RESTART: cbacd %s running, %d worker(s), control socket %s", c.Hostname, len(x.DP.Workers), path))
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	x.Run(ctx)
 	log.Info("%SYS-5-RELOAD: cbacd stopping: XDP programs detached, the wire carries nothing until it restarts")
 	return nil
@@ -151,11 +165,17 @@ func parseCPUs(s string) ([]int, error) {
 	if s == "" {
 		return nil, nil
 	}
+	// The CPUs this process may run on (taskset narrows them; Go's
+	// NumCPU counts them, not their numbers).
+	var allowed unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
+		return nil, fmt.Errorf("-cpus: %w", err)
+	}
 	var out []int
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 0 || n >= runtime.NumCPU() {
-			return nil, fmt.Errorf("-cpus %q: %q is not a CPU of this machine (0-%d)", s, f, runtime.NumCPU()-1)
+		if err != nil || n < 0 || n >= 1024 || !allowed.IsSet(n) {
+			return nil, fmt.Errorf("-cpus %q: CPU %q is not one this process may run on", s, f)
 		}
 		out = append(out, n)
 	}
