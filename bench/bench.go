@@ -358,7 +358,7 @@ func (b *Bench) run(ctx context.Context) error {
 		policy string
 	}{
 		{seedFloodContender, "seed thresholds: max-incomplete 400/500, one-minute 400/500, 50 half-open per host, block-time 0"},
-		{Contenders[1], "nftables conntrack; the server's SYN cookies"},
+		{contenderNamed("nftables"), "nftables conntrack; the server's SYN cookies"},
 	} {
 		if !b.isSelected(fc.c.Name) {
 			continue
@@ -561,4 +561,14 @@ func conntrackObjSize() int {
 		}
 	}
 	return 0
+}
+
+// contenderNamed returns the contender called name.
+func contenderNamed(name string) Contender {
+	for _, c := range Contenders {
+		if c.Name == name {
+			return c
+		}
+	}
+	panic("bench: no contender " + name)
 }

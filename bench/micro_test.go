@@ -173,7 +173,7 @@ func benchmarkPipeline(b *testing.B, c Contender, flows int) {
 // The benchmark's own frame copy into the fake ring (Inject) is included.
 func BenchmarkPipelineSeed64Flows(b *testing.B)     { benchmarkPipeline(b, Contenders[0], 64) }
 func BenchmarkPipelineSeed100kFlows(b *testing.B)   { benchmarkPipeline(b, Contenders[0], 100032) }
-func BenchmarkPipelineBareForwarder(b *testing.B)   { benchmarkPipeline(b, Contenders[3], 64) }
+func BenchmarkPipelineBareForwarder(b *testing.B)   { benchmarkPipeline(b, contenderNamed("xdp-bare"), 64) }
 func BenchmarkPipelineSeedFirstPacket(b *testing.B) { benchmarkNewSessions(b) }
 
 // Session creation: every frame is a new flow (inspection admission, two

@@ -183,7 +183,7 @@ func (r *Results) WriteTable(w io.Writer) {
 			if f.Contender == c.Name {
 				found = true
 				half := "-"
-				if f.Contender == "cbacd" {
+				if strings.HasPrefix(f.Contender, "cbacd") {
 					half = fmt.Sprintf("%d max", f.HalfOpenMax)
 				}
 				fmt.Fprintf(w, "  %-10s %10s %12s %12s %9.1f%% %10s %s\n", f.Contender, kpps(f.FloodPps), kpps(f.ReachedServerPps),

@@ -30,6 +30,10 @@ type XDPOptions struct {
 	Seed  uint64
 	// CPUs pins worker i to CPUs[i % len(CPUs)]; empty: worker i to CPU i.
 	CPUs []int
+	// Spin is how long a worker keeps polling its rings after the last
+	// frame before it sleeps in poll(2) (default 200 µs; negative: never
+	// spin).
+	Spin time.Duration
 }
 
 // XDP is a Dataplane bound to real devices: an XDP redirect program on each
@@ -42,6 +46,7 @@ type XDP struct {
 	progs   []*xsk.Program
 	socks   [][]*xsk.Socket // [worker][port]
 	cpus    []int
+	spin    int64 // ns a worker keeps polling after its last frame
 	closeMu sync.Mutex
 	closed  bool
 }
@@ -76,7 +81,10 @@ func OpenXDP(rs *Ruleset, o XDPOptions) (x *XDP, err error) {
 	default:
 		return nil, fmt.Errorf("xdp mode %q: want auto, native or generic", o.Mode)
 	}
-	x = &XDP{cpus: o.CPUs}
+	x = &XDP{cpus: o.CPUs, spin: int64(o.Spin)}
+	if o.Spin == 0 {
+		x.spin = int64(200 * time.Microsecond)
+	}
 	defer func() {
 		if err != nil {
 			x.Close()
@@ -166,17 +174,19 @@ func (x *XDP) Run(ctx context.Context) {
 			set.Set(cpu)
 			unix.SchedSetaffinity(0, &set) // best effort: pinning is an optimisation
 			pfds := make([]unix.PollFd, len(socks))
-			idle := 0
+			var lastWork int64
 			for ctx.Err() == nil {
-				n := w.Step(int64(time.Since(start)))
-				if n > 0 {
-					idle = 0
+				now := int64(time.Since(start))
+				if w.Step(now) > 0 {
+					lastWork = now
 					continue
 				}
-				idle++
-				if idle > 16 {
-					// Nothing to do: sleep in poll(2) until frames arrive,
-					// waking at least every 10 ms for timers and requests.
+				if now-lastWork > x.spin {
+					// Nothing for a while: sleep in poll(2) until frames
+					// arrive, waking at least every 10 ms for timers and
+					// control requests. While traffic flows the worker
+					// keeps polling the rings instead: a sleep and a
+					// wake-up per packet cost more than the packet.
 					xsk.Poll(socks, pfds, 10)
 				}
 			}
