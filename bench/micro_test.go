@@ -171,9 +171,11 @@ func benchmarkPipeline(b *testing.B, c Contender, flows int) {
 // The whole pipeline (receive, parse, session lookup, NAT, route, ARP,
 // transmit, refill) for established NATed UDP, 64-frame batches, one core.
 // The benchmark's own frame copy into the fake ring (Inject) is included.
-func BenchmarkPipelineSeed64Flows(b *testing.B)     { benchmarkPipeline(b, Contenders[0], 64) }
-func BenchmarkPipelineSeed100kFlows(b *testing.B)   { benchmarkPipeline(b, Contenders[0], 100032) }
-func BenchmarkPipelineBareForwarder(b *testing.B)   { benchmarkPipeline(b, contenderNamed("xdp-bare"), 64) }
+func BenchmarkPipelineSeed64Flows(b *testing.B)   { benchmarkPipeline(b, Contenders[0], 64) }
+func BenchmarkPipelineSeed100kFlows(b *testing.B) { benchmarkPipeline(b, Contenders[0], 100032) }
+func BenchmarkPipelineBareForwarder(b *testing.B) {
+	benchmarkPipeline(b, contenderNamed("xdp-bare"), 64)
+}
 func BenchmarkPipelineSeedFirstPacket(b *testing.B) { benchmarkNewSessions(b) }
 
 // Session creation: every frame is a new flow (inspection admission, two
