@@ -19,6 +19,7 @@ import (
 
 	"cbac/control"
 	"cbac/examples"
+	"cbac/lab"
 )
 
 // Kind is what a contender runs.
@@ -160,7 +161,7 @@ func (b *Bench) startContender(ctx context.Context, c Contender) (*running, erro
 	dut := t.NS(RoleDUT)
 	// Reset: no addresses, no routes, no forwarding, no rules.
 	reset := "addr flush dev in0\naddr flush dev out0\nroute flush table main\nneigh flush all\n"
-	if err := runIP(ctx, reset, "-n", dut); err != nil {
+	if err := lab.RunIP(ctx, reset, "-n", dut); err != nil {
 		return nil, err
 	}
 	if err := t.sysctl(ctx, dut, "net.ipv4.ip_forward=0"); err != nil {
@@ -185,7 +186,7 @@ neigh replace %s lladdr %s dev in0 nud permanent
 			// The DUT answers ARP for the inside globals, as the router does.
 			script += fmt.Sprintf("addr add %s/32 dev out0\naddr add %s/32 dev out0\n", MailGlobal, HostGlobal)
 		}
-		if err := runIP(ctx, script, "-n", dut); err != nil {
+		if err := lab.RunIP(ctx, script, "-n", dut); err != nil {
 			return nil, err
 		}
 		if err := t.sysctl(ctx, dut, "net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"); err != nil {

@@ -26,7 +26,6 @@ package bench
 // DUT's transmit) and cbacd's worker run on DUTCPU.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -41,6 +40,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"cbac/internal/netns"
+	"cbac/lab"
 )
 
 // Namespace roles.
@@ -110,7 +110,7 @@ func (t *Topology) up(ctx context.Context) error {
 	for _, ns := range t.Namespaces() {
 		fmt.Fprintf(&b, "netns add %s\n", ns)
 	}
-	if err := runIP(ctx, b.String()); err != nil {
+	if err := lab.RunIP(ctx, b.String()); err != nil {
 		return err
 	}
 	for _, ns := range t.Namespaces() {
@@ -126,7 +126,7 @@ link add out0 address %s type veth peer name eth0 address %s netns %s
 link set in0 up
 link set out0 up
 `, InsideMAC, InHostMAC, in, OutsideMAC, OutHostMAC, out)
-	if err := runIP(ctx, script, "-n", dut); err != nil {
+	if err := lab.RunIP(ctx, script, "-n", dut); err != nil {
 		return err
 	}
 	script = fmt.Sprintf(`link set lo up
@@ -138,7 +138,7 @@ addr add %s/24 dev eth0
 route add default via %s dev eth0
 neigh replace %s lladdr %s dev eth0 nud permanent
 `, GenPairMAC, SinkPairMAC, out, HostAddr, MailAddr, InsideIface, InsideIface, InsideMAC)
-	if err := runIP(ctx, script, "-n", in); err != nil {
+	if err := lab.RunIP(ctx, script, "-n", in); err != nil {
 		return err
 	}
 	script = fmt.Sprintf(`link set lo up
@@ -153,7 +153,7 @@ neigh replace %s lladdr %s dev eth0 nud permanent
 neigh replace %s lladdr %s dev eth0 nud permanent
 `, UpstreamAddr, ClientAddr, RemoteAddr, OutsideIface,
 		OutsideIface, OutsideMAC, MailGlobal, OutsideMAC, HostGlobal, OutsideMAC)
-	if err := runIP(ctx, script, "-n", out); err != nil {
+	if err := lab.RunIP(ctx, script, "-n", out); err != nil {
 		return err
 	}
 	// Software checksums on the hosts: a partial (offloaded) checksum would
@@ -207,7 +207,7 @@ func (t *Topology) Down() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	err := runIP(ctx, b.String(), "-force")
+	err := lab.RunIP(ctx, b.String(), "-force")
 	for _, ns := range t.Namespaces() {
 		if netns.Exists(ns) {
 			err = errors.Join(err, fmt.Errorf("namespace %s left behind", ns))
@@ -281,21 +281,6 @@ func (t *Topology) Stats(ctx context.Context, role, dev string) (LinkStats, erro
 		return st, fmt.Errorf("link stats %s in %s: %w", dev, t.NS(role), err)
 	}
 	return st, nil
-}
-
-// runIP runs `ip [opts] -batch -` with script on stdin.
-func runIP(ctx context.Context, script string, opts ...string) error {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	args := append(append([]string(nil), opts...), "-batch", "-")
-	cmd := exec.CommandContext(ctx, "ip", args...)
-	cmd.Stdin = strings.NewReader(script)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(out.String()))
-	}
-	return nil
 }
 
 // enterNetns locks the calling goroutine to its thread, moves the thread

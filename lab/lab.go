@@ -162,7 +162,7 @@ func (l *Lab) up(ctx context.Context) error {
 	for _, r := range Roles {
 		fmt.Fprintf(&b, "netns add %s\n", l.NS(r))
 	}
-	if err := runIP(ctx, b.String()); err != nil {
+	if err := RunIP(ctx, b.String()); err != nil {
 		return fmt.Errorf("create namespaces: %w", err)
 	}
 	for _, r := range Roles {
@@ -181,7 +181,7 @@ func (l *Lab) up(ctx context.Context) error {
 	fmt.Fprintf(&b, "link add %s%s address %s type veth peer name fw%s netns %s\n", OutsideDevice, queues, OutsideMAC, queues, l.NS(RoleOutside))
 	fmt.Fprintf(&b, "link add %s%s address %s type veth peer name fw%s netns %s\n", InsideDevice, queues, InsideMAC, queues, l.NS(RoleInside))
 	fmt.Fprintf(&b, "link set %s up\nlink set %s up\n", OutsideDevice, InsideDevice)
-	if err := runIP(ctx, b.String(), "-n", l.NS(RoleFW)); err != nil {
+	if err := RunIP(ctx, b.String(), "-n", l.NS(RoleFW)); err != nil {
 		return fmt.Errorf("firewall links: %w", err)
 	}
 
@@ -197,7 +197,7 @@ func (l *Lab) up(ctx context.Context) error {
 			fmt.Fprintf(&b, "link set %s master br0\nlink set %s up\n", h.Role, h.Role)
 		}
 		b.WriteString("link set br0 up\n")
-		if err := runIP(ctx, b.String(), "-n", l.NS(sw)); err != nil {
+		if err := RunIP(ctx, b.String(), "-n", l.NS(sw)); err != nil {
 			return fmt.Errorf("switch %s: %w", l.NS(sw), err)
 		}
 	}
@@ -213,7 +213,7 @@ func (l *Lab) up(ctx context.Context) error {
 		if h.Gateway.IsValid() {
 			fmt.Fprintf(&b, "route add default via %s dev %s\n", h.Gateway, h.Device)
 		}
-		if err := runIP(ctx, b.String(), "-n", l.NS(h.Role)); err != nil {
+		if err := RunIP(ctx, b.String(), "-n", l.NS(h.Role)); err != nil {
 			return fmt.Errorf("host %s: %w", l.NS(h.Role), err)
 		}
 		if err := disableOffloads(l.NS(h.Role), h.Device); err != nil {
@@ -243,7 +243,7 @@ func (l *Lab) Down() error {
 	defer cancel()
 	// -force: go on after an error, so one busy namespace does not keep
 	// the others.
-	if err := runIP(ctx, b.String(), "-force"); err != nil {
+	if err := RunIP(ctx, b.String(), "-force"); err != nil {
 		return fmt.Errorf("lab %s: down: %w", l.Prefix, err)
 	}
 	if left := l.Namespaces(); len(left) > 0 {
@@ -307,7 +307,9 @@ func (l *Lab) Describe(w io.Writer) {
 
 // runIP runs `ip [opts] -batch -` with script on stdin, bounded in time.
 // ip stops at the first failing line (unless -force) and names it.
-func runIP(ctx context.Context, script string, opts ...string) error {
+// RunIP runs `ip [opts] -batch -` with script on stdin, bounded in time
+// (the lab's and the benchmark's topology scripts).
+func RunIP(ctx context.Context, script string, opts ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
 	args := append(append([]string(nil), opts...), "-batch", "-")
