@@ -4,46 +4,13 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"cbac/config"
-	"cbac/control"
 	"cbac/dataplane"
 	"cbac/smtpfsm"
 )
-
-// debugServer is a control server over a one-worker dataplane running the
-// seed configuration on in-memory queues.
-func debugServer(t *testing.T) *control.Server {
-	t.Helper()
-	b, err := os.ReadFile("../examples/seed-3640.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := config.Parse("seed-3640.toml", b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs, err := control.Compile(c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const frameSize, frames = 2048, 1024
-	umem := make([]byte, frameSize*frames)
-	var qs []dataplane.Queue
-	for range rs.Ifaces {
-		qs = append(qs, dataplane.NewFakeQueue(umem, frameSize, 64))
-	}
-	dp, err := dataplane.New(rs, dataplane.Options{Workers: 1, UMEM: umem, FrameSize: frameSize, Queues: [][]dataplane.Queue{qs}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return control.NewServer(dp, c, slog.New(slog.NewTextHandler(io.Discard, nil)))
-}
 
 // traceEvent is a worker's trace event for the VERB progress of "HELO".
 func traceEvent(n uint32) *dataplane.Event {
@@ -55,7 +22,7 @@ func traceEvent(n uint32) *dataplane.Event {
 // lines handed to HandleEvent until the client goes away (the context
 // ends), then turns tracing off.
 func TestDebugSMTPStream(t *testing.T) {
-	s := debugServer(t)
+	s := execServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
@@ -116,7 +83,7 @@ func TestDebugSMTPStream(t *testing.T) {
 // Two listeners both get every line; tracing stays on until the last one
 // leaves. "undebug ip inspect smtp" turns the worker's tracing off.
 func TestDebugSMTPTwoListeners(t *testing.T) {
-	s := debugServer(t)
+	s := execServer(t)
 	type listener struct {
 		cancel context.CancelFunc
 		r      *bufio.Reader

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cbac/acl"
+	"cbac/flowtable"
 	"cbac/inspect"
 	"cbac/nat"
 	"cbac/packet"
@@ -195,6 +196,9 @@ func (rs *Ruleset) Compile() error {
 	}
 	if rs.MaxSessions <= 0 {
 		rs.MaxSessions = 1 << 20
+	}
+	if rs.MaxSessions > flowtable.MaxCapacity {
+		return fmt.Errorf("%w: max_sessions %d (at most %d)", ErrRuleset, rs.MaxSessions, flowtable.MaxCapacity)
 	}
 	if rs.SMTPSessions <= 0 {
 		rs.SMTPSessions = 4096

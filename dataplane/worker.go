@@ -147,6 +147,9 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 	nframes := len(o.UMEM) / o.FrameSize
 	per := nframes / o.Workers
 	perSessions := rs.MaxSessions / o.Workers
+	if perSessions < 1 {
+		perSessions = 1
+	}
 	perSMTP := rs.SMTPSessions / o.Workers
 	if perSMTP < 1 {
 		perSMTP = 1
