@@ -248,6 +248,45 @@ func BenchmarkEstablished1M(b *testing.B) {
 	}
 }
 
+// BenchmarkFastPath1M: issue 3's "established-flow fast path (lookup,
+// window check, timer touch, NAT)" alone, with the million sessions of
+// BenchmarkEstablished1M and the same two traffic mixes, in batches of 64:
+// Worker.FastPath (export_test.go) runs the production functions for
+// warming, parse, lookup, window check, touch and NAT, and nothing else.
+func BenchmarkFastPath1M(b *testing.B) {
+	millionOnce.Do(func() { million = buildMillion(b) })
+	f := million
+	if f == nil {
+		b.Fatal("fixture failed")
+	}
+	for _, mix := range []struct {
+		name  string
+		flows int
+	}{{"random", len(f.frames)}, {"hot=1024", 1024}} {
+		b.Run(mix.name, func(b *testing.B) {
+			const batch = 64
+			scratch := make([][]byte, batch)
+			for i := range scratch {
+				scratch[i] = make([]byte, 0, 128)
+			}
+			now := f.h.now
+			b.ReportAllocs()
+			b.ResetTimer()
+			n, ok := 0, 0
+			for k := 0; n < b.N; k++ {
+				j := (k * batch) % mix.flows
+				ok += f.h.w.FastPath(f.frames[j:min(j+batch, mix.flows)], scratch, now)
+				n += min(batch, mix.flows-j)
+			}
+			b.StopTimer()
+			if ok != n {
+				b.Fatalf("%d of %d packets accepted", ok, n)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/packet")
+		})
+	}
+}
+
 // BenchmarkSessionSetup: new sessions per second on one core, SYN to
 // established (SYN, SYN/ACK, ACK through the pipeline, a new flow each
 // time), in batches of 64 flows. The table is cleared (outside the timer)

@@ -11,17 +11,21 @@ import (
 // path needs for both directions, computed once at creation (VPP
 // nat_6t_flow_t): egress port, next hop and NAT rewrite per direction.
 // No pointers, so a slab of a million costs the GC nothing.
+//
+// The field order is warm.go's: the fields warmSession reads lie at most 64
+// bytes apart and cover the first and last bytes, so that reading them
+// loads every cache line of the session (TestSessionWarmCoversLines).
 type Session struct {
 	Kind    ProtoKind
 	flags   uint8
 	idle    uint8    // expiry class while established
 	port    [2]uint8 // egress port per direction (0: initiator->responder)
-	nextHop [2]uint32
+	smtp    uint32   // 1 + index into the worker's SMTP pool; 0: none
+	host    uint32   // responder address (post-NAT), for per-host half-open counts
 	xlate   [2]nat.Rewrite
+	nextHop [2]uint32
 	tcp     tcpstate.Conn
 	Bytes   [2]uint64
-	smtp    uint32 // 1 + index into the worker's SMTP pool; 0: none
-	host    uint32 // responder address (post-NAT), for per-host half-open counts
 }
 
 const (

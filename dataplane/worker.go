@@ -6,7 +6,8 @@
 //
 //  1. load the ruleset snapshot (atomic.Pointer; a reload never stops traffic)
 //  2. take frames handed over by other workers (the session's owner runs it)
-//  3. receive a batch from every port, and for each frame (forward.go):
+//  3. receive a batch from every port, warm the cache lines its session
+//     lookups will read (warm.go), and for each frame (forward.go):
 //     a. Ethernet: ARP is answered/learned (l2.go); non-IPv4 is dropped
 //     b. IPv4 header checks; packets for the router itself (ICMP echo)
 //     c. owner check: a flow belongs to one worker; others hand it over
@@ -34,6 +35,7 @@ import (
 
 	"cbac/flowtable"
 	"cbac/inspect"
+	"cbac/internal/hugepage"
 	"cbac/smtpfsm"
 	"cbac/vfr"
 )
@@ -80,6 +82,9 @@ type Worker struct {
 	reserve      int
 	pool         framePool
 	rx           []Desc
+	warmKeys     []flowtable.Key // warm.go scratch
+	warmIdx      []uint32
+	warmSink     uint64
 	tx           [maxPorts][]Desc
 	handOut      [][]Desc
 	completed    []uint64
@@ -168,6 +173,8 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 			ID: i, dp: dp, umem: o.UMEM, frameSize: uint64(o.FrameSize),
 			batch: o.BatchSize, reserve: o.Reserve,
 			rx:        make([]Desc, 0, o.BatchSize),
+			warmKeys:  make([]flowtable.Key, 0, flowtable.WarmMax),
+			warmIdx:   make([]uint32, 0, flowtable.WarmMax),
 			completed: make([]uint64, 0, 4*o.BatchSize),
 			expired:   make([]uint32, 0, expireBudget),
 			events:    newSPSC[Event](4096),
@@ -184,6 +191,7 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 			w.pool.free = append(w.pool.free, uint64(f*o.FrameSize))
 		}
 		w.sess = make([]Session, w.table.Capacity()+1)
+		_ = hugepage.Advise(w.sess) // as flowtable.New does for its slab
 		w.vfr = vfr.New(rs.Reassembly.MaxDatagrams, rs.Reassembly.MaxFragments, int64(rs.Reassembly.Timeout), o.Seed^0x5bd1e995+uint64(i))
 		w.fragOut = make([]vfr.Frag, 0, w.vfr.MaxFragments()+1)
 		w.fragRest = make([]Desc, 0, w.vfr.MaxFragments())
@@ -305,6 +313,7 @@ func (w *Worker) Step(now int64) int {
 			continue
 		}
 		rx := q.Receive(w.rx[:0])
+		w.warm(rx)
 		for i := range rx {
 			rx[i].Port = uint8(p)
 			w.Stats.RxPackets[p]++

@@ -3,6 +3,7 @@ package flowtable
 import (
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 )
 
@@ -190,39 +191,57 @@ func BenchmarkExpire(b *testing.B) {
 	_, _ = orig, reply
 }
 
-func TestLookupBatchMatchesLookup(t *testing.T) {
+// Warm points at the entry of every key present (its home slot holds it:
+// the table is sparse), changes nothing, and allocates nothing.
+func TestWarm(t *testing.T) {
 	tb := New(4096, seedTimeouts, 5)
 	orig, reply := benchKeys(4096)
 	for i := 0; i < 4096; i += 2 {
 		tb.Insert(&orig[i], &reply[i], 0, idle)
 	}
-	keys := make([]Key, 0, 300)
-	for i := range 150 {
+	keys := make([]Key, 0, WarmMax+10)
+	for i := range (WarmMax + 10) / 2 {
 		keys = append(keys, orig[i*7%4096], reply[i*13%4096])
 	}
-	out := make([]Found, len(keys))
-	tb.LookupBatch(keys, out)
-	hits := 0
+	type result struct {
+		idx uint32
+		dir uint8
+		ok  bool
+	}
+	before := make([]result, len(keys))
 	for i := range keys {
 		idx, dir, ok := tb.Lookup(&keys[i])
-		if out[i] != (Found{idx, dir, ok}) {
-			t.Fatalf("key %d: batch %+v, Lookup %d %d %v", i, out[i], idx, dir, ok)
+		before[i] = result{idx, dir, ok}
+	}
+	idx := tb.Warm(keys, make([]uint32, 0, len(keys)))
+	hits := 0
+	for i := range keys {
+		idx2, dir, ok := tb.Lookup(&keys[i])
+		if (result{idx2, dir, ok}) != before[i] {
+			t.Fatalf("key %d: Lookup %v after Warm, %v before", i, result{idx2, dir, ok}, before[i])
 		}
-		if ok {
-			hits++
+		if !ok || i >= WarmMax {
+			continue
+		}
+		hits++
+		if !slices.Contains(idx, idx2) {
+			t.Errorf("key %d: entry %d not among the warmed %v", i, idx2, idx)
 		}
 	}
-	if hits == 0 || hits == len(keys) {
-		t.Fatalf("hits %d of %d: want a mix", hits, len(keys))
+	if hits == 0 || hits == WarmMax {
+		t.Fatalf("hits %d of %d: want a mix", hits, WarmMax)
 	}
-	if a := testing.AllocsPerRun(100, func() { tb.LookupBatch(keys, out) }); a != 0 {
-		t.Fatalf("LookupBatch: %v allocs", a)
+	if len(idx) > WarmMax {
+		t.Fatalf("%d indices for at most %d keys", len(idx), WarmMax)
+	}
+	if a := testing.AllocsPerRun(100, func() { idx = tb.Warm(keys, idx[:0]) }); a != 0 {
+		t.Fatalf("Warm: %v allocs", a)
 	}
 }
 
-// BenchmarkLookupBatch1M: random order, batches of 32 keys; ns/op is per
-// batch, ns/key per key. Compare with BenchmarkLookupHit1M/random.
-func BenchmarkLookupBatch1M(b *testing.B) {
+// BenchmarkWarmLookup1M: random order, batches of 32 keys warmed then
+// looked up; ns/key per key. Compare with BenchmarkLookupHit1M/random.
+func BenchmarkWarmLookup1M(b *testing.B) {
 	const n = 1 << 20
 	tb, orig, reply := fill(b, n)
 	keys := make([]Key, 0, 2*n)
@@ -230,14 +249,18 @@ func BenchmarkLookupBatch1M(b *testing.B) {
 	for _, p := range r.Perm(n) {
 		keys = append(keys, orig[p], reply[p])
 	}
-	out := make([]Found, 32)
+	idx := make([]uint32, 0, 32)
 	b.ReportAllocs()
 	j := 0
 	for b.Loop() {
 		if j+32 > len(keys) {
 			j = 0
 		}
-		tb.LookupBatch(keys[j:j+32], out)
+		batch := keys[j : j+32]
+		idx = tb.Warm(batch, idx[:0])
+		for i := range batch {
+			tb.Lookup(&batch[i])
+		}
 		j += 32
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(32*b.N), "ns/key")
