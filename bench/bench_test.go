@@ -4,6 +4,10 @@ import (
 	"encoding/xml"
 	"strings"
 	"testing"
+
+	"cbac/acl"
+	"cbac/dataplane"
+	"cbac/packet"
 )
 
 func TestFlowPeriods(t *testing.T) {
@@ -79,6 +83,7 @@ func TestCBACDConfigs(t *testing.T) {
 				}
 				return
 			}
+			checkBulkData(t, rs, false)
 			if len(rs.ACLs) != 1 || len(rs.Rules) != 2 {
 				t.Errorf("seed policy: %d ACLs, %d inspection rules", len(rs.ACLs), len(rs.Rules))
 			}
@@ -107,6 +112,18 @@ func sampleResults() *Results {
 			r.SMTP = append(r.SMTP, RateResult{Contender: c.Name, Skipped: "no NAT"})
 		}
 	}
+	for i, c := range Contenders {
+		f := float64(i + 1)
+		smtp, tcp := DataTransfer{Port: 25, Gbps: 0.95 * f}, DataTransfer{Port: DataPlainPort, Gbps: f}
+		smtp.Cost.DUTNs, tcp.Cost.DUTNs = 1200*f, 1000*f
+		smtp.DataFrameNs, tcp.DataFrameNs = 1800*f, 1500*f
+		if c.Kind == KindCBACD {
+			smtp.CBACDDrops = map[string]uint64{"inspected stream buffer full": 3}
+		}
+		r.Data = append(r.Data, DataResult{Contender: c.Name, Bytes: 200 << 20, Rounds: 3, FrameSize: dataFrameSize, Path: "test",
+			SMTP: smtp, TCP: tcp, ThroughputRatio: smtp.Gbps / tcp.Gbps, CostRatio: smtp.Cost.DUTNs / tcp.Cost.DUTNs,
+			FrameCostRatio: smtp.DataFrameNs / tcp.DataFrameNs})
+	}
 	r.Capacity = []CapacityResult{{What: "cbacd table", Sessions: 1 << 20, BytesPerSession: 300}}
 	r.Ceiling = []CeilingResult{{FrameSize: 64, OfferedPps: 1e6, DeliveredPps: 1e6}}
 	return r
@@ -125,6 +142,19 @@ func TestReportHasEveryContenderAndScenario(t *testing.T) {
 	r.WriteTable(&short)
 	if err := CheckTable(short.String(), Contenders); err == nil {
 		t.Error("CheckTable accepted a table without xdp-bare")
+	}
+	// So is a contender without scenario 7 figures, and a table without
+	// its section.
+	r = sampleResults()
+	r.Data = r.Data[1:]
+	var noData strings.Builder
+	r.WriteTable(&noData)
+	if err := CheckTable(noData.String(), Contenders); err == nil || !strings.Contains(err.Error(), "cbacd under "+HeadData) {
+		t.Errorf("CheckTable with no scenario 7 result for cbacd: %v", err)
+	}
+	cut, _, _ := strings.Cut(b.String(), "\n"+HeadData)
+	if err := CheckTable(cut, Contenders); err == nil || !strings.Contains(err.Error(), "section "+HeadData) {
+		t.Errorf("CheckTable without the scenario 7 section: %v", err)
 	}
 }
 
@@ -165,9 +195,83 @@ func TestSummaryTargets(t *testing.T) {
 	// cbacd 100 kpps vs nftables 300 kpps (sampleResults scales by the
 	// contender's position): the 1.5x target is not met, and the summary
 	// says so.
-	for _, want := range []string{"100 vs 300 kpps = 0.33x | no", "500 vs 1500 ns = 0.33x | yes", "100 vs 500 kpps = 0.20x | no"} {
+	for _, want := range []string{"100 vs 300 kpps = 0.33x | no", "500 vs 1500 ns = 0.33x | yes", "100 vs 500 kpps = 0.20x | no",
+		"per packet 1200 vs 1000) | 1800 vs 1500 ns = 1.20x | no", "0.95 vs 1.00 Gbit/s = 0.95x | yes", "## Table", HeadData,
+		"drops by cbacd smtp: inspected stream buffer full 3"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}
+	}
+}
+
+// The scenario 7 variant of a cbacd contender adds plain tcp inspection of
+// port 2525 on the OUT-IN rule and ACL 101, and lifts max_data; the rest
+// of the seed policy stays.
+func TestCBACDBulkDataConfig(t *testing.T) {
+	for _, c := range Contenders {
+		if c.Kind != KindCBACD {
+			continue
+		}
+		c.BulkData, c.InspectedBuffer = true, 1<<18
+		t.Run(c.Name, func(t *testing.T) {
+			rs, err := CompileContender(c, 1<<16)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rs.StreamBuffer != 1<<18 {
+				t.Errorf("inspected_buffer %d, want %d", rs.StreamBuffer, 1<<18)
+			}
+			if len(rs.ACLs) != 1 || len(rs.Rules) != 2 || len(rs.StaticARP) != 4 || rs.Thresholds.MaxIncompleteHigh < 1000000 {
+				t.Errorf("%d ACLs, %d inspection rules, %d static ARP, thresholds %+v", len(rs.ACLs), len(rs.Rules), len(rs.StaticARP), rs.Thresholds)
+			}
+			checkBulkData(t, rs, true)
+		})
+	}
+}
+
+// checkBulkData checks what OUT-IN and ACL 101 make of ports 25 and 2525.
+func checkBulkData(t *testing.T, rs *dataplane.Ruleset, bulk bool) {
+	t.Helper()
+	var outIn *dataplane.Rule
+	for _, r := range rs.Rules {
+		if r.Name == "OUT-IN" {
+			outIn = r
+		}
+	}
+	if outIn == nil {
+		t.Fatal("no OUT-IN rule")
+	}
+	smtp, plain := outIn.Match(packet.ProtoTCP, 25), outIn.Match(packet.ProtoTCP, DataPlainPort)
+	if smtp == nil || smtp.Kind != dataplane.InspectSMTP {
+		t.Fatalf("OUT-IN for port 25: %+v", smtp)
+	}
+	wantEntries := 1
+	if bulk {
+		wantEntries = 2
+		if smtp.SMTP.MaxData < 1<<62 {
+			t.Errorf("smtp max_data %d", smtp.SMTP.MaxData)
+		}
+		if plain == nil || plain.Kind != dataplane.InspectTCP {
+			t.Errorf("OUT-IN for port %d: %+v", DataPlainPort, plain)
+		}
+	} else {
+		if smtp.SMTP.MaxData != 20000000 {
+			t.Errorf("seed max_data changed: %d", smtp.SMTP.MaxData)
+		}
+		if plain != nil {
+			t.Errorf("OUT-IN inspects port %d without BulkData", DataPlainPort)
+		}
+	}
+	if n := rs.ACLs[0].Len(); n != wantEntries {
+		t.Errorf("ACL 101 has %d entries, want %d", n, wantEntries)
+	}
+	tuple := func(port uint16) *acl.Tuple {
+		return &acl.Tuple{Proto: packet.ProtoTCP, Src: ip4(ClientAddr), Dst: ip4(MailGlobal), SrcPort: 40000, DstPort: port}
+	}
+	if _, ok := rs.ACLs[0].Match(tuple(25)); !ok {
+		t.Error("ACL 101 denies port 25")
+	}
+	if _, ok := rs.ACLs[0].Match(tuple(DataPlainPort)); ok != bulk {
+		t.Errorf("ACL 101 permits port %d: %v", DataPlainPort, ok)
 	}
 }

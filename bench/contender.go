@@ -43,6 +43,13 @@ type Contender struct {
 	// they are raised so that a load test does not measure the deliberately
 	// tripping half-open guard (the SYN flood scenario keeps them).
 	SeedThresholds bool
+	// BulkData (scenario 7) opens port 2525 of the mail server as well:
+	// cbacd inspects it as plain tcp on the OUT-IN rule, with an extra line
+	// in ACL 101, and its SMTP max_data is practically unlimited; nftables
+	// accepts it in the forward chain.
+	BulkData bool
+	// InspectedBuffer, if > 0, sets cbacd's dataplane.inspected_buffer.
+	InspectedBuffer int
 	// XDPMode overrides Options.XDPMode for a cbacd contender.
 	XDPMode  string
 	Describe string
@@ -84,10 +91,14 @@ mac = "02:00:0a:0a:0a:05"
 
 // CBACDConfig returns the configuration cbacd runs as contender c: the seed
 // file (its devices are in0/out0 already) with static ARP entries, and for
-// the load tests the DoS thresholds raised. The bare forwarder gets the two
-// interfaces, the default route and nothing else.
+// the load tests the DoS thresholds raised (and, BulkData, port 2525). The
+// bare forwarder gets the two interfaces, the default route and nothing
+// else.
 func CBACDConfig(c Contender, maxSessions int) ([]byte, error) {
 	dp := fmt.Sprintf("\n[dataplane]\nmax_sessions = %d\n", maxSessions)
+	if c.InspectedBuffer > 0 {
+		dp += fmt.Sprintf("inspected_buffer = %d\n", c.InspectedBuffer)
+	}
 	if c.Kind == KindBareXDP {
 		return []byte(`hostname = "xdp-bare"
 [[interface]]
@@ -116,6 +127,19 @@ next_hop = "172.22.1.1"
 			s = strings.Replace(s, r[0], r[1], 1)
 		}
 	}
+	if c.BulkData {
+		// As dataplane/smtp_bench_test.go's benchSeed.
+		for _, r := range [][2]string{
+			{"smtp = { max_data = 20000000 }", "smtp = { max_data = 9000000000000000000 }\ntcp = {}"},
+			{`"permit tcp any host 172.22.1.110 eq smtp",`, `"permit tcp any host 172.22.1.110 eq smtp",` + "\n" +
+				fmt.Sprintf(`"permit tcp any host 172.22.1.110 eq %d",`, DataPlainPort)},
+		} {
+			if !strings.Contains(s, r[0]) {
+				return nil, fmt.Errorf("seed configuration: %q not found", r[0])
+			}
+			s = strings.Replace(s, r[0], r[1], 1)
+		}
+	}
 	return []byte(s + staticARP + dp), nil
 }
 
@@ -123,7 +147,8 @@ next_hop = "172.22.1.1"
 // terms. ACL 101 ("permit tcp any host 172.22.1.110 eq smtp", in on the
 // outside) is matched on the original (global) destination; traffic from
 // the inside is admitted as IN-OUT inspects it (tcp, udp, icmp) and its
-// replies by conntrack state.
+// replies by conntrack state. %s is the ports ACL 101 permits (scenario 7
+// adds 2525).
 const nftRuleset = `table ip cbacbench {
   chain pre {
     type nat hook prerouting priority dstnat; policy accept;
@@ -138,7 +163,7 @@ const nftRuleset = `table ip cbacbench {
   chain forward_filter {
     type filter hook forward priority filter; policy drop;
     ct state established,related accept
-    iifname "out0" ct original ip daddr 172.22.1.110 tcp dport 25 accept
+    iifname "out0" ct original ip daddr 172.22.1.110 tcp dport %s accept
     iifname "in0" meta l4proto { tcp, udp, icmp } accept
   }
 }
@@ -193,7 +218,11 @@ neigh replace %s lladdr %s dev in0 nud permanent
 			return nil, err
 		}
 		if c.Kind == KindNFT {
-			if err := t.nft(ctx, dut, nftRuleset); err != nil {
+			ports := "25"
+			if c.BulkData {
+				ports = fmt.Sprintf("{ 25, %d }", DataPlainPort)
+			}
+			if err := t.nft(ctx, dut, fmt.Sprintf(nftRuleset, ports)); err != nil {
 				return nil, err
 			}
 		}
@@ -215,6 +244,9 @@ func (b *Bench) startCBACD(ctx context.Context, r *running) error {
 	if r.c.SeedThresholds {
 		name += "-seedthresholds"
 	}
+	if r.c.BulkData {
+		name += "-bulkdata"
+	}
 	b.starts++
 	name = fmt.Sprintf("%s-%d", name, b.starts)
 	path := filepath.Join(b.work, name+".toml")
@@ -234,12 +266,11 @@ func (b *Bench) startCBACD(ctx context.Context, r *running) error {
 	r.cmd = exec.Command("ip", argv...)
 	r.cmd.Stdout, r.cmd.Stderr = r.logf, r.logf
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := r.cmd.Start(); err != nil {
+	r.exited, err = startLocked(r.cmd)
+	if err != nil {
 		r.logf.Close()
 		return fmt.Errorf("start cbacd: %w", err)
 	}
-	r.exited = make(chan error, 1)
-	go func() { r.exited <- r.cmd.Wait() }()
 	if err := r.waitReady(ctx, path); err != nil {
 		r.stop()
 		return err

@@ -124,12 +124,13 @@ func (b *Bench) startGenerator(ctx context.Context, role, dev, name, cfg string)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = b.work // trafgen writes its preprocessed configuration beside it
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	exited, err := startLocked(cmd)
+	if err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start trafgen: %w", err)
 	}
 	g := &generator{cmd: cmd, done: make(chan struct{})}
-	go func() { g.err = cmd.Wait(); logf.Close(); close(g.done) }()
+	go func() { g.err = <-exited; logf.Close(); close(g.done) }()
 	b.track(g)
 	return g, nil
 }

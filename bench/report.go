@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -29,7 +30,11 @@ const (
 	HeadSMTP       = "4. SMTP transactions"
 	HeadFlood      = "5. SYN flood"
 	HeadCapacity   = "6. Capacity"
+	HeadData       = "7. SMTP data throughput"
 )
+
+// headings in the table's order.
+var headings = []string{HeadCeiling, HeadThroughput, HeadCost, HeadItem6, HeadConn, HeadSMTP, HeadFlood, HeadCapacity, HeadData}
 
 // zeroLoss renders a zero-loss rate: ">=N" when the generator's full rate
 // passed, "<N" when no rate tried passed.
@@ -199,6 +204,7 @@ func (r *Results) WriteTable(w io.Writer) {
 	for _, c := range r.Capacity {
 		fmt.Fprintf(w, "  %-32s %9d sessions %8.0f bytes/session  %s\n", c.What, c.Sessions, c.BytesPerSession, c.Note)
 	}
+	r.writeData(w)
 	if len(r.Notes) > 0 {
 		fmt.Fprintln(w, "\nNotes:")
 		for _, n := range r.Notes {
@@ -236,6 +242,70 @@ func (r *Results) writeItem6(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %16s %18s %14s\n", c.Name, zl, del, ns)
 	}
 	fmt.Fprintln(w, "  (*) offered the generator's full rate; CPU-ns on the DUT core at the fixed rate of scenario 2")
+}
+
+func (r *Results) dataOf(c string) *DataResult {
+	for i := range r.Data {
+		if r.Data[i].Contender == c {
+			return &r.Data[i]
+		}
+	}
+	return nil
+}
+
+// writeData prints scenario 7.
+func (r *Results) writeData(w io.Writer) {
+	size, rounds := "-", 0
+	for _, d := range r.Data {
+		size, rounds = fmt.Sprintf("%d MiB", d.Bytes>>20), d.Rounds
+	}
+	fmt.Fprintf(w, "\n%s: SMTP transactions with a %s DATA body to 172.22.1.110:25 vs the same bytes on plain TCP to :%d, outside -> inside, %d-byte frames, %d rounds; DUT CPU-ns per forwarded packet (data and ACKs) and per data frame\n",
+		HeadData, size, DataPlainPort, dataFrameSize, rounds)
+	fmt.Fprintf(w, "  %-10s %9s %9s %6s %9s %9s %6s %10s %10s %6s  %s\n", "contender", "smtp Gb/s", "tcp Gb/s", "ratio",
+		"smtp ns/p", "tcp ns/p", "ratio", "smtp ns/fr", "tcp ns/fr", "ratio", "path")
+	var drops []string
+	for _, c := range r.Contenders {
+		d := r.dataOf(c.Name)
+		switch {
+		case d == nil:
+			fmt.Fprintf(w, "  %-10s %9s\n", c.Name, "-")
+		case d.Skipped != "":
+			fmt.Fprintf(w, "  %-10s %9s (%s)\n", c.Name, "n/a", d.Skipped)
+		default:
+			fmt.Fprintf(w, "  %-10s %9.2f %9.2f %5.2fx %9.0f %9.0f %5.2fx %10.0f %10.0f %5.2fx  %s\n", c.Name,
+				d.SMTP.Gbps, d.TCP.Gbps, d.ThroughputRatio, d.SMTP.Cost.DUTNs, d.TCP.Cost.DUTNs, d.CostRatio,
+				d.SMTP.DataFrameNs, d.TCP.DataFrameNs, d.FrameCostRatio, d.Path)
+			for _, t := range []struct {
+				what string
+				m    map[string]uint64
+			}{{"smtp", d.SMTP.CBACDDrops}, {"tcp", d.TCP.CBACDDrops}} {
+				if len(t.m) > 0 {
+					drops = append(drops, fmt.Sprintf("%s %s: %s", c.Name, t.what, formatCounts(t.m)))
+				}
+			}
+		}
+	}
+	fmt.Fprintln(w, "  ratio: smtp / tcp (issue 4: inspection costs at most 10% over plain TCP: ns/frame ratio <= 1.10); the hosts' TCP receive runs on the DUT core too and is counted in both")
+	for _, s := range drops {
+		fmt.Fprintf(w, "  drops by %s\n", s)
+	}
+}
+
+// formatCounts prints a counter map sorted by name.
+func formatCounts(m map[string]uint64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %d", k, m[k])
+	}
+	return b.String()
 }
 
 func writeRate(w io.Writer, name string, rs []RateResult) {
@@ -458,6 +528,12 @@ func (r *Results) WriteSummary(w io.Writer) {
 				f.Completed, f.Attempted, 100*f.Share, f.FloodPps/1000, f.HalfOpenMax, yesNo(f.Completed > 0 && f.Share >= 0.5))
 		}
 	}
+	if d := r.dataOf("cbacd"); d != nil && d.Skipped == "" && d.TCP.DataFrameNs > 0 && d.TCP.Gbps > 0 {
+		fmt.Fprintf(w, "| issue 4: SMTP inspection costs <= 10%% over plain TCP (cbacd, %d-byte frames, DUT CPU-ns per data frame; per packet %.0f vs %.0f) | %.0f vs %.0f ns = %.2fx | %s |\n",
+			d.FrameSize, d.SMTP.Cost.DUTNs, d.TCP.Cost.DUTNs, d.SMTP.DataFrameNs, d.TCP.DataFrameNs, d.FrameCostRatio, yesNo(d.FrameCostRatio <= 1.10))
+		fmt.Fprintf(w, "| issue 4: SMTP data throughput >= 1/1.1 of plain TCP (cbacd, %d x %d MiB each) | %.2f vs %.2f Gbit/s = %.2fx | %s |\n",
+			d.Rounds, d.Bytes>>20, d.SMTP.Gbps, d.TCP.Gbps, d.ThroughputRatio, yesNo(d.ThroughputRatio >= 1/1.10))
+	}
 	if cb != nil && nft != nil {
 		fmt.Fprintf(w, "| issue 2: cbacd delivers at least as much as nftables conntrack+NAT (64B NATed UDP) | %.0f vs %.0f kpps delivered at full offered rate | %s |\n",
 			cb.MaxDeliveredPps/1000, nft.MaxDeliveredPps/1000, yesNo(cb.MaxDeliveredPps >= nft.MaxDeliveredPps))
@@ -480,6 +556,7 @@ const methodText = `- Topology: three network namespaces joined by veth pairs: t
 - Throughput (RFC 2544 26.1): trafgen sends from its TX_RING; a tc token bucket on the generator's device sets the offered rate. Offered = the generator device's tx packets (+ drops), delivered = the sink device's rx packets, counted by the kernel; the sink drops the UDP at ingress (nftables netdev hook). A trial passes with loss <= 0.1% and at least 95% of the target rate really offered; binary search from just under the rate delivered at full load.
 - Cost: at a fixed rate, cbacd's process time (utime+stime, /proc/PID/stat) plus the DUT core's softirq+irq time (/proc/stat, which holds the kernel's forwarding and the sink's receive for every contender), per delivered packet. Tick-based (10 ms): windows hold at least hundreds of thousands of packets.
 - Connection setup: 32 client goroutines in the inside namespace, each loop: connect to 203.0.113.1:8080, 64-byte request, 64-byte reply, server closes. SMTP: 16 clients from 172.22.1.100 to 172.22.1.110:25 (the lab's SMTP server on 10.10.10.2), one mail per connection. SYN flood: trafgen from the outside with random sources in 198.18.0.0/16 at full rate, 4 legitimate SMTP clients with a 5 s timeout per session meanwhile; cbacd's half-open count from show ip inspect statistics.
+- SMTP data throughput (scenario 7): the mail host runs a minimal SMTP server on port 25 that counts message bodies instead of storing them and a discard server on port 2525; cbacd gets "tcp = {}" on the OUT-IN rule, "permit tcp any host 172.22.1.110 eq 2525" in ACL 101 and a practically unlimited smtp max_data (nftables accepts 2525 too; linux-fwd and xdp-bare, without NAT, are reached at 10.10.10.2). From 172.22.1.100: a warm-up of a tenth of the body each way, then rounds (3, quick 2; the order alternates) of one SMTP transaction (HELO, MAIL, RCPT, DATA) whose body is N bytes of 64-byte text lines written 1 MiB at a time, timed from the first body byte to the 250 (which must count N bytes), and the same N bytes on a plain TCP connection to port 2525, timed to the sink's count and close. DUT cost as in scenario 2 over each transfer, per packet received by either host (data and ACKs) and per data frame (the same body bytes, so the ns/frame ratio is the ratio of the DUT CPU time the transfers took); cbacd's drop counters are read around each transfer. cbacd clamps the window of an inspected SMTP session to the room in its replay copy (dataplane.inspected_buffer, 16 KiB by default; -inspected-buffer changes it for this scenario), which bounds one session's throughput to about that window per round trip. The client and the sinks' reads run on the generator core; the hosts' TCP receive processing runs in softirq on the DUT core (the frames arrive from its transmit) and is counted for both transfers alike.
 - Capacity: the Go heap of cbacd's dataplane for max_sessions, and after creating sessions through the in-memory pipeline; cbacd's RSS growth with 1M NATed UDP flows from the generator (full run).
 `
 
@@ -489,21 +566,23 @@ const methodText = `- Topology: three network namespaces joined by veth pairs: t
 func CheckTable(table string, contenders []Contender) error {
 	sections := map[string]string{}
 	for _, block := range strings.Split(table, "\n\n") {
-		for _, h := range []string{HeadCeiling, HeadThroughput, HeadCost, HeadItem6, HeadConn, HeadSMTP, HeadFlood, HeadCapacity} {
+		for _, h := range headings {
 			if strings.HasPrefix(block, h) {
 				sections[h] = block
 			}
 		}
 	}
 	var missing []string
-	for _, h := range []string{HeadCeiling, HeadThroughput, HeadCost, HeadItem6, HeadConn, HeadSMTP, HeadFlood, HeadCapacity} {
+	for _, h := range headings {
 		block, ok := sections[h]
 		if !ok {
 			missing = append(missing, "section "+h)
 			continue
 		}
 		if h == HeadCeiling || h == HeadCapacity {
-			if strings.Count(block, "\n") < 2 {
+			// The heading, the ceiling's column headers, a line of figures.
+			lines := strings.Count(strings.TrimRight(block, "\n"), "\n") + 1
+			if want := map[string]int{HeadCeiling: 3, HeadCapacity: 2}[h]; lines < want {
 				missing = append(missing, "figures under "+h)
 			}
 			continue

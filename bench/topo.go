@@ -305,6 +305,32 @@ func enterNetns(name string, cpu int) error {
 	return nil
 }
 
+// startLocked starts cmd from a goroutine locked to its OS thread until cmd
+// has exited, and returns the channel cmd.Wait's result arrives on. The
+// kernel sends Pdeathsig when the thread that forked the child ends, not
+// the process (golang/go#27505), and the goroutines that enter a namespace
+// end their thread (enterNetns): started from an ordinary goroutine, a
+// child would get its death signal mid-run whenever the runtime had handed
+// the forking thread to one of them.
+func startLocked(cmd *exec.Cmd) (chan error, error) {
+	started := make(chan error, 1)
+	exited := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		exited <- cmd.Wait()
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return exited, nil
+}
+
 // PinProcess pins every thread of process pid (0: this process) to cpu.
 // Threads created later inherit the mask of their creator.
 func PinProcess(pid, cpu int) error {

@@ -30,9 +30,12 @@ func main() {
 	genCPU := flag.Int("gen-cpu", 0, "CPU of the generator")
 	dutCPU := flag.Int("dut-cpu", 1, "CPU of the device under test")
 	mode := flag.String("xdp-mode", "generic", "cbacd XDP mode on the veths: generic or native")
-	contenders := flag.String("contenders", "", "comma-separated subset of cbacd,nftables,linux-fwd,xdp-bare")
+	contenders := flag.String("contenders", "", "comma-separated subset of cbacd,cbacd-native,nftables,linux-fwd,xdp-bare")
 	costRate := flag.Float64("cost-rate", 0, "fixed rate (pps) of the cost scenario (0: half the lowest zero-loss rate)")
-	trial := flag.Duration("trial", 0, "measurement window of a throughput trial (default 1s, quick 300ms)")
+	trial := flag.Duration("trial", 0, "measurement window of a throughput trial (default 1s, quick 500ms)")
+	dataMiB := flag.Int64("data-mib", 0, "body size in MiB of each SMTP data throughput transfer (default 200, quick 20)")
+	dataRounds := flag.Int("data-rounds", 0, "SMTP data throughput: transfers of each kind (default 3, quick 2)")
+	inspBuf := flag.Int("inspected-buffer", 0, "SMTP data throughput: cbacd's dataplane.inspected_buffer in bytes (default: cbacd's)")
 	flag.Parse()
 
 	o := bench.DefaultOptions(*quick)
@@ -40,6 +43,13 @@ func main() {
 	if *trial > 0 {
 		o.Trial = *trial
 	}
+	if *dataMiB > 0 {
+		o.DataBytes = *dataMiB << 20
+	}
+	if *dataRounds > 0 {
+		o.DataRounds = *dataRounds
+	}
+	o.InspectedBuffer = *inspBuf
 	if *contenders != "" {
 		o.Contenders = strings.Split(*contenders, ",")
 	}
