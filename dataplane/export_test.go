@@ -49,19 +49,23 @@ func ringAddrs(r *spsc[Desc]) []uint64 {
 // UMEM), since NAT rewrites it. It returns how many frames were accepted.
 func (w *Worker) FastPath(frames, scratch [][]byte, now int64) int {
 	w.now = now
-	keys := w.warmKeys[:0]
 	for i, f := range frames {
 		scratch[i] = scratch[i][:len(f)]
 		copy(scratch[i], f)
-		if k, ok := peekKey(scratch[i]); ok && len(keys) < cap(keys) {
-			keys = append(keys, k)
-		}
-	}
-	if len(keys) >= warmMin && w.table.Len() >= warmTable {
-		w.warmSessions(keys)
 	}
 	ok := 0
-	for _, f := range scratch[:len(frames)] {
+	for i, f := range scratch[:len(frames)] {
+		if i%warmChunk == 0 {
+			keys := w.warmKeys[:0]
+			for _, f := range scratch[i:min(i+warmChunk, len(frames))] {
+				if k, ok := peekKey(f); ok {
+					keys = append(keys, k)
+				}
+			}
+			if len(keys) >= warmMin && w.table.Len() >= warmTable {
+				w.warmSessions(keys)
+			}
+		}
 		var p pkt
 		if parseIPv4(&p, f[14:]) != DropNone || p.proto != 6 {
 			continue
@@ -113,3 +117,9 @@ func ParsedKey(frame []byte) (flowtable.Key, bool) {
 
 // WarmedFields names the Session fields warmSession reads, in order.
 var WarmedFields = []string{"Kind", "host", "nextHop", "Bytes"}
+
+// SetWarmChunk sets warmChunk (benchmarks compare sizes).
+func SetWarmChunk(n int) { warmChunk = n }
+
+// SetWarmTable sets warmTable (benchmarks compare with warming off).
+func SetWarmTable(n int) { warmTable = n }

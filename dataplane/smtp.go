@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"cbac/internal/scan"
 	"cbac/packet"
 	"cbac/smtpfsm"
 	"cbac/tcpstream"
@@ -17,6 +18,11 @@ import (
 //	fsm.Client on the new bytes: illegal lines become x in place
 //	max-data -> RST both ends, delete the session
 //	guard.Commit: the new bytes, as forwarded, are kept until ACKed
+//
+// In data mode the copy comes first and finds the line-start dots on the
+// way (keepLineDot, internal/scan), fsm.ClientLineDot then only steps
+// through those, and guard.Advance keeps the copy; a segment with bytes
+// rewritten is copied again by Commit.
 //
 // Server -> client (dir 1):
 //
@@ -138,12 +144,31 @@ func (w *Worker) inspectSMTP(s *Session, idx uint32, dir uint8, t packet.TCP, p 
 		st.guard.Commit(b)
 		return DropNone, changed
 	}
-	res := st.fsm.Client(&st.policy, b, tr)
-	if res.Reset {
-		w.smtpResult(s, idx, &res, tr)
-		return DropSMTPMaxData, changed
+	var res smtpfsm.Result
+	if st.fsm.Mode() == smtpfsm.ModeData {
+		// Message data: copy b into the replay copy and find its first
+		// line-start dot in one pass, so that the data machine need not
+		// scan b again. Bytes it rewrites (rare in data mode) are kept
+		// by a second copy below.
+		dot := keepLineDot(&st.guard, b)
+		st.fsm.ClientLineDot(&st.policy, b, dot, tr, &res)
+		if res.Reset {
+			w.smtpResult(s, idx, &res, tr)
+			return DropSMTPMaxData, changed // nothing kept: Advance not called
+		}
+		if res.Rewritten > 0 {
+			st.guard.Commit(b)
+		} else {
+			st.guard.Advance(len(b))
+		}
+	} else {
+		res = st.fsm.Client(&st.policy, b, tr)
+		if res.Reset {
+			w.smtpResult(s, idx, &res, tr)
+			return DropSMTPMaxData, changed
+		}
+		st.guard.Commit(b)
 	}
-	st.guard.Commit(b)
 	if res.Rewritten > 0 {
 		changed = true
 		w.Stats.SMTPRewritten += uint64(res.Rewritten)
@@ -153,6 +178,27 @@ func (w *Worker) inspectSMTP(s *Session, idx uint32, dir uint8, t packet.TCP, p 
 		st.passthrough = true
 	}
 	return DropNone, changed
+}
+
+// keepLineDot copies b, new bytes that Segment accepted, to where the
+// guard keeps them (tcpstream.Guard.Reserve; Advance keeps them) and
+// returns scan.LineDot(b), in one pass over b.
+func keepLineDot(g *tcpstream.Guard, b []byte) int {
+	first, second := g.Reserve(len(b))
+	if len(second) == 0 {
+		if len(first) < len(b) {
+			return scan.LineDot(b) // no room (Segment rules it out): Advance refuses
+		}
+		return scan.CopyLineDot(first, b)
+	}
+	// The ring wraps: two copies, and the pair that straddles them.
+	c := len(first)
+	dot := scan.CopyLineDot(first, b[:c]) // c if no dot in b[:c]
+	if dot < c || (b[c-1] == '\n' && b[c] == '.') {
+		copy(second, b[c:])
+		return dot
+	}
+	return c + scan.CopyLineDot(second, b[c:]) // len(b) if none
 }
 
 // smtpReply handles a server->client segment: the ACK frees the guard,
@@ -226,6 +272,12 @@ func clampWindow(t packet.TCP, g *tcpstream.Guard, scale uint8) {
 // smtpResult hands alerts and trace lines to the control plane. Max-data
 // is reported by resetSession (EvMaxData), not here.
 func (w *Worker) smtpResult(s *Session, idx uint32, res *smtpfsm.Result, tr *smtpfsm.Trace) {
+	if res.Alerts != 0 || tr != nil { // else nothing to report: most segments
+		w.smtpReport(s, idx, res, tr)
+	}
+}
+
+func (w *Worker) smtpReport(s *Session, idx uint32, res *smtpfsm.Result, tr *smtpfsm.Trace) {
 	alerts := res.Alerts &^ (1 << smtpfsm.AlertMaxData)
 	if alerts != 0 && s.flags&sfAlert != 0 {
 		var text []byte

@@ -2,6 +2,7 @@ package dataplane_test
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"testing"
 
 	"cbac/dataplane"
@@ -173,4 +174,94 @@ func TestSMTPPipelineAllocs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The data path the benchmark measures, for correctness: message data is
+// copied into the replay copy and scanned for line-start dots in one pass
+// (internal/scan), across every wrap of the 16 KiB ring. Segments of
+// random sizes carry dot-stuffed lines and bare-LF dots (rewritten to x);
+// half are retransmitted with other bytes, and the server must get the
+// first copy each time; a dot-stuffed line and then the end of data sit
+// astride a wrap, with the LF at the ring's last byte and the "." at its
+// first.
+func TestSMTPDataReplayCopyWraps(t *testing.T) {
+	const ring = 16384              // dataplane.inspected_buffer default
+	const first = smtpClientISN + 1 // sequence number of ring index 0
+	h := newHarness(t, compile(t, smtpSeed(t, "")))
+	c := openSMTP(t, h, 40120, -1)
+	c.toData()
+	rng := rand.New(rand.NewPCG(4, 5))
+
+	var body, want []byte
+	for len(body) < 5*ring {
+		switch rng.IntN(4) {
+		case 0:
+			body = append(body, "..stuffed line\r\n"...)
+			want = append(want, "..stuffed line\r\n"...)
+		case 1:
+			body = append(body, "bare\n.lf\r\n"...)
+			want = append(want, "bare\nxlf\r\n"...)
+		default:
+			l := bytes.Repeat([]byte("Lorem ipsum. "), 1+rng.IntN(8))
+			l = append(l, "\r\n"...)
+			body = append(body, l...)
+			want = append(want, l...)
+		}
+	}
+	var got []byte
+	inFlight := 0
+	sendSeg := func(seg []byte, retransmit bool) {
+		t.Helper()
+		seq := c.cseq
+		fwd := c.clientAt(seq, seg)
+		if fwd == nil {
+			t.Fatalf("segment at ring index %d not forwarded; drops %v", (seq-first)%ring, smtpDrops(h))
+		}
+		got = append(got, fwd...)
+		c.cseq += uint32(len(seg))
+		if retransmit {
+			other := bytes.Repeat([]byte{'Z'}, len(seg))
+			if again := c.clientAt(seq, other); !bytes.Equal(again, fwd) {
+				t.Fatalf("retransmission at ring index %d reached the server as %q, first copy %q", (seq-first)%ring, again, fwd)
+			}
+		}
+		if inFlight += len(seg); inFlight > ring/2 {
+			c.reply("")
+			inFlight = 0
+		}
+	}
+	for off := 0; off < len(body); {
+		n := min(1+rng.IntN(1460), len(body)-off)
+		sendSeg(body[off:off+n], rng.IntN(2) == 0)
+		off += n
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("server got %d bytes, not the expected %d", len(got), len(want))
+	}
+
+	// fillTo sends message data until the next byte sits at ring index idx.
+	fillTo := func(idx uint32) {
+		t.Helper()
+		for {
+			d := (idx - (c.cseq - first)) % ring
+			if d == 0 {
+				return
+			}
+			fill := bytes.Repeat([]byte{'y'}, int(min(d, 1000)))
+			if len(fill) >= 2 {
+				copy(fill[len(fill)-2:], "\r\n")
+			}
+			sendSeg(fill, false)
+		}
+	}
+	// A dot-stuffed line astride the wrap (LF at index ring-1, "." at 0):
+	// still message data, so EXPN passes.
+	fillTo(ring - 5)
+	sendSeg([]byte("yyy\r\n..z\r\n"), true)
+	c.send("EXPN y\r\n", "EXPN y\r\n")
+	// The end of data astride the next wrap: then EXPN is a command.
+	fillTo(ring - 5)
+	sendSeg([]byte("yyy\r\n.\r\n"), true)
+	c.reply("250 2.0.0 Ok\r\n")
+	c.send("EXPN x\r\n", "xxxxxx\r\n")
 }

@@ -313,8 +313,10 @@ func (w *Worker) Step(now int64) int {
 			continue
 		}
 		rx := q.Receive(w.rx[:0])
-		w.warm(rx)
 		for i := range rx {
+			if i%warmChunk == 0 {
+				w.warm(rx[i:min(i+warmChunk, len(rx))])
+			}
 			rx[i].Port = uint8(p)
 			w.Stats.RxPackets[p]++
 			w.Stats.RxBytes[p] += uint64(rx[i].Len)

@@ -22,17 +22,49 @@ const maxCommandLine = 512
 // client that streams its body early gets illegal lines rewritten. This
 // cannot desynchronise the end of data: a line starting with "." is always
 // illegal as a command, so the server can never see an early end marker.
+//
+//go:noinline
 func (s *Session) Client(p *Policy, b []byte, tr *Trace) (r Result) {
 	// r is the named result so that it is written in place, not copied on
 	// return (a 40-byte copy of freshly written bytes stalls store
-	// forwarding, as much as scanning a data segment).
+	// forwarding, as much as scanning a data segment); inlined, Client
+	// would hand r to its caller as a copy.
+	s.client(p, b, -1, tr, &r)
+	return r
+}
+
+// ClientLineDot is Client for a caller that has already looked for the
+// first line-start dot of b: dot must be scan.LineDot(b), the index of the
+// first "." in b that follows a LF, or len(b). Data mode then goes straight
+// to it instead of scanning b (the dataplane finds it while copying b into
+// the replay copy). What Client would return goes to *r, which the caller
+// zeroes: a result written in place, never copied, costs nothing on the
+// path of a data segment, where the machine has little else to do.
+func (s *Session) ClientLineDot(p *Policy, b []byte, dot int, tr *Trace, r *Result) {
+	if dot == len(b) && s.mode == ModeData && (s.dstate == dMid || s.dstate == dCR) && !s.quarantine &&
+		len(b) > 0 && (p.MaxData == 0 || s.dataBytes+uint64(len(b)) <= p.MaxData) {
+		// Inside a line, no line-start dot in b: all of b is message data,
+		// and only its last bytes tell the state after it (what data does
+		// for such a b, without the call).
+		s.dstate = endState(b, 0, s.dstate)
+		s.dataBytes += uint64(len(b))
+		return
+	}
+	if dot < 0 || dot > len(b) {
+		dot = -1 // not a valid hint: scan
+	}
+	s.client(p, b, dot, tr, r)
+}
+
+// client is Client; dot is scan.LineDot(b), or -1 if unknown.
+func (s *Session) client(p *Policy, b []byte, dot int, tr *Trace, r *Result) {
 	switch s.mode {
 	case ModePassthrough:
 		r.Passthrough = true
-		return r
+		return
 	case ModeClosed:
 		r.Reset = true
-		return r
+		return
 	}
 	var c call
 	c.legal = p.legal(s.ext)
@@ -41,22 +73,21 @@ func (s *Session) Client(p *Policy, b []byte, tr *Trace) (r Result) {
 	for i < len(b) && !r.Reset {
 		switch s.mode {
 		case ModeData:
-			i = s.data(p, b, i, &r)
+			i = s.data(p, b, i, dot, r)
 			c.start = 0
 			if s.mode == ModeCommand && p.ESMTP && !s.ext.Has(ExtPIPELINING) {
 				c.closed = true // the end of data is a command awaiting its reply
 			}
 		case ModeAuth:
-			i = s.authLine(b, i, &r)
+			i = s.authLine(b, i, r)
 			c.start = 0
 		default:
-			i = s.commands(p, &c, b, i, &r, tr)
+			i = s.commands(p, &c, b, i, r, tr)
 		}
 	}
 	if tr != nil && s.mode == ModeCommand && s.lineLen > c.start {
 		s.traceProgress(tr, c.start, s.lineLen, false)
 	}
-	return r
 }
 
 // call is the per-call state of the command machine.

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"cbac/internal/scan"
 )
 
 // data skips to line-start dots; dataExact steps every line and counts
@@ -12,17 +14,19 @@ import (
 // rewritten bytes, alerts, counts, where data ends and the state left for
 // the next call, however the stream is cut.
 
-// dataPair feeds the same segments to data and to dataExact (the
-// reference) and fails at the first difference.
+// dataPair feeds the same segments to data, to data told where the first
+// line-start dot is (scan.LineDot, as the dataplane does), and to
+// dataExact (the reference) and fails at the first difference.
 type dataPair struct {
-	t          *testing.T
-	p          Policy
-	fast, slow Session
+	t                *testing.T
+	p                Policy
+	fast, hint, slow Session
 }
 
 func newDataPair(t *testing.T) *dataPair {
 	d := &dataPair{t: t}
 	d.fast.enterData()
+	d.hint.enterData()
 	d.slow.enterData()
 	return d
 }
@@ -32,24 +36,33 @@ func newDataPair(t *testing.T) *dataPair {
 func (d *dataPair) feed(seg []byte) {
 	d.t.Helper()
 	fb := append([]byte(nil), seg...)
+	hb := append([]byte(nil), seg...)
 	sb := append([]byte(nil), seg...)
-	var fr, sr Result
-	fi, si := 0, 0
+	dot := scan.LineDot(hb)
+	var fr, hr, sr Result
+	fi, hi, si := 0, 0, 0
 	for fi < len(fb) || si < len(sb) {
 		if d.fast.mode != ModeData {
 			d.fast.enterData()
 		}
+		if d.hint.mode != ModeData {
+			d.hint.enterData()
+		}
 		if d.slow.mode != ModeData {
 			d.slow.enterData()
 		}
-		fi = d.fast.data(&d.p, fb, fi, &fr)
+		fi = d.fast.data(&d.p, fb, fi, -1, &fr)
+		hi = d.hint.data(&d.p, hb, hi, dot, &hr)
 		si = d.slow.dataExact(&d.p, sb, si, &sr)
 		if fi != si || d.fast != d.slow {
 			d.t.Fatalf("segment %q: data stopped at %d, dataExact at %d\nfast %+v\nslow %+v", seg, fi, si, d.fast, d.slow)
 		}
+		if hi != si || d.hint != d.slow {
+			d.t.Fatalf("segment %q: data with dot %d stopped at %d, dataExact at %d\nhint %+v\nslow %+v", seg, dot, hi, si, d.hint, d.slow)
+		}
 	}
-	if !bytes.Equal(fb, sb) || fr != sr {
-		d.t.Fatalf("segment %q:\ndata       %q %+v\ndataExact  %q %+v", seg, fb, fr, sb, sr)
+	if !bytes.Equal(fb, sb) || fr != sr || !bytes.Equal(hb, sb) || hr != sr {
+		d.t.Fatalf("segment %q:\ndata       %q %+v\nwith dot   %q %+v\ndataExact  %q %+v", seg, fb, fr, hb, hr, sb, sr)
 	}
 }
 
@@ -130,7 +143,7 @@ func FuzzData(f *testing.F) {
 
 // Message bodies for the data-mode benchmarks, 1460 bytes each: prose (a
 // few dots per line, some lines starting with a dot-stuffed "."), base64
-// (no dot at all), and dots everywhere (lineDot's LF fallback).
+// (no dot at all), and dots everywhere (none at a line start).
 func benchBodies() []struct {
 	name string
 	seg  []byte
@@ -169,7 +182,7 @@ func BenchmarkDataBodies(b *testing.B) {
 					if exact {
 						s.dataExact(&p, seg, 0, &r)
 					} else {
-						s.data(&p, seg, 0, &r)
+						s.data(&p, seg, 0, -1, &r)
 					}
 					if r.Alerts != 0 || s.mode != ModeData {
 						b.Fatalf("alerts %v mode %v", r.Alerts, s.mode)
@@ -202,10 +215,39 @@ func TestDataQuarantinedBareLFDot(t *testing.T) {
 		if exact {
 			s.dataExact(&Policy{}, b, 0, &r)
 		} else {
-			s.data(&Policy{}, b, 0, &r)
+			s.data(&Policy{}, b, 0, -1, &r)
 		}
 		if string(b) != ".\nxx\r\n" || r.Rewritten != 2 || !r.Alerts.Has(AlertBadDataEnd) || !s.quarantine {
 			t.Errorf("exact=%v: %q Rewritten %d alerts %v quarantine %v", exact, b, r.Rewritten, r.Alerts, s.quarantine)
+		}
+	}
+}
+
+// ClientLineDot, told where the first line-start dot is, does what Client
+// does: same bytes out, same results, same session after every call,
+// however the data is cut, including the fast path for a segment inside a
+// line without a line-start dot, and near max-data.
+func TestClientLineDotMatchesClient(t *testing.T) {
+	stream := "Subject: x\r\n\r\nline one\r\nline two\r" + "\nthird\n.bare\r\n..stuffed\r\n" +
+		"a long line without any dot at the start of a line. x.y\r\nlast\r\n.\r\nQUIT\r\n"
+	for _, maxData := range []uint64{0, 60, 1000} {
+		for cut := 0; cut <= len(stream); cut++ {
+			for cut2 := cut; cut2 <= len(stream); cut2 += 7 {
+				p := Policy{MaxData: maxData}
+				s := dataSession(&p)
+				h := *s
+				segs := []string{stream[:cut], stream[cut:cut2], stream[cut2:]}
+				for k, seg := range segs {
+					sb, hb := []byte(seg), []byte(seg)
+					r := s.Client(&p, sb, nil)
+					var hr Result
+					h.ClientLineDot(&p, hb, scan.LineDot(hb), nil, &hr)
+					if r != hr || *s != h || !bytes.Equal(sb, hb) {
+						t.Fatalf("max-data %d, cuts %d %d, segment %d %q:\nClient        %q %+v\n%+v\nClientLineDot %q %+v\n%+v",
+							maxData, cut, cut2, k, seg, sb, r, *s, hb, hr, h)
+					}
+				}
+			}
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"unsafe"
+
+	"cbac/internal/scan"
 )
 
 // maxSessionSize bounds the per-session state: the machine keeps no more
@@ -70,9 +72,12 @@ type fuzzRun struct {
 
 // fuzzPlay feeds the events, each split where cut says, and checks the
 // per-call invariants.
+//
+// A second session, h, gets the same calls, through ClientLineDot with
+// scan.LineDot of each client segment: it must stay identical to s.
 func fuzzPlay(t *testing.T, p *Policy, events [][]byte, cut func() bool) fuzzRun {
-	var s Session
-	var tr Trace
+	var s, h Session
+	var tr, htr Trace
 	var run fuzzRun
 	for ei, ev := range events {
 		server := ei%2 == 1
@@ -84,15 +89,19 @@ func fuzzPlay(t *testing.T, p *Policy, events [][]byte, cut func() bool) fuzzRun
 			}
 			seg := buf[start:i]
 			orig := append([]byte(nil), seg...)
+			hseg := append([]byte(nil), seg...)
 			tr.Reset()
-			var r Result
+			htr.Reset()
+			var r, hr Result
 			if server {
 				r = s.Server(p, seg, &tr)
+				hr = h.Server(p, hseg, &htr)
 				if !bytes.Equal(seg, orig) {
 					t.Fatalf("Server modified %q into %q", orig, seg)
 				}
 			} else {
 				r = s.Client(p, seg, &tr)
+				h.ClientLineDot(p, hseg, scan.LineDot(hseg), &htr, &hr)
 				n := 0
 				for j := range seg {
 					if seg[j] == orig[j] {
@@ -110,6 +119,9 @@ func fuzzPlay(t *testing.T, p *Policy, events [][]byte, cut func() bool) fuzzRun
 					t.Fatalf("Rewritten %d of %d bytes", r.Rewritten, len(seg))
 				}
 				run.out = append(run.out, seg...)
+			}
+			if hr != r || h != s || htr != tr || !bytes.Equal(hseg, seg) {
+				t.Fatalf("ClientLineDot differs from Client on %q:\n%q %+v\n%q %+v", orig, hseg, hr, seg, r)
 			}
 			if int(r.VerbLen) > len(r.Verb) {
 				t.Fatalf("VerbLen %d", r.VerbLen)

@@ -14,12 +14,13 @@ import (
 // start at Next; Kept never exceeds the buffer.
 //
 // Input: isn (4 bytes), buffer size (1 byte), then 4-byte records:
-// kind (bit 0: ACK), offset (int8, from the oldest kept byte), length,
+// kind (bit 0: ACK; bit 1: Reserve and Advance), offset (int8, from the oldest kept byte), length,
 // content seed. The inspector in this test rewrites every 'E' of new bytes
 // to RewriteByte, so replays of rewritten bytes are exercised.
 func FuzzGuard(f *testing.F) {
 	f.Add([]byte{0xFF, 0xFF, 0xFF, 0xF0, 16, 0, 0, 10, 'A', 0, 4, 10, 'B', 1, 6, 0, 0, 0, 0, 20, 'E'})
 	f.Add([]byte{0, 0, 0, 1, 64, 0, 0, 30, 'E', 0, 0, 30, 'F', 1, 30, 0, 0, 0, 0, 40, 'G'})
+	f.Add([]byte{0, 0, 0, 1, 50, 2, 0, 30, 'A', 2, 0, 30, 'E', 1, 40, 0, 0, 2, 0, 40, 'G', 1, 20, 0, 0, 2, 0, 30, 'B'})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < 5 {
 			return
@@ -100,14 +101,32 @@ func FuzzGuard(f *testing.F) {
 			if differs != wantDiffers {
 				t.Fatalf("differs %v, want %v", differs, wantDiffers)
 			}
-			// Inspect and rewrite the new bytes, then commit them.
+			// Inspect and rewrite the new bytes, then commit them. With
+			// kind bit 1 they are copied into Reserve's slices before the
+			// rewrite (as the SMTP data path does) and kept with Advance
+			// when nothing was rewritten, with Commit otherwise.
+			nb := p[start:]
+			reserved := data[0]&2 != 0
+			if reserved {
+				r1, r2 := g.Reserve(len(nb))
+				if len(r1)+len(r2) != len(nb) || (len(r2) > 0 && len(r1) == 0) {
+					t.Fatalf("Reserve(%d) gave %d+%d bytes", len(nb), len(r1), len(r2))
+				}
+				copy(r2, nb[copy(r1, nb):])
+			}
+			rewritten := false
 			for i := start; i < n; i++ {
 				if p[i] == 'E' {
 					p[i] = RewriteByte
+					rewritten = true
 				}
 				first[uint32(off)+uint32(i)] = p[i]
 			}
-			if !g.Commit(p[start:]) {
+			if reserved && !rewritten {
+				if !g.Advance(len(nb)) {
+					t.Fatal("Advance refused bytes Segment accepted")
+				}
+			} else if !g.Commit(nb) {
 				t.Fatal("Commit refused bytes Segment accepted")
 			}
 			if g.Next()-isn != max(next, uint32(off)+uint32(n)) {

@@ -205,6 +205,40 @@ func (g *Guard) Commit(b []byte) bool {
 	return true
 }
 
+// Reserve returns where Commit would store the next n new bytes in the
+// kept copy: first, then second, which is empty unless the ring wraps. It
+// lets a caller copy the bytes in its own pass over them (the SMTP data
+// path copies and scans in one, see internal/scan) and then call
+// Advance(n) instead of Commit. Both are empty if n bytes do not fit
+// (Free). Bytes written there are not kept until Advance; a later Commit
+// or Reserve writes at the same place.
+func (g *Guard) Reserve(n int) (first, second []byte) {
+	if n > g.Free() || n <= 0 {
+		return nil, nil
+	}
+	size := uint32(len(g.buf))
+	i := g.off + (g.next - g.base)
+	if i >= size {
+		i -= size
+	}
+	if end := int(i) + n; end <= int(size) {
+		return g.buf[i:end:end], nil
+	}
+	return g.buf[i:], g.buf[:n-int(size-i)]
+}
+
+// Advance keeps the n bytes the caller wrote where Reserve(n) said, as
+// Commit of those bytes would: they must be the final (possibly rewritten)
+// new bytes of the segment last passed to Segment. It returns false and
+// keeps nothing if n bytes do not fit.
+func (g *Guard) Advance(n int) bool {
+	if n > g.Free() || n < 0 {
+		return false
+	}
+	g.next += uint32(n)
+	return true
+}
+
 // Ack frees kept bytes below ack, an acknowledgement number from the
 // server. ACKs outside [base, next] are ignored.
 func (g *Guard) Ack(ack uint32) {

@@ -181,6 +181,52 @@ func TestCommitTooLong(t *testing.T) {
 	}
 }
 
+// Reserve hands out the ring where Commit would write, split where it
+// wraps; Advance then keeps those bytes as Commit would.
+func TestReserveAdvance(t *testing.T) {
+	var g Guard
+	g.Init(100, make([]byte, 8))
+	if !g.Commit([]byte("abcde")) {
+		t.Fatal("Commit")
+	}
+	g.Ack(104) // kept: "e" at index 4
+	first, second := g.Reserve(6)
+	if len(first) != 3 || len(second) != 3 {
+		t.Fatalf("Reserve(6) = %d+%d bytes, want 3+3", len(first), len(second))
+	}
+	copy(first, "FGH")
+	copy(second, "IJK")
+	if !g.Advance(6) || g.Next() != 111 || g.Kept() != 7 {
+		t.Fatalf("Advance: next %d kept %d", g.Next()-100, g.Kept())
+	}
+	// A retransmission of all of it is restored from what was written.
+	p := []byte("xxxxxxx")
+	if act, start, _ := g.Segment(104, p); act != Replay || start != 7 || string(p) != "eFGHIJK" {
+		t.Fatalf("replay: %v %d %q", act, start, p)
+	}
+	if f, s := g.Reserve(2); f != nil || s != nil {
+		t.Fatal("Reserve of more than Free")
+	}
+	if g.Advance(2) || g.Next() != 111 {
+		t.Fatal("Advance of more than Free")
+	}
+	first, second = g.Reserve(1)
+	if len(first) != 1 || second != nil {
+		t.Fatalf("Reserve(1) = %d+%d bytes", len(first), len(second))
+	}
+	// Up to the end of the buffer exactly: no second part.
+	g.Ack(111)
+	first, second = g.Reserve(5)
+	if len(first) != 5 || len(second) != 0 || cap(first) != 5 {
+		t.Fatalf("Reserve(5) at index 3 = %d+%d bytes, cap %d", len(first), len(second), cap(first))
+	}
+	var empty Guard
+	empty.Init(1, nil)
+	if f, s := empty.Reserve(1); f != nil || s != nil || empty.Advance(1) || !empty.Advance(0) {
+		t.Fatal("empty buffer")
+	}
+}
+
 func TestActionString(t *testing.T) {
 	for a := Action(0); a < numActions; a++ {
 		if a.String() == "unknown" {
