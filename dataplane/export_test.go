@@ -19,10 +19,11 @@ func (q *FakeQueue) FillFrames() []uint64 { return ringAddrs(q.fill) }
 // completion rings.
 func (q *FakeQueue) InFlight() int { return q.rx.len() + q.tx.len() + q.done.len() }
 
-// HeldFrames counts frames the worker holds outside its pool: waiting for
-// ARP, or in hand-over rings towards it.
+// HeldFrames counts frames the worker holds outside its pool and rings:
+// waiting for ARP, in hand-over rings towards it, or parked for an SMTP
+// guard (hold.go).
 func (w *Worker) HeldFrames() int {
-	n := w.pend.n
+	n := w.pend.n + w.holds.parked
 	for from, row := range w.dp.handoff {
 		if from != w.ID {
 			n += row[w.ID].len()
@@ -42,8 +43,9 @@ func ringAddrs(r *spsc[Desc]) []uint64 {
 // FastPath runs the established-flow fast path of issue 3 (acceptance 6:
 // "lookup, window check, timer touch, NAT") on frames of established TCP
 // sessions, with the production functions and nothing else: warming for
-// the batch, then per frame the IPv4/TCP parse, session lookup, TCP window
-// check, timer touch and NAT rewrite; no rings, Ethernet/ARP, TTL, byte
+// the batch in chunks, then per frame the IPv4/TCP parse, session lookup
+// (warming's hint confirmed by Match, else Lookup), TCP window check,
+// timer touch and NAT rewrite; no rings, Ethernet/ARP, TTL, byte
 // counts or transmit (BenchmarkEstablished1M measures the whole Step).
 // Each frame is first copied into scratch[i] (as a NIC writes it into the
 // UMEM), since NAT rewrites it. It returns how many frames were accepted.
@@ -54,25 +56,34 @@ func (w *Worker) FastPath(frames, scratch [][]byte, now int64) int {
 		copy(scratch[i], f)
 	}
 	ok := 0
+	size, j := 0, 0 // as Step's receive loop and warm do, on frames instead of descriptors
 	for i, f := range scratch[:len(frames)] {
-		if i%warmChunk == 0 {
-			keys := w.warmKeys[:0]
-			for _, f := range scratch[i:min(i+warmChunk, len(frames))] {
-				if k, ok := peekKey(f); ok {
-					keys = append(keys, k)
+		if j == size {
+			size = chunkLen(len(frames) - i)
+			clear(w.warmHint[:size])
+			if size >= warmMin && w.table.Len() >= warmTable {
+				keys := w.warmKeys[:size]
+				m := 0
+				for c, f := range scratch[i : i+size] {
+					if readKey(f, &keys[m]) {
+						w.warmPos[m] = uint8(c)
+						m++
+					}
 				}
+				w.warmKeys = keys[:m]
+				w.warmSessions()
 			}
-			if len(keys) >= warmMin && w.table.Len() >= warmTable {
-				w.warmSessions(keys)
-			}
+			j = 0
 		}
+		hint := w.warmHint[j]
+		j++
 		var p pkt
 		if parseIPv4(&p, f[14:]) != DropNone || p.proto != 6 {
 			continue
 		}
 		var k flowtable.Key
 		p.key(&k)
-		idx, dir, found := w.table.Lookup(&k)
+		idx, dir, found := w.lookup(&k, hint)
 		if !found {
 			continue
 		}
@@ -123,3 +134,41 @@ func SetWarmChunk(n int) { warmChunk = n }
 
 // SetWarmTable sets warmTable (benchmarks compare with warming off).
 func SetWarmTable(n int) { warmTable = n }
+
+// Holds reports how many frames the worker's SMTP guards hold, and how
+// many of those are parked (transmitted, in no ring).
+func (w *Worker) Holds() (held, parked int) { return w.holds.held, w.holds.parked }
+
+// SetHoldMax sets how many frames the worker may hold at once.
+func (w *Worker) SetHoldMax(n int) { w.holds.max = n }
+
+// FramesAccounted is FreeFrames + HeldFrames + what is in q's fill,
+// receive, transmit and completion rings: every UMEM frame of a
+// one-worker harness, when nothing is missing or counted twice.
+func (w *Worker) FramesAccounted(qs []*FakeQueue) int {
+	n := len(w.pool.free) + w.HeldFrames()
+	for _, q := range qs {
+		n += len(q.FillFrames()) + q.InFlight()
+	}
+	return n
+}
+
+// PoisonFree overwrites every frame in the worker's pool and in the fill
+// rings of qs with 0xEE, so that reading a frame the worker gave back too
+// early shows.
+func (w *Worker) PoisonFree(qs []*FakeQueue) {
+	poison := func(a uint64) {
+		f := w.umem[a&w.pool.mask : (a&w.pool.mask)+w.frameSize]
+		for i := range f {
+			f[i] = 0xEE
+		}
+	}
+	for _, a := range w.pool.free {
+		poison(a)
+	}
+	for _, q := range qs {
+		for _, a := range q.FillFrames() {
+			poison(a)
+		}
+	}
+}

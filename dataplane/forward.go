@@ -11,15 +11,21 @@ import (
 
 // pkt is what the pipeline learns about one IPv4 packet; it lives on the
 // worker's stack and points into the frame.
+//
+// The 5-tuple fields are deliberately not in flowtable.Key's order: when
+// they are, the compiler copies them into a Key (pkt.key) with loads
+// wider than the stores parseIPv4 wrote them with, and such a load waits
+// for those stores to retire (a store-forwarding stall, ~5 ns a packet).
 type pkt struct {
 	ip       packet.IPv4
 	l4       []byte
 	payload  []byte // TCP/UDP payload
-	proto    uint8
-	src, dst uint32
+	src      uint32
 	sport    uint16 // ICMP echo: identifier in both ports
-	dport    uint16
+	proto    uint8
 	flags    uint8 // TCP flags
+	dst      uint32
+	dport    uint16
 	icmpType uint8
 	icmpCode uint8
 	icmpErr  bool        // ICMP error: the key comes from the inner header
@@ -29,7 +35,9 @@ type pkt struct {
 
 // process runs the pipeline on one received frame; it ends by queueing the
 // frame for transmission, handing it over, holding it for ARP or dropping it.
-func (w *Worker) process(d *Desc, handedOver bool) {
+// hint is the session index warming found for the frame (warm.go), 0 for
+// none: only a shortcut for the lookup of the same key (lookup).
+func (w *Worker) process(d *Desc, handedOver bool, hint uint32) {
 	rs := w.rs
 	frame := w.frame(d)
 	in := int(d.Port)
@@ -95,11 +103,23 @@ func (w *Worker) process(d *Desc, handedOver bool) {
 			return
 		}
 	}
-	if idx, dir, ok := w.table.Lookup(&k); ok {
+	if idx, dir, ok := w.lookup(&k, hint); ok {
 		w.forwardSession(d, frame, &p, idx, dir, in)
 		return
 	}
 	w.forwardNew(d, frame, &p, &k, in)
+}
+
+// lookup is Table.Lookup(k), answered from hint when the session warming
+// found is still live and k is one of its keys (Table.Match: a key belongs
+// to one session at most, so that is Lookup's answer). A hint gone stale
+// since warming (the session deleted, its index reused, or a tag collision)
+// just costs the Lookup.
+func (w *Worker) lookup(k *flowtable.Key, hint uint32) (idx uint32, dir uint8, ok bool) {
+	if dir, ok := w.table.Match(hint, k); ok {
+		return hint, dir, true
+	}
+	return w.table.Lookup(k)
 }
 
 // parseIPv4 fills p from an IPv4 datagram and checks its headers.
@@ -172,9 +192,13 @@ func parseIPv4(p *pkt, b []byte) Reason {
 // key is the session key the packet is looked up with: its own 5-tuple, or
 // for an ICMP error the reverse of the tuple of the packet it is about
 // (so it finds that packet's session in the opposite direction).
+// The fields of the 5-tuple are stored one by one, not as a whole Key
+// built on the stack: the lookup reads them back one by one, and a 16-byte
+// copy of narrower stores waits for them (a store-forwarding stall). The
+// padding of *k is left as it is (== ignores it).
 func (p *pkt) key(k *flowtable.Key) {
 	if !p.icmpErr {
-		*k = flowtable.Key{Src: p.src, Dst: p.dst, SrcPort: p.sport, DstPort: p.dport, Proto: p.proto}
+		k.Src, k.Dst, k.SrcPort, k.DstPort, k.Proto = p.src, p.dst, p.sport, p.dport, p.proto
 		return
 	}
 	in := p.inner
@@ -263,7 +287,7 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 			w.table.SetClass(idx, c, w.now)
 		}
 		if s.smtp != 0 {
-			r, changed := w.inspectSMTP(s, idx, dir, t, p)
+			r, changed := w.inspectSMTP(d, s, idx, dir, t, p)
 			if r != DropNone {
 				if r == DropSMTPMaxData {
 					w.resetSession(d, frame, p, s, idx, dir)

@@ -68,7 +68,7 @@ func (w *Worker) reassembled(out []vfr.Frag, handedOver bool) {
 // are in w.fragRest.
 func (w *Worker) processGroup(first *Desc, handedOver bool) {
 	w.reassembling = true
-	w.process(first, handedOver)
+	w.process(first, handedOver, 0)
 	w.reassembling = false
 	// A path that neither sent nor dropped the rest (held for ARP, handed
 	// over) has taken care of them; anything left is dropped.
@@ -143,7 +143,7 @@ func (w *Worker) receiveHandedOver(r *spsc[Desc]) int {
 	for i := 0; i < len(rx); i++ {
 		g := int(rx[i].Group)
 		if g == 0 {
-			w.process(&rx[i], true)
+			w.process(&rx[i], true, 0)
 			continue
 		}
 		first := rx[i]

@@ -116,6 +116,7 @@ func (w *Worker) finalize(idx uint32) {
 		w.emit(&ev)
 	}
 	if s.smtp != 0 {
+		w.letGo(w.smtp.get(s.smtp).guard.Release(w.holds.scratch[:0]))
 		w.smtp.free(s.smtp)
 		s.smtp = 0
 	}

@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"cbac/internal/lazymem"
 	"cbac/internal/scan"
 	"cbac/packet"
 	"cbac/smtpfsm"
@@ -52,9 +53,12 @@ type smtpPool struct {
 	freeList []uint32
 }
 
-func (p *smtpPool) init(n, bufLen int) {
+// init sizes the pool for n sessions of bufLen-byte replay buffers. The
+// buffers are one lazily committed slab that lives as long as w (resident
+// memory: the buffers in use, most recently used first).
+func (p *smtpPool) init(w *Worker, n, bufLen int) {
 	p.states = make([]smtpState, n)
-	p.bufs = make([]byte, n*bufLen)
+	p.bufs = lazymem.Bytes(w, n*bufLen)
 	p.bufLen = bufLen
 	p.freeList = make([]uint32, 0, n)
 	for i := n - 1; i >= 0; i-- {
@@ -94,7 +98,7 @@ func (p *smtpPool) free(h uint32) {
 // that TCP tracking accepted. It reports whether payload bytes changed (the
 // TCP checksum must then be recomputed) or why the segment must be dropped;
 // DropSMTPMaxData asks the caller to reset the session (resetSession).
-func (w *Worker) inspectSMTP(s *Session, idx uint32, dir uint8, t packet.TCP, p *pkt) (Reason, bool) {
+func (w *Worker) inspectSMTP(d *Desc, s *Session, idx uint32, dir uint8, t packet.TCP, p *pkt) (Reason, bool) {
 	st := w.smtp.get(s.smtp)
 	var tr *smtpfsm.Trace
 	if w.tracing {
@@ -145,7 +149,20 @@ func (w *Worker) inspectSMTP(s *Session, idx uint32, dir uint8, t packet.TCP, p 
 		return DropNone, changed
 	}
 	var res smtpfsm.Result
-	if st.fsm.Mode() == smtpfsm.ModeData {
+	if off, ok := w.holdable(d, s, b); ok && st.fsm.Mode() == smtpfsm.ModeData {
+		// Message data kept by reference: the frame is held until the
+		// server ACKs it (hold.go), so only the scan touches b.
+		st.fsm.ClientLineDot(&st.policy, b, scan.LineDot(b), tr, &res)
+		if res.Reset {
+			w.smtpResult(s, idx, &res, tr)
+			return DropSMTPMaxData, changed
+		}
+		if st.guard.Hold(w.umem, off, len(b)) {
+			w.hold(off)
+		} else {
+			st.guard.Commit(b)
+		}
+	} else if st.fsm.Mode() == smtpfsm.ModeData {
 		// Message data: copy b into the replay copy and find its first
 		// line-start dot in one pass, so that the data machine need not
 		// scan b again. Bytes it rewrites (rare in data mode) are kept
@@ -231,6 +248,9 @@ func (w *Worker) smtpReply(s *Session, idx uint32, st *smtpState, t packet.TCP, 
 	}
 	if flags&packet.ACK != 0 && flags&packet.RST == 0 {
 		st.guard.Ack(t.Ack())
+		if st.guard.Held() > 0 {
+			w.letGo(st.guard.Unhold(w.holds.scratch[:0]))
+		}
 		scale := s.tcp.WindowScale(1)
 		if flags&packet.SYN != 0 {
 			scale = 0 // a SYN's window is never scaled (RFC 7323 2.2)

@@ -185,9 +185,9 @@ func TestSMTPPipelineAllocs(t *testing.T) {
 // astride a wrap, with the LF at the ring's last byte and the "." at its
 // first.
 func TestSMTPDataReplayCopyWraps(t *testing.T) {
-	const ring = 16384              // dataplane.inspected_buffer default
+	const ring = smallBuffer
 	const first = smtpClientISN + 1 // sequence number of ring index 0
-	h := newHarness(t, compile(t, smtpSeed(t, "")))
+	h := newHarness(t, compile(t, withBuffer(smtpSeed(t, ""), ring)))
 	c := openSMTP(t, h, 40120, -1)
 	c.toData()
 	rng := rand.New(rand.NewPCG(4, 5))

@@ -36,6 +36,15 @@ func smtpSeed(t testing.TB, rule string) []byte {
 	return []byte(s)
 }
 
+// smallBuffer is a replay copy of 16 KiB (the default is 64 KiB), for the
+// tests that fill it.
+const smallBuffer = 16384
+
+// withBuffer sets dataplane.inspected_buffer in a configuration.
+func withBuffer(toml []byte, n int) []byte {
+	return append(toml, fmt.Sprintf("\n[dataplane]\ninspected_buffer = %d\n", n)...)
+}
+
 // Client and server sequence numbers of the conversations (ISNs).
 const (
 	smtpClientISN = 1000
@@ -666,8 +675,8 @@ func smtpWindow(f []byte, shift int) (ack uint32, win uint32) {
 // (ack + window <= the highest ACK + StreamBuffer), with the server's
 // window scale, and checksums fixed.
 func TestSMTPWindowClamp(t *testing.T) {
-	const buffer = 16384 // the default dataplane.inspected_buffer
-	h := newHarness(t, compile(t, smtpSeed(t, "")))
+	const buffer = smallBuffer
+	h := newHarness(t, compile(t, withBuffer(smtpSeed(t, ""), buffer)))
 	const shift = 7
 	c := &smtpConv{t: t, h: h, sport: 40111, cseq: smtpClientISN, sseq: smtpServerISN, buf: make([]byte, 2048)}
 	c.exchange(portOut, c.fromClient(c.cseq, 0, packet.SYN, 65535, shift, nil))
@@ -725,7 +734,7 @@ func TestSMTPWindowPacedBulk(t *testing.T) {
 		mss   = 1460
 		total = 1 << 20
 	)
-	h := newHarness(t, compile(t, smtpSeed(t, "")))
+	h := newHarness(t, compile(t, withBuffer(smtpSeed(t, ""), smallBuffer)))
 	c := &smtpConv{t: t, h: h, sport: 40112, cseq: smtpClientISN, sseq: smtpServerISN, buf: make([]byte, 2048)}
 	c.exchange(portOut, c.fromClient(c.cseq, 0, packet.SYN, 65535, shift, nil))
 	c.cseq++
@@ -793,11 +802,11 @@ func TestSMTPWindowPacedBulk(t *testing.T) {
 	if !bytes.Equal(got.Bytes(), body) {
 		t.Errorf("server got %d bytes, not the %d-byte body", got.Len(), len(body))
 	}
-	if maxWin > 16384 || maxWin < 16384-1<<shift {
-		t.Errorf("largest window seen by the client %d, want about the 16384-byte replay room", maxWin)
+	if maxWin > smallBuffer || maxWin < smallBuffer-1<<shift {
+		t.Errorf("largest window seen by the client %d, want about the %d-byte replay room", maxWin, smallBuffer)
 	}
 	if avg := float64(total) / float64(bursts); avg < 14000 {
-		t.Errorf("%.0f bytes per round trip, want nearly the 16384-byte replay room", avg)
+		t.Errorf("%.0f bytes per round trip, want nearly the %d-byte replay room", avg, smallBuffer)
 	}
 	c.cseq = nxt
 	c.send("\r\n.\r\n", "\r\n.\r\n")

@@ -14,15 +14,34 @@ import (
 // sessions on the test machines). warm first reads the 5-tuple of every
 // TCP and UDP frame of the batch, has the table load their slots and
 // entries (flowtable.Table.Warm), then loads their sessions, so the misses
-// of the whole batch overlap; process then finds everything in the cache.
+// of the whole batch overlap; process then finds everything in the cache,
+// and confirms the session index warming found (the frame's hint) with
+// one comparison of keys (Table.Match) instead of hashing and probing
+// again. The batch is warmed and processed in chunks (chunkLen).
 //
 // Warming only reads: a malformed frame or a wrong key costs a useless load,
-// never a wrong decision (process parses and checks every frame itself).
+// never a wrong decision (process parses and checks every frame itself, and
+// a hint gone stale, its session deleted or its index reused by an earlier
+// frame of the chunk, does not Match and costs a Lookup).
 
 // warmChunk is how many frames are warmed, then processed, at a time: the
 // misses of 16 independent lookups overlap about as well as those of 64,
-// and the lines warmed are still in L1 when their frame comes.
+// and the lines warmed are still in L1 when their frame comes. At most
+// warmChunkMax.
 var warmChunk = 16
+
+// warmChunkMax bounds warmChunk: the size of the per-chunk arrays.
+const warmChunkMax = flowtable.WarmMax
+
+// chunkLen is the length of the next chunk when left frames of a batch
+// remain: the batch is cut into as few chunks as warmChunk allows, of
+// about equal lengths, so that no short last chunk (33 frames: 11+11+11,
+// not 16+16+1) goes unwarmed under warmMin and pays its misses one by one.
+func chunkLen(left int) int {
+	c := min(warmChunk, warmChunkMax)
+	n := (left + c - 1) / c
+	return (left + n - 1) / n
+}
 
 // warmMin is the smallest batch worth warming: for a frame or two the extra
 // pass costs more than it overlaps.
@@ -35,34 +54,41 @@ var warmMin = 4
 // warmMin is.
 var warmTable = 1 << 15
 
-// warm loads the table slots, entries and sessions the frames of rx will
-// look up.
+// warm loads the table slots, entries and sessions the frames of rx (a
+// chunk of at most warmChunkMax frames) will look up, and sets
+// w.warmHint[i] to the session index warming found for rx[i], 0 for none:
+// process confirms it with Table.Match instead of a second hash and probe.
+// Without warming every hint is 0.
 func (w *Worker) warm(rx []Desc) {
-	if len(rx) < warmMin || w.table.Len() < warmTable {
+	n := min(len(rx), warmChunkMax)
+	clear(w.warmHint[:n])
+	if n < warmMin || w.table.Len() < warmTable {
 		return
 	}
-	keys := w.warmKeys[:0]
-	for i := range rx {
-		if len(keys) == cap(keys) {
-			break
-		}
-		if k, ok := peekKey(w.frame(&rx[i])); ok {
-			keys = append(keys, k)
+	keys := w.warmKeys[:n]
+	m := 0
+	for i := range rx[:n] {
+		if readKey(w.frame(&rx[i]), &keys[m]) {
+			w.warmPos[m] = uint8(i)
+			m++
 		}
 	}
-	w.warmKeys = keys
-	w.warmSessions(keys)
+	w.warmKeys = keys[:m]
+	w.warmSessions()
 }
 
-// warmSessions loads the table slots, entries and sessions of keys.
-func (w *Worker) warmSessions(keys []flowtable.Key) {
-	idx := w.table.Warm(keys, w.warmIdx[:0])
+// warmSessions loads the table slots, entries and sessions of w.warmKeys
+// and sets the hint of the frame of each key (w.warmPos).
+func (w *Worker) warmSessions() {
+	keys := w.warmKeys
+	idx := w.warmIdx[:len(keys)]
+	w.table.Warm(keys, idx)
 	var sink uint64
-	for _, i := range idx {
-		sink += warmSession(&w.sess[i])
+	for j, i := range idx {
+		sink += warmSession(&w.sess[i]) // w.sess[0] for none: harmless
+		w.warmHint[w.warmPos[j]] = i
 	}
 	w.warmSink = sink
-	w.warmIdx = idx
 }
 
 // warmSession reads one field on every cache line of s (see Session).
@@ -74,31 +100,39 @@ func warmSession(s *Session) uint64 {
 // as pkt.key gives it after parseIPv4, read with bounds checks only (no
 // checksum, no length consistency). Fragments, ICMP and everything else
 // report false.
-func peekKey(frame []byte) (flowtable.Key, bool) {
+func peekKey(frame []byte) (k flowtable.Key, ok bool) {
+	ok = readKey(frame, &k)
+	return k, ok
+}
+
+// readKey is peekKey writing the key's fields in place, one by one: warm
+// reads it back field by field (hashing), and a key built whole on the
+// stack and copied as 16 bytes would wait for the narrower stores that
+// built it (a store-forwarding stall, some 5 ns a frame). On false *k is
+// left as it was.
+func readKey(frame []byte, k *flowtable.Key) bool {
 	if len(frame) < packet.EthernetHeaderLen {
-		return flowtable.Key{}, false
+		return false
 	}
 	eth := packet.Ethernet(frame)
 	if eth.Type() != packet.EtherTypeIPv4 {
-		return flowtable.Key{}, false
+		return false
 	}
 	ip := packet.IPv4(eth.Payload())
 	if !ip.IsValid() || ip.IsFragment() {
-		return flowtable.Key{}, false
+		return false
 	}
 	proto := ip.Protocol()
 	if proto != packet.ProtoTCP && proto != packet.ProtoUDP {
-		return flowtable.Key{}, false
+		return false
 	}
 	l4 := ip.Payload()
 	if len(l4) < 4 {
-		return flowtable.Key{}, false
+		return false
 	}
-	return flowtable.Key{
-		Src:     ip.Src(),
-		Dst:     ip.Dst(),
-		SrcPort: uint16(l4[0])<<8 | uint16(l4[1]),
-		DstPort: uint16(l4[2])<<8 | uint16(l4[3]),
-		Proto:   proto,
-	}, true
+	k.Src, k.Dst = ip.Src(), ip.Dst()
+	k.SrcPort = uint16(l4[0])<<8 | uint16(l4[1])
+	k.DstPort = uint16(l4[2])<<8 | uint16(l4[3])
+	k.Proto = proto
+	return true
 }

@@ -123,3 +123,57 @@ func TestSessionWarmCoversLines(t *testing.T) {
 	}
 	t.Logf("Session: %d bytes", size)
 }
+
+// A hint warming found goes stale when an earlier frame of the same chunk
+// deletes its session and a new session reuses the index: the frame must
+// then be looked up, not matched to the new session. In aggressive mode
+// (max-incomplete) a SYN deletes the oldest half-open session (conn 0) and
+// its own session takes the freed index; conn 0's retransmitted SYN right
+// behind it in the batch was warmed with that index. It must find no
+// session and open a new one (deleting the next oldest, conn 1), the same
+// with warming on and off.
+func TestWarmStaleHint(t *testing.T) {
+	for _, warm := range []bool{false, true} {
+		t.Run(map[bool]string{false: "cold", true: "warm"}[warm], func(t *testing.T) {
+			if warm {
+				defer dataplane.WarmAlways()()
+			}
+			r := newRun(t, seedVariant(t, smallTable, seedOneMinute, `one_minute = { low = 90000, high = 100000 }`))
+			frames, conns := synsInsideOut(r, 0, 500)
+			if out := r.sendAll(portIn, frames); len(out[portOut]) != 500 {
+				t.Fatalf("%d of 500 SYNs forwarded", len(out[portOut]))
+			}
+			index := func(c *tcpConn) (uint32, bool) {
+				for _, s := range r.sessions() {
+					if s.Orig.SrcPort == c.a.sport && s.Orig.Dst == c.a.dst {
+						return s.ID & 0xffffff, true
+					}
+				}
+				return 0, false
+			}
+			old, _ := index(conns[0])
+			f501, c501 := synsInsideOut(r, 500, 501)
+			again := writeTCP(make([]byte, 128), &conns[0].a, conns[0].na-1, 0, packet.SYN, nil)
+			out := r.sendAll(portIn, [][]byte{f501[0], again}) // one batch, one chunk
+			if len(out[portOut]) != 2 {
+				t.Fatalf("%d of 2 SYNs forwarded (drops %v)", len(out[portOut]), nonZero(r.w.Stats.Drops[:]))
+			}
+			for i, want := range []uint16{c501[0].a.sport, conns[0].a.sport} {
+				ip := packet.IPv4(out[portOut][i][packet.EthernetHeaderLen:])
+				if sp := packet.TCP(ip.Payload()).SrcPort(); sp != want || ip.Src() != ip4("172.22.1.111") {
+					t.Errorf("SYN %d left from %#x:%d, want 172.22.1.111:%d", i, ip.Src(), sp, want)
+				}
+			}
+			if idx, ok := index(c501[0]); !ok || idx != old {
+				t.Fatalf("conn 501's session at %d (%v), want conn 0's freed index %d: the hint would not be stale", idx, ok, old)
+			}
+			if !conns[0].exists() || conns[1].exists() || !conns[2].exists() {
+				t.Errorf("conn 0 exists %v, conn 1 %v, conn 2 %v; want true, false, true",
+					conns[0].exists(), conns[1].exists(), conns[2].exists())
+			}
+			if live, half := r.w.SessionCount(); live != 500 || half != 500 {
+				t.Errorf("%d sessions, %d half-open; want 500, 500", live, half)
+			}
+		})
+	}
+}

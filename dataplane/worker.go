@@ -81,10 +81,13 @@ type Worker struct {
 	batch        int
 	reserve      int
 	pool         framePool
+	holds        frameHolds // frames held by SMTP guards (hold.go)
 	rx           []Desc
 	warmKeys     []flowtable.Key // warm.go scratch
 	warmIdx      []uint32
 	warmSink     uint64
+	warmPos      [warmChunkMax]uint8  // frame of warmKeys[j] in the chunk
+	warmHint     [warmChunkMax]uint32 // session index found for frame i of the chunk, 0 = none
 	tx           [maxPorts][]Desc
 	handOut      [][]Desc
 	completed    []uint64
@@ -195,7 +198,8 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 		w.vfr = vfr.New(rs.Reassembly.MaxDatagrams, rs.Reassembly.MaxFragments, int64(rs.Reassembly.Timeout), o.Seed^0x5bd1e995+uint64(i))
 		w.fragOut = make([]vfr.Frag, 0, w.vfr.MaxFragments()+1)
 		w.fragRest = make([]Desc, 0, w.vfr.MaxFragments())
-		w.smtp.init(perSMTP, rs.StreamBuffer)
+		w.smtp.init(w, perSMTP, rs.StreamBuffer)
+		w.holds.init(nframes, o.FrameSize, per/4)
 		for p := range o.Queues[i] {
 			if p >= maxPorts {
 				return nil, fmt.Errorf("%w: too many ports", ErrOptions)
@@ -313,14 +317,18 @@ func (w *Worker) Step(now int64) int {
 			continue
 		}
 		rx := q.Receive(w.rx[:0])
+		size, j := 0, 0 // frame i is frame j of a chunk of size frames
 		for i := range rx {
-			if i%warmChunk == 0 {
-				w.warm(rx[i:min(i+warmChunk, len(rx))])
+			if j == size {
+				size = chunkLen(len(rx) - i)
+				w.warm(rx[i : i+size])
+				j = 0
 			}
 			rx[i].Port = uint8(p)
 			w.Stats.RxPackets[p]++
 			w.Stats.RxBytes[p] += uint64(rx[i].Len)
-			w.process(&rx[i], false)
+			w.process(&rx[i], false, w.warmHint[j])
+			j++
 		}
 		n += len(rx)
 	}
@@ -392,7 +400,7 @@ func (w *Worker) refill() {
 		for {
 			c := q.Complete(w.completed[:0])
 			for _, a := range c {
-				w.pool.put(a)
+				w.recycle(a)
 			}
 			if len(c) < cap(w.completed) {
 				break
@@ -418,10 +426,11 @@ func (w *Worker) refill() {
 	}
 }
 
-// drop counts a drop and returns the frame to the pool.
+// drop counts a drop and returns the frame to the pool (unless a guard
+// holds it: hold.go).
 func (w *Worker) drop(d *Desc, r Reason) {
 	w.Stats.Drops[r]++
-	w.pool.put(d.Addr)
+	w.recycle(d.Addr)
 }
 
 // emit hands an event to the control plane, or counts it as lost.

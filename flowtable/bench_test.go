@@ -3,7 +3,6 @@ package flowtable
 import (
 	"math/rand/v2"
 	"runtime"
-	"slices"
 	"testing"
 )
 
@@ -36,6 +35,7 @@ func TestZeroAllocs(t *testing.T) {
 	}{
 		{"Lookup", func() { tb.Lookup(&reply[100]) }},
 		{"LookupMiss", func() { tb.Lookup(&orig[900]) }},
+		{"Match", func() { tb.Match(7, &reply[100]) }},
 		{"InsertDelete", func() {
 			idx, _ := tb.Insert(&orig[i], &reply[i], now, synwait)
 			tb.Delete(idx)
@@ -192,7 +192,9 @@ func BenchmarkExpire(b *testing.B) {
 }
 
 // Warm points at the entry of every key present (its home slot holds it:
-// the table is sparse), changes nothing, and allocates nothing.
+// the table is sparse), and only at such entries; out[i] is keys[i]'s
+// (0 for a missing key and beyond WarmMax). It changes nothing and
+// allocates nothing.
 func TestWarm(t *testing.T) {
 	tb := New(4096, seedTimeouts, 5)
 	orig, reply := benchKeys(4096)
@@ -213,34 +215,51 @@ func TestWarm(t *testing.T) {
 		idx, dir, ok := tb.Lookup(&keys[i])
 		before[i] = result{idx, dir, ok}
 	}
-	idx := tb.Warm(keys, make([]uint32, 0, len(keys)))
+	out := make([]uint32, len(keys)+3)
+	for i := range out {
+		out[i] = 0xdead // Warm overwrites every out[i] of a key
+	}
+	tb.Warm(keys, out)
 	hits := 0
 	for i := range keys {
-		idx2, dir, ok := tb.Lookup(&keys[i])
-		if (result{idx2, dir, ok}) != before[i] {
-			t.Fatalf("key %d: Lookup %v after Warm, %v before", i, result{idx2, dir, ok}, before[i])
+		idx, dir, ok := tb.Lookup(&keys[i])
+		if (result{idx, dir, ok}) != before[i] {
+			t.Fatalf("key %d: Lookup %v after Warm, %v before", i, result{idx, dir, ok}, before[i])
 		}
-		if !ok || i >= WarmMax {
-			continue
-		}
-		hits++
-		if !slices.Contains(idx, idx2) {
-			t.Errorf("key %d: entry %d not among the warmed %v", i, idx2, idx)
+		switch {
+		case i >= WarmMax:
+			if out[i] != 0 {
+				t.Errorf("key %d beyond WarmMax: out %d, want 0", i, out[i])
+			}
+		case ok:
+			hits++
+			if out[i] != idx {
+				t.Errorf("key %d: out %d, Lookup %d", i, out[i], idx)
+			}
+		case out[i] != 0:
+			// A missing key's tag could match another key's (1 in 2^32):
+			// not with these keys.
+			t.Errorf("key %d is missing: out %d, want 0", i, out[i])
 		}
 	}
 	if hits == 0 || hits == WarmMax {
 		t.Fatalf("hits %d of %d: want a mix", hits, WarmMax)
 	}
-	if len(idx) > WarmMax {
-		t.Fatalf("%d indices for at most %d keys", len(idx), WarmMax)
+	for i := len(keys); i < len(out); i++ {
+		if out[i] != 0xdead {
+			t.Fatalf("out[%d] beyond the keys written: %d", i, out[i])
+		}
 	}
-	if a := testing.AllocsPerRun(100, func() { idx = tb.Warm(keys, idx[:0]) }); a != 0 {
+	check(t, tb)
+	if a := testing.AllocsPerRun(100, func() { tb.Warm(keys, out) }); a != 0 {
 		t.Fatalf("Warm: %v allocs", a)
 	}
 }
 
 // BenchmarkWarmLookup1M: random order, batches of 32 keys warmed then
-// looked up; ns/key per key. Compare with BenchmarkLookupHit1M/random.
+// looked up, in two ways: "lookup" runs Lookup on each key after Warm,
+// "match" confirms Warm's hint with Match (Lookup when it fails), as the
+// dataplane does. ns/key per key. Compare with BenchmarkLookupHit1M/random.
 func BenchmarkWarmLookup1M(b *testing.B) {
 	const n = 1 << 20
 	tb, orig, reply := fill(b, n)
@@ -249,19 +268,34 @@ func BenchmarkWarmLookup1M(b *testing.B) {
 	for _, p := range r.Perm(n) {
 		keys = append(keys, orig[p], reply[p])
 	}
-	idx := make([]uint32, 0, 32)
-	b.ReportAllocs()
-	j := 0
-	for b.Loop() {
-		if j+32 > len(keys) {
-			j = 0
+	out := make([]uint32, 32)
+	for _, match := range []bool{false, true} {
+		name := "lookup"
+		if match {
+			name = "match"
 		}
-		batch := keys[j : j+32]
-		idx = tb.Warm(batch, idx[:0])
-		for i := range batch {
-			tb.Lookup(&batch[i])
-		}
-		j += 32
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			j := 0
+			for b.Loop() {
+				if j+32 > len(keys) {
+					j = 0
+				}
+				batch := keys[j : j+32]
+				tb.Warm(batch, out)
+				for i := range batch {
+					if match {
+						if _, ok := tb.Match(out[i], &batch[i]); ok {
+							sinkIdx += out[i]
+							continue
+						}
+					}
+					idx, _, _ := tb.Lookup(&batch[i])
+					sinkIdx += idx
+				}
+				j += 32
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(32*b.N), "ns/key")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(32*b.N), "ns/key")
 }

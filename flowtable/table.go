@@ -83,8 +83,7 @@ type Table struct {
 	count      []int
 	expireFrom int // class where the next Expire starts (round robin)
 
-	scratch [WarmMax]uint64 // Warm's hashes
-	warm    uint32          // sink for Warm's loads
+	warm uint32 // sink for Warm's loads
 }
 
 // New preallocates a table for capacity sessions with one FIFO expiry list
@@ -156,6 +155,30 @@ func (t *Table) Lookup(k *Key) (idx uint32, dir uint8, ok bool) {
 	return t.find(k, k.hash(t.s0, t.s1))
 }
 
+// Match reports whether k is a key of the live session idx, and its
+// direction as Lookup gives it: dir 0 when k is Orig, 1 when it is Reply.
+// A key belongs to at most one live session (Insert refuses a second), so
+// when Match says ok, Lookup(k) would return (idx, dir, true): a caller
+// holding a probable index (a hint from Warm) confirms it with one entry
+// read instead of a hash and a probe, and falls back to Lookup otherwise.
+// Any idx is accepted (0, out of range and free entries do not match).
+func (t *Table) Match(idx uint32, k *Key) (dir uint8, ok bool) {
+	if idx == 0 || int(idx) > t.capacity {
+		return 0, false
+	}
+	e := &t.entries[idx]
+	if !e.live() {
+		return 0, false
+	}
+	if e.Orig == *k {
+		return 0, true
+	}
+	if e.Reply == *k {
+		return 1, true
+	}
+	return 0, false
+}
+
 // WarmMax is the largest batch Warm takes at once.
 const WarmMax = 64
 
@@ -167,26 +190,33 @@ const warmProbes = 4
 // slots of keys, then the entries their tags point to, so that the CPU
 // overlaps the cache misses of independent keys (VPP-style pipelining,
 // with loads instead of prefetch instructions, which Go does not have)
-// before the caller runs Lookup on each, in order, from the cache. With a
+// before the caller looks each key up, in order, from the cache. With a
 // million sessions each lookup costs two dependent misses; a batch of 64
 // waits for them about twice instead of 128 times.
 //
-// It appends to idx the index of every entry a key's home slot points to
-// with a matching tag (a probable hit), so that the caller can warm its
-// own per-session payload too, and returns idx. Keys beyond WarmMax are
-// ignored. Warm changes nothing.
-func (t *Table) Warm(keys []Key, idx []uint32) []uint32 {
+// It sets out[i] to the index of the entry keys[i]'s probe points to with
+// a matching tag (a probable hit), or to 0 when there is none, so that the
+// caller can warm its own per-session payload too and confirm the hint
+// with Match instead of running Lookup (the hint is only probable: a tag
+// collision, or a session deleted or created after Warm, make it wrong,
+// and Match then says no). out must be at least as long as keys. Keys
+// beyond WarmMax are not warmed: their out is 0. Warm changes nothing in
+// the table.
+func (t *Table) Warm(keys []Key, out []uint32) {
+	out = out[:len(keys)]
 	if len(keys) > WarmMax {
-		keys = keys[:WarmMax]
+		clear(out[WarmMax:])
+		keys, out = keys[:WarmMax], out[:WarmMax]
 	}
-	h := t.scratch[:len(keys)]
 	var warm uint32
-	for i := range h { // the home slots
-		h[i] = keys[i].hash(t.s0, t.s1)
-		warm += uint32(t.slots[uint32(h[i])&t.mask])
+	for i := range keys { // the home slots; out holds the tags meanwhile
+		tag := uint32(keys[i].hash(t.s0, t.s1))
+		out[i] = tag
+		warm += uint32(t.slots[tag&t.mask])
 	}
-	for i := range h { // the entries of tag hits, probing as find does
-		tag := uint32(h[i])
+	for i := range out { // the entries of tag hits, probing as find does
+		tag := out[i]
+		out[i] = 0
 		for j, n := tag&t.mask, 0; n < warmProbes; j, n = (j+1)&t.mask, n+1 {
 			s := t.slots[j]
 			if s == 0 {
@@ -195,13 +225,12 @@ func (t *Table) Warm(keys []Key, idx []uint32) []uint32 {
 			if uint32(s>>32) == tag {
 				v := uint32(s) >> 1
 				warm += t.entries[v].Orig.Src
-				idx = append(idx, v)
+				out[i] = v
 				break
 			}
 		}
 	}
 	t.warm = warm
-	return idx
 }
 
 // Insert creates a session with both keys, Created = LastSeen = now, at the

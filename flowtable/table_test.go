@@ -172,6 +172,129 @@ func TestInsertLookupDelete(t *testing.T) {
 	check(t, tb)
 }
 
+// Match confirms an index for a key: a live session whose Orig (dir 0)
+// or Reply (dir 1) is the key; not a freed index, nor one reused by
+// another session, nor 0 or an index out of range.
+func TestMatch(t *testing.T) {
+	tb := New(4, []int64{sec}, 9)
+	orig := tcpKey(0x0a0a0a05, 1025, 0xac160101, 25)
+	reply := tcpKey(0xac160101, 25, 0xac16016f, 1025)
+	other := tcpKey(0x0a0a0a06, 1026, 0xac160101, 25)
+	otherRev := other.Reverse()
+	land := tcpKey(7, 7, 7, 7) // orig == reply: indexed once, found as dir 0
+	idx, _ := tb.Insert(&orig, &reply, 0, 0)
+	landIdx, _ := tb.Insert(&land, &land, 0, 0)
+	type want struct {
+		dir uint8
+		ok  bool
+	}
+	expect := func(name string, idx uint32, k Key, w want) {
+		t.Helper()
+		dir, ok := tb.Match(idx, &k)
+		if ok != w.ok || dir != w.dir {
+			t.Errorf("%s: Match(%d) = %d, %v; want %d, %v", name, idx, dir, ok, w.dir, w.ok)
+		}
+		// The contract: a Match is what Lookup says.
+		if li, ld, lok := tb.Lookup(&k); ok && (!lok || li != idx || ld != dir) {
+			t.Errorf("%s: Match(%d) = %d but Lookup = %d, %d, %v", name, idx, dir, li, ld, lok)
+		}
+	}
+	expect("orig", idx, orig, want{0, true})
+	expect("reply", idx, reply, want{1, true})
+	expect("orig reversed", idx, orig.Reverse(), want{0, false})
+	expect("other key", idx, other, want{0, false})
+	// Keys one bit off in one field, the bit also set in other fields (a
+	// comparison folding the fields together must not cancel it out).
+	for _, off := range []Key{
+		{Src: 1}, {Dst: 1}, {SrcPort: 1}, {DstPort: 1}, {Proto: 2},
+	} { // the bits to flip
+		for _, base := range []Key{orig, reply} {
+			k := base
+			k.Src, k.Dst, k.SrcPort, k.DstPort, k.Proto = base.Src^off.Src, base.Dst^off.Dst,
+				base.SrcPort^off.SrcPort, base.DstPort^off.DstPort, base.Proto^off.Proto
+			expect("one bit off", idx, k, want{0, false})
+		}
+	}
+	expect("land", landIdx, land, want{0, true})
+	expect("wrong index", landIdx, orig, want{0, false})
+	expect("zero", 0, orig, want{0, false})
+	expect("never used", 3, orig, want{0, false})
+	expect("out of range", 5, orig, want{0, false})
+	expect("far out of range", 1<<24-1, orig, want{0, false})
+
+	tb.Delete(idx)
+	expect("freed orig", idx, orig, want{0, false})
+	expect("freed reply", idx, reply, want{0, false})
+	idx2, st := tb.Insert(&other, &otherRev, 0, 0)
+	if st != OK || idx2 != idx {
+		t.Fatalf("reuse Insert = %d, %v; want index %d", idx2, st, idx)
+	}
+	expect("reused: old orig", idx, orig, want{0, false})
+	expect("reused: old reply", idx, reply, want{0, false})
+	expect("reused: new orig", idx, other, want{0, true})
+	expect("reused: new reply", idx, otherRev, want{1, true})
+}
+
+// Match with Warm's hint, falling back to Lookup, gives what Lookup gives,
+// for keys present, missing, deleted and reinserted at other indices
+// between Warm and the lookup (the dataplane warms a chunk of frames, then
+// processes them one by one, creating and deleting sessions as it goes),
+// in a table dense enough for clusters and displaced slots.
+func TestMatchOrLookup(t *testing.T) {
+	const n = 512
+	tb := New(n, []int64{sec}, 11)
+	orig, reply := benchKeys(2 * n)
+	r := rand.New(rand.NewPCG(3, 4))
+	live := map[int]uint32{} // session number -> index
+	keys := make([]Key, 32)
+	nums := make([]int, 32)
+	out := make([]uint32, 32)
+	hinted, missed := 0, 0
+	for range 4000 {
+		for i := range keys {
+			nums[i] = r.IntN(2 * n)
+			keys[i] = orig[nums[i]]
+			if r.IntN(2) == 0 {
+				keys[i] = reply[nums[i]]
+			}
+		}
+		tb.Warm(keys, out)
+		for i := range keys {
+			// Churn between Warm and the lookup: delete or create a
+			// random session (often this key's own).
+			s := nums[i]
+			if r.IntN(4) != 0 {
+				s = r.IntN(2 * n)
+			}
+			if idx, ok := live[s]; ok {
+				tb.Delete(idx)
+				delete(live, s)
+			} else if idx, st := tb.Insert(&orig[s], &reply[s], 0, 0); st == OK {
+				live[s] = idx
+			}
+			wi, wd, wok := tb.Lookup(&keys[i])
+			gi, gd, gok := uint32(0), uint8(0), false
+			if d, ok := tb.Match(out[i], &keys[i]); ok {
+				gi, gd, gok = out[i], d, true
+				hinted++
+			} else {
+				gi, gd, gok = tb.Lookup(&keys[i])
+				if wok {
+					missed++
+				}
+			}
+			if gi != wi || gd != wd || gok != wok {
+				t.Fatalf("key %+v: hint %d gives %d %d %v, Lookup %d %d %v", keys[i], out[i], gi, gd, gok, wi, wd, wok)
+			}
+		}
+	}
+	check(t, tb)
+	if hinted < 1000 || missed < 100 {
+		t.Fatalf("%d lookups answered by the hint, %d found by Lookup only: want many of both", hinted, missed)
+	}
+	t.Logf("%d answered by the hint, %d by Lookup after a stale hint", hinted, missed)
+}
+
 func TestFullTableRefuses(t *testing.T) {
 	tb := New(3, []int64{sec}, 7)
 	var keys []Key

@@ -14,13 +14,15 @@ import (
 // start at Next; Kept never exceeds the buffer.
 //
 // Input: isn (4 bytes), buffer size (1 byte), then 4-byte records:
-// kind (bit 0: ACK; bit 1: Reserve and Advance), offset (int8, from the oldest kept byte), length,
+// kind (bit 0: ACK; bit 1: Reserve and Advance; bit 2: Hold, in a memory
+// arena standing for UMEM frames), offset (int8, from the oldest kept byte), length,
 // content seed. The inspector in this test rewrites every 'E' of new bytes
 // to RewriteByte, so replays of rewritten bytes are exercised.
 func FuzzGuard(f *testing.F) {
 	f.Add([]byte{0xFF, 0xFF, 0xFF, 0xF0, 16, 0, 0, 10, 'A', 0, 4, 10, 'B', 1, 6, 0, 0, 0, 0, 20, 'E'})
 	f.Add([]byte{0, 0, 0, 1, 64, 0, 0, 30, 'E', 0, 0, 30, 'F', 1, 30, 0, 0, 0, 0, 40, 'G'})
 	f.Add([]byte{0, 0, 0, 1, 50, 2, 0, 30, 'A', 2, 0, 30, 'E', 1, 40, 0, 0, 2, 0, 40, 'G', 1, 20, 0, 0, 2, 0, 30, 'B'})
+	f.Add([]byte{0, 0, 0, 1, 200, 4, 0, 30, 'A', 4, 0, 30, 'E', 0, 0, 30, 'C', 4, 0, 20, 'D', 1, 40, 0, 0, 4, 0, 40, 'G', 0, 0, 100, 'H', 1, 70, 0, 0, 4, 0, 30, 'B'})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < 5 {
 			return
@@ -33,6 +35,24 @@ func FuzzGuard(f *testing.F) {
 		var g Guard
 		g.Init(isn, make([]byte, size))
 		var payload, orig [256]byte
+		// Held ranges live in arena (bump allocation); a range the Guard
+		// gives back with Unhold is overwritten at once, as a reused
+		// frame would be, so reading it later would be caught.
+		arena := make([]byte, 1<<16)
+		used := uint64(0)
+		holding := map[uint64]int{} // offset -> length, held now
+		unhold := func() {
+			for _, o := range g.Unhold(nil) {
+				n, ok := holding[o]
+				if !ok {
+					t.Fatalf("Unhold gave %d, not held", o)
+				}
+				delete(holding, o)
+				for i := range n {
+					arena[o+uint64(i)] = 0xEE
+				}
+			}
+		}
 		for ; len(data) >= 4; data = data[4:] {
 			base := g.Base() - isn
 			next := g.Next() - isn
@@ -50,6 +70,10 @@ func FuzzGuard(f *testing.F) {
 					}
 				} else if g.Base()-isn != base {
 					t.Fatalf("ACK %d outside [%d,%d] moved base", ack-isn, base, next)
+				}
+				unhold()
+				if g.Held() != len(holding) {
+					t.Fatalf("Held %d, the test holds %d", g.Held(), len(holding))
 				}
 				continue
 			}
@@ -122,12 +146,27 @@ func FuzzGuard(f *testing.F) {
 				}
 				first[uint32(off)+uint32(i)] = p[i]
 			}
-			if reserved && !rewritten {
+			held := false
+			if data[0]&4 != 0 && len(nb) > 0 && used+uint64(len(nb)) <= uint64(len(arena)) {
+				o := used
+				copy(arena[o:], nb)
+				if held = g.Hold(arena, o, len(nb)); held {
+					holding[o] = len(nb)
+					used += uint64(len(nb))
+				} else if g.Held() < MaxHeld {
+					t.Fatalf("Hold of %d bytes refused with %d held", len(nb), g.Held())
+				}
+			}
+			switch {
+			case held:
+			case reserved && !rewritten:
 				if !g.Advance(len(nb)) {
 					t.Fatal("Advance refused bytes Segment accepted")
 				}
-			} else if !g.Commit(nb) {
-				t.Fatal("Commit refused bytes Segment accepted")
+			default:
+				if !g.Commit(nb) {
+					t.Fatal("Commit refused bytes Segment accepted")
+				}
 			}
 			if g.Next()-isn != max(next, uint32(off)+uint32(n)) {
 				t.Fatalf("next %d after segment [%d,%d)", g.Next()-isn, off, off+int64(n))
@@ -135,6 +174,9 @@ func FuzzGuard(f *testing.F) {
 			if g.Kept() > size || g.Kept() < 0 {
 				t.Fatalf("kept %d of %d", g.Kept(), size)
 			}
+		}
+		if out := g.Release(nil); len(out) != len(holding) || g.Held() != 0 {
+			t.Fatalf("Release gave %d offsets, %d held", len(out), len(holding))
 		}
 	})
 }

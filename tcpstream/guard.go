@@ -23,6 +23,13 @@
 // retransmission of a rewritten line ("EXPN" over the kept "xxxx") is not an
 // evasion attempt. Such a byte is still restored.
 //
+// Kept bytes may also be held by reference instead of by copy (Hold): the
+// caller leaves them where they are, in memory it does not reuse until
+// Unhold gives the reference back (the dataplane holds the UMEM frame it
+// forwarded the segment in, until the server's ACK, which saves the copy;
+// a kept range costs the same ring room either way, so Free and the
+// window a caller derives from it do not depend on how bytes are kept).
+//
 // Bytes below base (already acknowledged by the server, no longer kept) are
 // forwarded unchanged: the server has received them, so they lie below its
 // RCV.NXT and its TCP discards them as duplicates (RFC 793 3.3, "segments
@@ -74,6 +81,22 @@ type Guard struct {
 	base uint32 // sequence number of the oldest kept byte
 	next uint32 // sequence number of the next new byte
 	off  uint32 // index in buf of the byte at base
+
+	// Held ranges, oldest first: a FIFO of MaxHeld in held[first:].
+	mem   []byte
+	held  [MaxHeld]heldRange
+	first uint8
+	nheld uint8
+}
+
+// MaxHeld is how many ranges a Guard holds by reference at most.
+const MaxHeld = 32
+
+// heldRange is n kept bytes from sequence number seq, at mem[off:].
+type heldRange struct {
+	seq uint32
+	n   uint32
+	off uint64
 }
 
 func seqBefore(a, b uint32) bool { return int32(a-b) < 0 }
@@ -148,27 +171,47 @@ func (g *Guard) Segment(seq uint32, payload []byte) (act Action, newStart int, d
 // restore overwrites p (bytes at seq, all kept) with the kept copy and
 // reports whether anything changed.
 func (g *Guard) restore(seq uint32, p []byte) bool {
+	differs := false
+	for len(p) > 0 {
+		kept := g.keptAt(seq, len(p))
+		if !bytes.Equal(kept, p[:len(kept)]) {
+			if !differs {
+				differs = changed(kept, p)
+			}
+			copy(p, kept)
+		}
+		p = p[len(kept):]
+		seq += uint32(len(kept))
+	}
+	return differs
+}
+
+// keptAt returns the longest run, at most n bytes, of the kept copy from
+// sequence number seq (base <= seq < next): in a held range, or in the
+// ring up to its end or to the next held range.
+func (g *Guard) keptAt(seq uint32, n int) []byte {
+	end := seq + uint32(n)
+	for k := uint8(0); k < g.nheld; k++ {
+		h := &g.held[(g.first+k)%MaxHeld]
+		if seqBefore(seq, h.seq) {
+			if seqBefore(h.seq, end) {
+				end = h.seq // the ring part stops where this range starts
+			}
+			break
+		}
+		if seqBefore(seq, h.seq+h.n) {
+			i := h.off + uint64(seq-h.seq)
+			m := min(uint64(n), uint64(h.seq+h.n-seq))
+			return g.mem[i : i+m]
+		}
+	}
 	size := uint32(len(g.buf))
 	i := g.off + (seq - g.base)
 	if i >= size {
 		i -= size
 	}
-	differs := false
-	for len(p) > 0 {
-		chunk := g.buf[i:]
-		if len(chunk) > len(p) {
-			chunk = chunk[:len(p)]
-		}
-		if !bytes.Equal(chunk, p[:len(chunk)]) {
-			if !differs {
-				differs = changed(chunk, p)
-			}
-			copy(p, chunk)
-		}
-		p = p[len(chunk):]
-		i = 0
-	}
-	return differs
+	m := min(end-seq, size-i)
+	return g.buf[i : i+m]
 }
 
 // changed reports whether p differs from kept anywhere kept does not hold
@@ -237,6 +280,54 @@ func (g *Guard) Advance(n int) bool {
 	}
 	g.next += uint32(n)
 	return true
+}
+
+// Hold keeps the n new bytes of the segment last passed to Segment (its
+// final bytes, after any rewrite) by reference: they are mem[off:off+n],
+// and the caller must not change or reuse that memory until Unhold or
+// Release returns off. mem must be the same for every Hold of a Guard's
+// life. It returns false and keeps nothing if n bytes do not fit or
+// MaxHeld ranges are held already; the caller then keeps a copy (Commit).
+func (g *Guard) Hold(mem []byte, off uint64, n int) bool {
+	if n <= 0 || n > g.Free() || g.nheld == MaxHeld || off+uint64(n) > uint64(len(mem)) {
+		return false
+	}
+	g.mem = mem
+	g.held[(g.first+g.nheld)%MaxHeld] = heldRange{seq: g.next, n: uint32(n), off: off}
+	g.nheld++
+	g.next += uint32(n)
+	return true
+}
+
+// Held is the number of ranges held by reference.
+func (g *Guard) Held() int { return int(g.nheld) }
+
+// Unhold appends to out the offsets (as given to Hold) of the held ranges
+// the server has acknowledged entirely, which the caller may reuse now,
+// forgets them, and returns out. Call it after Ack.
+func (g *Guard) Unhold(out []uint64) []uint64 {
+	for g.nheld > 0 {
+		h := &g.held[g.first]
+		if seqBefore(g.base, h.seq+h.n) {
+			break
+		}
+		out = append(out, h.off)
+		g.first = (g.first + 1) % MaxHeld
+		g.nheld--
+	}
+	return out
+}
+
+// Release appends the offsets of every held range to out, forgets them and
+// returns out: the stream ends, and the Guard must be Init again before
+// any other use.
+func (g *Guard) Release(out []uint64) []uint64 {
+	for g.nheld > 0 {
+		out = append(out, g.held[g.first].off)
+		g.first = (g.first + 1) % MaxHeld
+		g.nheld--
+	}
+	return out
 }
 
 // Ack frees kept bytes below ack, an acknowledgement number from the

@@ -286,3 +286,61 @@ func BenchmarkGuard(b *testing.B) {
 		})
 	}
 }
+
+// Held ranges and copies mix: a retransmission spanning both is restored
+// from each, Unhold gives back only ranges acknowledged entirely, and a
+// Guard holds at most MaxHeld ranges.
+func TestHold(t *testing.T) {
+	var g Guard
+	g.Init(100, make([]byte, 64))
+	mem := []byte("....HELO a\r\n....EXPN b\r\n....")
+	if act, _, _ := g.Segment(100, []byte("HELO a\r\n")); act != Forward || !g.Hold(mem, 4, 8) {
+		t.Fatal("first segment not held")
+	}
+	if act, _, _ := g.Segment(108, []byte("NOOP\r\n")); act != Forward || !g.Commit([]byte("NOOP\r\n")) {
+		t.Fatal("second segment not kept")
+	}
+	if act, _, _ := g.Segment(114, []byte("xxxx b\r\n")); act != Forward || !g.Hold(mem, 16, 8) {
+		t.Fatal("third segment not held")
+	}
+	if g.Kept() != 22 || g.Free() != 64-22 || g.Held() != 2 {
+		t.Fatalf("kept %d free %d held %d", g.Kept(), g.Free(), g.Held())
+	}
+	// The client retransmits everything, with other bytes.
+	p := []byte("HELO z\r\nNOOQ\r\nEXPN b\r\n")
+	act, start, differs := g.Segment(100, p)
+	if act != Replay || start != len(p) || !differs {
+		t.Fatalf("replay: %v %d %v", act, start, differs)
+	}
+	// The third range is what mem[16:24] holds: the final bytes the
+	// inspector forwarded ("EXPN b" as mem has it here).
+	if string(p) != "HELO a\r\nNOOP\r\nEXPN b\r\n" {
+		t.Fatalf("restored %q", p)
+	}
+	g.Ack(110) // inside the copied range
+	if out := g.Unhold(nil); len(out) != 1 || out[0] != 4 {
+		t.Fatalf("Unhold after ACK 110: %v", out)
+	}
+	g.Ack(120) // inside the second held range
+	if out := g.Unhold(nil); len(out) != 0 {
+		t.Fatalf("Unhold after ACK 120: %v", out)
+	}
+	if out := g.Release(nil); len(out) != 1 || out[0] != 16 || g.Held() != 0 {
+		t.Fatalf("Release: %v", out)
+	}
+
+	g.Init(0, make([]byte, 1000))
+	for i := range MaxHeld {
+		g.Segment(uint32(i), []byte{'a'})
+		if !g.Hold(mem, uint64(i%4), 1) {
+			t.Fatalf("Hold %d refused", i)
+		}
+	}
+	g.Segment(MaxHeld, []byte{'a'})
+	if g.Hold(mem, 0, 1) || g.Held() != MaxHeld || g.Next() != MaxHeld {
+		t.Fatal("Hold beyond MaxHeld taken")
+	}
+	if g.Hold(mem, uint64(len(mem)), 1) {
+		t.Fatal("Hold outside mem taken")
+	}
+}

@@ -1,0 +1,111 @@
+package dataplane
+
+import "math/bits"
+
+// Holding forwarded frames: the zero-copy replay copy.
+//
+// An inspected SMTP session keeps every byte it forwarded to the server
+// until the server acknowledges it, so that a retransmission is forwarded
+// as the first copy was (tcpstream, SPEC.md 5 "Stream consistency"). For
+// message data the worker keeps the bytes where they already are: in the
+// UMEM frame it forwarded them in. The frame is transmitted as usual; when
+// its transmission completes (or it is dropped after inspection), it is
+// parked instead of going back to the pool, until the session's guard
+// lets it go (the server's ACK covers it, or the session ends). That saves
+// copying each 1460-byte segment into the session's ring, the one cost of
+// data inspection beyond the scan.
+//
+// Bounds: only data segments of at least holdMin bytes are held (a frame
+// costs frameSize bytes of UMEM; small segments are cheaper to copy), a
+// guard holds at most tcpstream.MaxHeld ranges, a worker holds at most a
+// quarter of its frames, and a frame is held only when this worker
+// transmits it itself (its completion comes back here). Otherwise the
+// bytes are copied into the ring as before; both kinds of kept bytes cost
+// the same ring room, so the window clamp is unchanged.
+//
+// A frame's hold state, indexed by frame number, moves:
+//
+//	free --hold--> held --transmitted or dropped--> parked --let go--> free (pool)
+//	               held --let go--> letGo --transmitted or dropped--> free (pool)
+
+const (
+	frameFree   uint8 = iota // not held
+	frameHeld                // held by a guard; transmission not finished
+	frameParked              // held by a guard; in no ring, not in the pool
+	frameLetGo               // no longer held; transmission not finished
+)
+
+// holdMin is the smallest data segment held rather than copied.
+const holdMin = 512
+
+// frameHolds is a worker's record of the frames its guards hold.
+type frameHolds struct {
+	state   []uint8 // per UMEM frame
+	shift   uint    // log2 of the frame size
+	held    int     // frames in state held or parked
+	parked  int     // frames in state parked
+	max     int     // held stays at most this
+	scratch []uint64
+}
+
+func (h *frameHolds) init(frames, frameSize, max int) {
+	h.state = make([]uint8, frames)
+	h.shift = uint(bits.TrailingZeros(uint(frameSize)))
+	h.max = max
+	h.scratch = make([]uint64, 0, 64)
+}
+
+// recycle takes back a frame whose transmission is over, or which is
+// dropped: to the pool, unless a guard holds it.
+func (w *Worker) recycle(a uint64) {
+	st := &w.holds.state[a>>w.holds.shift]
+	switch *st {
+	case frameHeld:
+		*st = frameParked
+		w.holds.parked++
+		return
+	case frameLetGo:
+		*st = frameFree
+	}
+	w.pool.put(a)
+}
+
+// holdable reports whether the new bytes b of the inspected segment in d
+// may be held by reference rather than copied, and their offset in the
+// UMEM.
+func (w *Worker) holdable(d *Desc, s *Session, b []byte) (uint64, bool) {
+	if len(b) < holdMin || w.holds.held >= w.holds.max || w.queues[s.port[0]] == nil {
+		return 0, false
+	}
+	// b is the tail of the frame (trimmed to its IP datagram).
+	off := d.Addr + uint64(d.Len) - uint64(len(b))
+	if off >= uint64(len(w.umem)) || &w.umem[off] != &b[0] || w.holds.state[off>>w.holds.shift] != frameFree {
+		return 0, false
+	}
+	return off, true
+}
+
+// hold records that a guard holds the frame at offset off (holdable said
+// yes).
+func (w *Worker) hold(off uint64) {
+	w.holds.state[off>>w.holds.shift] = frameHeld
+	w.holds.held++
+}
+
+// letGo ends the holds on the frames at the offsets offs.
+func (w *Worker) letGo(offs []uint64) {
+	for _, off := range offs {
+		st := &w.holds.state[off>>w.holds.shift]
+		switch *st {
+		case frameParked:
+			*st = frameFree
+			w.holds.parked--
+			w.pool.put(off)
+		case frameHeld:
+			*st = frameLetGo
+		default:
+			continue // not held: nothing to undo
+		}
+		w.holds.held--
+	}
+}
