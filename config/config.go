@@ -37,7 +37,7 @@ const (
 	DefaultFrames          = 16384
 	DefaultRingSize        = 2048
 	DefaultMaxSessions     = 1048576
-	DefaultInspectedBuffer = 65536 // bytes per inspected SMTP session (replay copy; bounds its window)
+	DefaultInspectedBuffer = 262144 // bytes per inspected SMTP session (replay copy; bounds its window)
 	DefaultAlertRate       = 10
 	DefaultMaxDatagrams    = 16 // "ip virtual-reassembly max-reassemblies"
 	DefaultMaxFragments    = 32 // "ip virtual-reassembly max-fragments"

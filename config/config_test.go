@@ -110,7 +110,7 @@ func TestSeedLoads(t *testing.T) {
 	if len(c.ARP) != 0 || c.Control.Socket != "/run/cbacd.sock" {
 		t.Errorf("arp %v socket %q", c.ARP, c.Control.Socket)
 	}
-	if c.Dataplane != (Dataplane{Workers: 0, Frames: 16384, RingSize: 2048, MaxSessions: 1048576, FailOpen: false, InspectedBuffer: 65536}) {
+	if c.Dataplane != (Dataplane{Workers: 0, Frames: 16384, RingSize: 2048, MaxSessions: 1048576, FailOpen: false, InspectedBuffer: 262144}) {
 		t.Errorf("dataplane %+v", c.Dataplane)
 	}
 	if c.Logging != (Logging{Syslog: "", AlertRate: 10}) {

@@ -1,6 +1,10 @@
 package dataplane
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"cbac/tcpstream"
+)
 
 // Holding forwarded frames: the zero-copy replay copy.
 //
@@ -52,7 +56,7 @@ func (h *frameHolds) init(frames, frameSize, max int) {
 	h.state = make([]uint8, frames)
 	h.shift = uint(bits.TrailingZeros(uint(frameSize)))
 	h.max = max
-	h.scratch = make([]uint64, 0, 64)
+	h.scratch = make([]uint64, 0, tcpstream.MaxHeld) // Unhold and Release append at most that many
 }
 
 // recycle takes back a frame whose transmission is over, or which is

@@ -204,7 +204,7 @@ func (rs *Ruleset) Compile() error {
 		rs.SMTPSessions = 4096
 	}
 	if rs.StreamBuffer <= 0 {
-		rs.StreamBuffer = 65536 // config.DefaultInspectedBuffer
+		rs.StreamBuffer = 262144 // config.DefaultInspectedBuffer
 	}
 	if rs.AlertRate <= 0 {
 		rs.AlertRate = 10

@@ -36,7 +36,7 @@ func smtpSeed(t testing.TB, rule string) []byte {
 	return []byte(s)
 }
 
-// smallBuffer is a replay copy of 16 KiB (the default is 64 KiB), for the
+// smallBuffer is a replay copy of 16 KiB (the default is 256 KiB), for the
 // tests that fill it.
 const smallBuffer = 16384
 

@@ -90,7 +90,7 @@ type Guard struct {
 }
 
 // MaxHeld is how many ranges a Guard holds by reference at most.
-const MaxHeld = 32
+const MaxHeld = 128
 
 // heldRange is n kept bytes from sequence number seq, at mem[off:].
 type heldRange struct {
