@@ -25,6 +25,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzSession$$' -fuzztime=$(FUZZTIME) ./smtpfsm
 	$(GO) test -run='^$$' -fuzz='^FuzzParseEntry$$' -fuzztime=$(FUZZTIME) ./acl
 	$(GO) test -run='^$$' -fuzz='^FuzzViews$$' -fuzztime=$(FUZZTIME) ./packet
+	$(GO) test -run='^$$' -fuzz='^FuzzGuard$$' -fuzztime=$(FUZZTIME) ./tcpstream
+	$(GO) test -run='^$$' -fuzz='^FuzzLineDot$$' -fuzztime=$(FUZZTIME) ./internal/scan
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
