@@ -195,6 +195,30 @@ func buildMillion(b *testing.B) *millionFixture {
 	return f
 }
 
+// millionFor returns the million-session fixture, built once per process.
+func millionFor(b *testing.B) *millionFixture {
+	millionOnce.Do(func() {
+		t0 := time.Now()
+		million = buildMillion(b)
+		b.Logf("fixture: %d sessions built in %v", million.flows, time.Since(t0).Round(time.Millisecond))
+	})
+	if million == nil {
+		b.Fatal("fixture failed")
+	}
+	return million
+}
+
+// trafficMix is a set of the fixture's flows that packets cycle over.
+type trafficMix struct {
+	name  string
+	flows int // the first flows of f.frames
+}
+
+// mixes are the two traffic mixes of the 1M benchmarks.
+func (f *millionFixture) mixes() []trafficMix {
+	return []trafficMix{{"random", len(f.frames)}, {"hot=1024", 1024}}
+}
+
 // BenchmarkEstablished1M: the established-flow fast path (session lookup,
 // window check, timer touch, NAT) with a million sessions in the table
 // (max_sessions = 1048576, full), in batches of 64. Two traffic mixes:
@@ -205,19 +229,8 @@ func buildMillion(b *testing.B) *millionFixture {
 //	hot=1024   packets cycling over 1024 of the million flows: the
 //	           working set stays in the caches, the cost is the code's
 func BenchmarkEstablished1M(b *testing.B) {
-	millionOnce.Do(func() {
-		t0 := time.Now()
-		million = buildMillion(b)
-		b.Logf("fixture: %d sessions built in %v", million.flows, time.Since(t0).Round(time.Millisecond))
-	})
-	f := million
-	if f == nil {
-		b.Fatal("fixture failed")
-	}
-	for _, mix := range []struct {
-		name  string
-		flows int
-	}{{"random", len(f.frames)}, {"hot=1024", 1024}} {
+	f := millionFor(b)
+	for _, mix := range f.mixes() {
 		b.Run(mix.name, func(b *testing.B) {
 			f.h.t = b
 			p := newPump(f.h)
@@ -254,15 +267,8 @@ func BenchmarkEstablished1M(b *testing.B) {
 // Worker.FastPath (export_test.go) runs the production functions for
 // warming, parse, lookup, window check, touch and NAT, and nothing else.
 func BenchmarkFastPath1M(b *testing.B) {
-	millionOnce.Do(func() { million = buildMillion(b) })
-	f := million
-	if f == nil {
-		b.Fatal("fixture failed")
-	}
-	for _, mix := range []struct {
-		name  string
-		flows int
-	}{{"random", len(f.frames)}, {"hot=1024", 1024}} {
+	f := millionFor(b)
+	for _, mix := range f.mixes() {
 		b.Run(mix.name, func(b *testing.B) {
 			const batch = 64
 			scratch := make([][]byte, batch)

@@ -1,13 +1,12 @@
 package hugepage
 
 import (
-	"bufio"
 	"bytes"
 	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"unsafe"
+
+	"cbac/internal/smaps"
 )
 
 // thpMode is the kernel's THP mode ("always", "madvise", "never"), or ""
@@ -22,37 +21,6 @@ func thpMode(t *testing.T) string {
 		t.Fatalf("unexpected THP mode line %q", b)
 	}
 	return string(b[i+1 : j])
-}
-
-// anonHugeKB is the AnonHugePages of the smaps entry of the mapping that
-// holds address a.
-func anonHugeKB(t *testing.T, a uintptr) int {
-	f, err := os.Open("/proc/self/smaps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	in := false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if fields := strings.Fields(line); len(fields) > 0 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":") {
-			lo, hi, _ := strings.Cut(fields[0], "-")
-			l, err1 := strconv.ParseUint(lo, 16, 64)
-			h, err2 := strconv.ParseUint(hi, 16, 64)
-			in = err1 == nil && err2 == nil && uint64(a) >= l && uint64(a) < h
-			continue
-		}
-		if in && strings.HasPrefix(line, "AnonHugePages:") {
-			kb, err := strconv.Atoi(strings.Fields(line)[1])
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb
-		}
-	}
-	t.Fatalf("no mapping holds %#x", a)
-	return 0
 }
 
 type line [64]byte
@@ -72,7 +40,11 @@ func TestAdviseGivesHugePages(t *testing.T) {
 	for i := range s {
 		s[i][0] = byte(i)
 	}
-	kb := anonHugeKB(t, uintptr(unsafe.Pointer(&s[len(s)/2])))
+	m, ok, err := smaps.Find(uintptr(unsafe.Pointer(&s[len(s)/2])))
+	if err != nil || !ok {
+		t.Fatalf("the slab's mapping: %v %v", ok, err)
+	}
+	kb := m.AnonHugePages
 	// The aligned part is at least 62 MiB; khugepaged or a compaction
 	// failure may leave a few pages small.
 	if kb < 32<<10 {

@@ -1,42 +1,22 @@
 package lazymem
 
 import (
-	"bufio"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 	"unsafe"
+
+	"cbac/internal/smaps"
 )
 
 // mapping returns the Rss (kB) of the mapping holding address a, and
 // whether one does.
 func mapping(t *testing.T, a uintptr) (rssKB int, ok bool) {
-	f, err := os.Open("/proc/self/smaps")
+	m, ok, err := smaps.Find(a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	in := false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		fields := strings.Fields(line)
-		if len(fields) > 0 && !strings.HasSuffix(fields[0], ":") && strings.Contains(fields[0], "-") {
-			lo, hi, _ := strings.Cut(fields[0], "-")
-			l, err1 := strconv.ParseUint(lo, 16, 64)
-			h, err2 := strconv.ParseUint(hi, 16, 64)
-			in = err1 == nil && err2 == nil && uint64(a) >= l && uint64(a) < h
-			continue
-		}
-		if in && strings.HasPrefix(line, "Rss:") {
-			kb, _ := strconv.Atoi(fields[1])
-			return kb, true
-		}
-	}
-	return 0, false
+	return m.Rss, ok
 }
 
 type owner struct{ slab []byte }
