@@ -95,62 +95,74 @@ func (s *Session) data(p *Policy, b []byte, i, dot int, r *Result) int {
 				break
 			}
 		}
-		ch := b[i]
-		switch s.dstate {
-		case dBOL:
-			if ch == '.' {
-				s.dstate = dDot
-				s.dotPend = 1
-				i++
-				continue
-			}
-		case dBOLLF:
-			if ch == '.' {
-				r.alert(AlertBadDataEnd)
-				if !s.quarantine { // else rewritten (and counted once) below
-					b[i] = 'x'
-					r.Rewritten++
-					ch = 'x'
-				}
-			}
-		case dDot:
-			if ch == '\r' {
-				s.dstate = dDotCR
-				s.dotPend = 2
-				i++
-				continue
-			}
-			if ch == '\n' {
-				s.quarantine = true // CRLF "." LF
-				r.alert(AlertBadDataEnd)
-			}
-		case dDotCR:
-			if ch == '\n' {
-				// CRLF "." CRLF: the end. The "." line is a command awaiting
-				// its reply; it is not message data.
-				s.dataBytes += n
-				s.dotPend = 0
-				s.mode = ModeCommand
-				s.cmdSeq++
-				s.lastCRLF = true
-				s.newLine()
-				return i + 1
-			}
-			s.quarantine = true // CRLF "." CR x
-			r.alert(AlertBadDataEnd)
-		}
-		if s.quarantine && ch != '\r' && ch != '\n' && !(ch == '.' && s.dstate == dBOL) {
-			b[i] = 'x'
-			r.Rewritten++
-			ch = 'x'
-		}
-		s.dstate = nextState(s.dstate, ch)
-		n += uint64(s.dotPend) + 1
-		s.dotPend = 0
+		c, end := s.stepByte(b, i, r)
 		i++
+		if end {
+			s.dataBytes += n
+			return i
+		}
+		n += c
 	}
 	s.dataBytes += n
 	return i
+}
+
+// stepByte runs the end-of-data detector over b[i], where data and
+// dataExact stop skipping (a line start, or anything in quarantine), with
+// the rewrites of SMTP smuggling defences (see the top of this file). It
+// returns how many message data bytes the step completes (0 while a "."
+// or "." CR is pending, else the pending bytes and b[i]) and whether b[i]
+// ends the data (CRLF "." CRLF: the "." line is then a command awaiting
+// its reply, not message data).
+func (s *Session) stepByte(b []byte, i int, r *Result) (data uint64, end bool) {
+	ch := b[i]
+	switch s.dstate {
+	case dBOL:
+		if ch == '.' {
+			s.dstate = dDot
+			s.dotPend = 1
+			return 0, false
+		}
+	case dBOLLF:
+		if ch == '.' {
+			r.alert(AlertBadDataEnd)
+			if !s.quarantine { // else rewritten (and counted once) below
+				b[i] = 'x'
+				r.Rewritten++
+				ch = 'x'
+			}
+		}
+	case dDot:
+		if ch == '\r' {
+			s.dstate = dDotCR
+			s.dotPend = 2
+			return 0, false
+		}
+		if ch == '\n' {
+			s.quarantine = true // CRLF "." LF
+			r.alert(AlertBadDataEnd)
+		}
+	case dDotCR:
+		if ch == '\n' {
+			s.dotPend = 0
+			s.mode = ModeCommand
+			s.cmdSeq++
+			s.lastCRLF = true
+			s.newLine()
+			return 0, true
+		}
+		s.quarantine = true // CRLF "." CR x
+		r.alert(AlertBadDataEnd)
+	}
+	if s.quarantine && ch != '\r' && ch != '\n' && !(ch == '.' && s.dstate == dBOL) {
+		b[i] = 'x'
+		r.Rewritten++
+		ch = 'x'
+	}
+	s.dstate = nextState(s.dstate, ch)
+	data = uint64(s.dotPend) + 1
+	s.dotPend = 0
+	return data, false
 }
 
 // nextState is the detector's state after byte ch in state st, once the
@@ -221,70 +233,9 @@ func (s *Session) dataExact(p *Policy, b []byte, i int, r *Result) int {
 			}
 			continue
 		}
-		ch := b[i]
-		switch s.dstate {
-		case dBOL:
-			if ch == '.' {
-				s.dstate = dDot
-				s.dotPend = 1
-				i++
-				continue
-			}
-		case dBOLLF:
-			if ch == '.' {
-				r.alert(AlertBadDataEnd)
-				if !s.quarantine { // else rewritten (and counted once) below
-					b[i] = 'x'
-					r.Rewritten++
-					ch = 'x'
-				}
-			}
-		case dDot:
-			if ch == '\r' {
-				s.dstate = dDotCR
-				s.dotPend = 2
-				i++
-				continue
-			}
-			if ch == '\n' {
-				s.quarantine = true // CRLF "." LF
-				r.alert(AlertBadDataEnd)
-			}
-		case dDotCR:
-			if ch == '\n' {
-				// CRLF "." CRLF: the end. The "." line is a command awaiting
-				// its reply; it is not message data.
-				s.dotPend = 0
-				s.mode = ModeCommand
-				s.cmdSeq++
-				s.lastCRLF = true
-				s.newLine()
-				return i + 1
-			}
-			s.quarantine = true // CRLF "." CR x
-			r.alert(AlertBadDataEnd)
-		}
-		if s.quarantine && ch != '\r' && ch != '\n' && !(ch == '.' && s.dstate == dBOL) {
-			b[i] = 'x'
-			r.Rewritten++
-			ch = 'x'
-		}
-		switch {
-		case ch == '\n' && (s.dstate == dCR || s.dstate == dDotCR):
-			s.dstate = dBOL
-		case ch == '\n':
-			s.dstate = dBOLLF
-		case ch == '\r':
-			s.dstate = dCR
-		case ch == '.' && s.dstate == dBOL:
-			s.dstate = dDot
-		default:
-			s.dstate = dMid
-		}
-		n := uint64(s.dotPend) + 1
-		s.dotPend = 0
+		c, end := s.stepByte(b, i, r)
 		i++
-		if s.count(p, n, r) {
+		if end || (c > 0 && s.count(p, c, r)) {
 			return i
 		}
 	}
