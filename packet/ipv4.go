@@ -167,6 +167,18 @@ func (ip IPv4) CalculateChecksum() uint16 {
 
 // ChecksumValid reports whether the header checksum is correct.
 func (ip IPv4) ChecksumValid() bool {
+	if ip.HeaderLength() == IPv4MinHeaderLen {
+		// No options, nearly every packet: five 32-bit words summed
+		// inline (RFC 1071: the sum may be taken over any word size, with
+		// the carries folded back), not Checksum's loop.
+		b := ip[:IPv4MinHeaderLen]
+		s := uint64(binary.BigEndian.Uint32(b)) + uint64(binary.BigEndian.Uint32(b[4:])) +
+			uint64(binary.BigEndian.Uint32(b[8:])) + uint64(binary.BigEndian.Uint32(b[12:])) +
+			uint64(binary.BigEndian.Uint32(b[16:]))
+		s = s>>32 + s&0xffffffff
+		s = s>>32 + s&0xffffffff
+		return Fold(uint32(s)) == 0
+	}
 	return Fold(Checksum(ip[:ip.HeaderLength()], 0)) == 0
 }
 
