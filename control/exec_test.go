@@ -124,6 +124,9 @@ func TestExecUsage(t *testing.T) {
 			if out.Len() == 0 && !silent[line] {
 				t.Error("no output")
 			}
+			if line == "show ip inspect statistics" && !strings.Contains(out.String(), "SMTP replay copy: 0 frames held until the server's ACK (0 of them transmitted)\n") {
+				t.Errorf("no SMTP replay copy line:\n%s", out.String())
+			}
 		})
 	}
 	// Errors that are not usage errors: well-formed commands that fail.

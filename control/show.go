@@ -170,18 +170,22 @@ func ShowAccessLists(w io.Writer, rs *dataplane.Ruleset, st *dataplane.Stats, na
 // per-port packets, and every non-zero drop reason.
 func ShowStatistics(w io.Writer, dp *dataplane.Dataplane, st *dataplane.Stats) {
 	rs := dp.Ruleset()
-	live, half := 0, 0
+	live, half, held, parked := 0, 0, 0, 0
 	for i := range dp.Workers {
 		dp.Do(i, func(wk *dataplane.Worker) {
 			l, h := wk.SessionCount()
 			live += l
 			half += h
+			fh, fp := wk.FramesHeld()
+			held += fh
+			parked += fp
 		})
 	}
 	fmt.Fprintf(w, "Sessions: %d in use of %d, %d half-open; %d created, %d deleted\n",
 		live, rs.MaxSessions, half, st.SessionsCreated, st.SessionsDeleted)
 	fmt.Fprintf(w, "Workers: %d; frames handed over between workers: %d\n", len(dp.Workers), st.HandedOver)
 	fmt.Fprintf(w, "Packets forwarded: %d; SMTP bytes rewritten: %d\n", st.Forwarded, st.SMTPRewritten)
+	fmt.Fprintf(w, "SMTP replay copy: %d frames held until the server's ACK (%d of them transmitted)\n", held, parked)
 	fmt.Fprintf(w, "ARP: %d answered, %d learned, %d requests sent\n", st.ARPAnswered, st.ARPLearned, st.ARPRequests)
 	fmt.Fprintln(w, "Interfaces:")
 	for p, f := range rs.Ifaces {

@@ -135,9 +135,6 @@ func SetWarmChunk(n int) { warmChunk = n }
 // SetWarmTable sets warmTable (benchmarks compare with warming off).
 func SetWarmTable(n int) { warmTable = n }
 
-// Holds reports how many frames the worker's SMTP guards hold, and how
-// many of those are parked (transmitted, in no ring).
-func (w *Worker) Holds() (held, parked int) { return w.holds.held, w.holds.parked }
 
 // SetHoldMax sets how many frames the worker may hold at once.
 func (w *Worker) SetHoldMax(n int) { w.holds.max = n }

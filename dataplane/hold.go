@@ -113,3 +113,8 @@ func (w *Worker) letGo(offs []uint64) {
 		w.holds.held--
 	}
 }
+
+// FramesHeld reports how many UMEM frames the worker's SMTP guards hold,
+// and how many of those are transmitted and wait only for the server's
+// ACK (`show ip inspect statistics`; call it through Dataplane.Do).
+func (w *Worker) FramesHeld() (held, parked int) { return w.holds.held, w.holds.parked }

@@ -15,7 +15,7 @@ func TestSMTPDataFramesHeld(t *testing.T) {
 	accounted := func(when string) {
 		t.Helper()
 		if n := h.w.FramesAccounted(h.q); n != frames {
-			held, parked := h.w.Holds()
+			held, parked := h.w.FramesHeld()
 			t.Fatalf("%s: %d frames accounted for, want %d (held %d, parked %d)", when, n, frames, held, parked)
 		}
 	}
@@ -32,7 +32,7 @@ func TestSMTPDataFramesHeld(t *testing.T) {
 		c.cseq += 1000
 	}
 	h.step() // the last transmission completes
-	if held, parked := h.w.Holds(); held != 3 || parked != 3 {
+	if held, parked := h.w.FramesHeld(); held != 3 || parked != 3 {
 		t.Fatalf("after 3 data segments: held %d, parked %d; want 3, 3", held, parked)
 	}
 	accounted("3 held")
@@ -57,7 +57,7 @@ func TestSMTPDataFramesHeld(t *testing.T) {
 	// The server acknowledges the first two segments and half the third.
 	c.h.send(portIn, c.fromServer(c.sseq, first+2500, 0x10, 65535, -1, nil))
 	h.step()
-	if held, parked := h.w.Holds(); held != 1 || parked != 1 {
+	if held, parked := h.w.FramesHeld(); held != 1 || parked != 1 {
 		t.Fatalf("after ACK of 2.5 segments: held %d, parked %d; want 1, 1", held, parked)
 	}
 	accounted("after ACK")
@@ -66,7 +66,7 @@ func TestSMTPDataFramesHeld(t *testing.T) {
 	if n := h.w.ClearSession(0, true); n != 1 {
 		t.Fatalf("cleared %d sessions", n)
 	}
-	if held, parked := h.w.Holds(); held != 0 || parked != 0 {
+	if held, parked := h.w.FramesHeld(); held != 0 || parked != 0 {
 		t.Fatalf("after clear: held %d, parked %d", held, parked)
 	}
 	accounted("after clear")
@@ -84,7 +84,7 @@ func TestSMTPDataHoldBudget(t *testing.T) {
 		c.clientAt(c.cseq, bytes.Repeat([]byte{b}, 1000))
 		c.cseq += 1000
 	}
-	if held, _ := h.w.Holds(); held != 1 {
+	if held, _ := h.w.FramesHeld(); held != 1 {
 		t.Fatalf("held %d frames with a budget of 1", held)
 	}
 	for i, b := range []byte{'a', 'b', 'c'} {
