@@ -169,3 +169,6 @@ func (w *Worker) PoisonFree(qs []*FakeQueue) {
 		}
 	}
 }
+
+// FramesEverHeld is how many frames the worker's SMTP guards have held.
+func (w *Worker) FramesEverHeld() uint64 { return w.holds.total }

@@ -49,6 +49,7 @@ type frameHolds struct {
 	held    int     // frames in state held or parked
 	parked  int     // frames in state parked
 	max     int     // held stays at most this
+	total   uint64  // frames ever held
 	scratch []uint64
 }
 
@@ -94,6 +95,7 @@ func (w *Worker) holdable(d *Desc, s *Session, b []byte) (uint64, bool) {
 func (w *Worker) hold(off uint64) {
 	w.holds.state[off>>w.holds.shift] = frameHeld
 	w.holds.held++
+	w.holds.total++
 }
 
 // letGo ends the holds on the frames at the offsets offs.

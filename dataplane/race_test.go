@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -116,7 +117,19 @@ func TestTwoWorkersRace(t *testing.T) {
 			}
 			if time.Now().After(deadline) {
 				shutdown()
-				st := statsTotal(dp)
+				// Every SMTP flow's message data was held by its owner until the 250
+	// (in both workers), and every held frame is back (accounted below).
+	var everHeld [2]uint64
+	for i, w := range dp.Workers {
+		everHeld[i] = w.FramesEverHeld()
+		if held, _ := w.FramesHeld(); held != 0 {
+			t.Errorf("worker %d still holds %d frames with no session left", i, held)
+		}
+	}
+	if everHeld[0]+everHeld[1] != smtpFlows || everHeld[0] == 0 || everHeld[1] == 0 {
+		t.Errorf("frames held by workers 0 and 1: %v, want %d in all, some on each", everHeld, smtpFlows)
+	}
+	st := statsTotal(dp)
 				t.Fatalf("%s: %d of %d frames on port %d; drops %v", what, have, n, port, nonZero(st.Drops[:]))
 			}
 			time.Sleep(200 * time.Microsecond)
@@ -168,6 +181,17 @@ func TestTwoWorkersRace(t *testing.T) {
 		{false, packet.ACK | packet.PSH, text("220 mail ESMTP\r\n")},
 		{true, packet.ACK | packet.PSH, func(c *tcpConn) []byte { return []byte(fmt.Sprintf("HELO c%d\r\n", c.a.sport)) }},
 		{false, packet.ACK | packet.PSH, text("250 hello\r\n")},
+		{true, packet.ACK | packet.PSH, text("MAIL FROM:<a@example.org>\r\n")},
+		{false, packet.ACK | packet.PSH, text("250 ok\r\n")},
+		{true, packet.ACK | packet.PSH, text("RCPT TO:<b@example.com>\r\n")},
+		{false, packet.ACK | packet.PSH, text("250 ok\r\n")},
+		{true, packet.ACK | packet.PSH, text("DATA\r\n")},
+		{false, packet.ACK | packet.PSH, text("354 go ahead\r\n")},
+		// Message data large enough to be kept by holding its frame on
+		// the session's owner (hold.go) until the 250 acknowledges it.
+		{true, packet.ACK | packet.PSH, text(strings.Repeat("Lorem ipsum dolor sit amet, consectetur adipiscing elit\r\n", 12))},
+		{true, packet.ACK | packet.PSH, text(".\r\n")},
+		{false, packet.ACK | packet.PSH, text("250 queued\r\n")},
 		{true, packet.ACK | packet.FIN, none},
 		{false, packet.ACK | packet.FIN, none},
 		{true, packet.ACK, none},
@@ -187,14 +211,14 @@ func TestTwoWorkersRace(t *testing.T) {
 					if sg.flags&packet.ACK == 0 {
 						ack = 0
 					}
-					f = writeTCP(make([]byte, 256), &c.a, c.na, ack, sg.flags, p)
+					f = writeTCP(make([]byte, 256+len(p)), &c.a, c.na, ack, sg.flags, p)
 					w, in, out = 0, c.pa, c.pb
 					c.na += uint32(len(p))
 					if sg.flags&(packet.SYN|packet.FIN) != 0 {
 						c.na++
 					}
 				} else {
-					f = writeTCP(make([]byte, 256), &c.b, c.nb, c.na, sg.flags, p)
+					f = writeTCP(make([]byte, 256+len(p)), &c.b, c.nb, c.na, sg.flags, p)
 					w, in, out = 1, c.pb, c.pa
 					c.nb += uint32(len(p))
 					if sg.flags&(packet.SYN|packet.FIN) != 0 {
