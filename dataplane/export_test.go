@@ -135,7 +135,6 @@ func SetWarmChunk(n int) { warmChunk = n }
 // SetWarmTable sets warmTable (benchmarks compare with warming off).
 func SetWarmTable(n int) { warmTable = n }
 
-
 // SetHoldMax sets how many frames the worker may hold at once.
 func (w *Worker) SetHoldMax(n int) { w.holds.max = n }
 

@@ -118,18 +118,18 @@ func TestTwoWorkersRace(t *testing.T) {
 			if time.Now().After(deadline) {
 				shutdown()
 				// Every SMTP flow's message data was held by its owner until the 250
-	// (in both workers), and every held frame is back (accounted below).
-	var everHeld [2]uint64
-	for i, w := range dp.Workers {
-		everHeld[i] = w.FramesEverHeld()
-		if held, _ := w.FramesHeld(); held != 0 {
-			t.Errorf("worker %d still holds %d frames with no session left", i, held)
-		}
-	}
-	if everHeld[0]+everHeld[1] != smtpFlows || everHeld[0] == 0 || everHeld[1] == 0 {
-		t.Errorf("frames held by workers 0 and 1: %v, want %d in all, some on each", everHeld, smtpFlows)
-	}
-	st := statsTotal(dp)
+				// (in both workers), and every held frame is back (accounted below).
+				var everHeld [2]uint64
+				for i, w := range dp.Workers {
+					everHeld[i] = w.FramesEverHeld()
+					if held, _ := w.FramesHeld(); held != 0 {
+						t.Errorf("worker %d still holds %d frames with no session left", i, held)
+					}
+				}
+				if everHeld[0]+everHeld[1] != smtpFlows || everHeld[0] == 0 || everHeld[1] == 0 {
+					t.Errorf("frames held by workers 0 and 1: %v, want %d in all, some on each", everHeld, smtpFlows)
+				}
+				st := statsTotal(dp)
 				t.Fatalf("%s: %d of %d frames on port %d; drops %v", what, have, n, port, nonZero(st.Drops[:]))
 			}
 			time.Sleep(200 * time.Microsecond)
