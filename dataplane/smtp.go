@@ -20,14 +20,17 @@ import (
 //	max-data -> RST both ends, delete the session
 //	guard.Commit: the new bytes, as forwarded, are kept until ACKed
 //
-// In data mode the copy comes first and finds the line-start dots on the
-// way (keepLineDot, internal/scan), fsm.ClientLineDot then only steps
-// through those, and guard.Advance keeps the copy; a segment with bytes
-// rewritten is copied again by Commit.
+// In data mode, a segment of 512 bytes or more is kept by holding the
+// frame it is forwarded in (guard.Hold, hold.go) after one scan for the
+// line-start dots (internal/scan), which fsm.ClientLineDot then steps
+// through; when a frame cannot be held, the copy comes first and finds
+// the dots on the way (keepLineDot), guard.Advance keeps it, and a segment
+// with bytes rewritten is copied again by Commit.
 //
 // Server -> client (dir 1):
 //
-//	guard.Ack frees what the server acknowledged
+//	guard.Ack frees what the server acknowledged, guard.Unhold the frames
+//	it covered entirely
 //	fsm.Server parses new reply bytes once, in order
 //	the advertised window is clamped to the guard's room, so a client
 //	that honours it never sends bytes the guard must drop
@@ -149,24 +152,32 @@ func (w *Worker) inspectSMTP(d *Desc, s *Session, idx uint32, dir uint8, t packe
 		return DropNone, changed
 	}
 	var res smtpfsm.Result
-	if off, ok := w.holdable(d, s, b); ok && st.fsm.Mode() == smtpfsm.ModeData {
-		// Message data kept by reference: the frame is held until the
-		// server ACKs it (hold.go), so only the scan touches b.
-		st.fsm.ClientLineDot(&st.policy, b, scan.LineDot(b), tr, &res)
+	if st.fsm.Mode() != smtpfsm.ModeData {
+		res = st.fsm.Client(&st.policy, b, tr)
 		if res.Reset {
 			w.smtpResult(s, idx, &res, tr)
 			return DropSMTPMaxData, changed
+		}
+		st.guard.Commit(b)
+	} else if off, ok := w.holdable(d, s, b); ok {
+		// Message data kept by reference: the frame, final bytes
+		// included, is held until the server ACKs it (hold.go), so only
+		// the scan touches b.
+		st.fsm.ClientLineDot(&st.policy, b, scan.LineDot(b), tr, &res)
+		if res.Reset {
+			w.smtpResult(s, idx, &res, tr)
+			return DropSMTPMaxData, changed // nothing kept, nothing held
 		}
 		if st.guard.Hold(w.umem, off, len(b)) {
 			w.hold(off)
 		} else {
 			st.guard.Commit(b)
 		}
-	} else if st.fsm.Mode() == smtpfsm.ModeData {
-		// Message data: copy b into the replay copy and find its first
-		// line-start dot in one pass, so that the data machine need not
-		// scan b again. Bytes it rewrites (rare in data mode) are kept
-		// by a second copy below.
+	} else {
+		// Message data copied: into the replay copy, finding its first
+		// line-start dot in the same pass, so that the data machine need
+		// not scan b again. Bytes it rewrites (rare in data mode) are
+		// kept by a second copy.
 		dot := keepLineDot(&st.guard, b)
 		st.fsm.ClientLineDot(&st.policy, b, dot, tr, &res)
 		if res.Reset {
@@ -178,13 +189,6 @@ func (w *Worker) inspectSMTP(d *Desc, s *Session, idx uint32, dir uint8, t packe
 		} else {
 			st.guard.Advance(len(b))
 		}
-	} else {
-		res = st.fsm.Client(&st.policy, b, tr)
-		if res.Reset {
-			w.smtpResult(s, idx, &res, tr)
-			return DropSMTPMaxData, changed
-		}
-		st.guard.Commit(b)
 	}
 	if res.Rewritten > 0 {
 		changed = true
