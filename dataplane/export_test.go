@@ -109,8 +109,11 @@ func WarmAlways() (restore func()) {
 	return func() { warmMin, warmTable = oldMin, oldTable }
 }
 
-// PeekKey is peekKey.
-func PeekKey(frame []byte) (flowtable.Key, bool) { return peekKey(frame) }
+// PeekKey is the key warming reads from frame (readKey).
+func PeekKey(frame []byte) (k flowtable.Key, ok bool) {
+	ok = readKey(frame, &k)
+	return k, ok
+}
 
 // ParsedKey is the session key process looks a frame up with, and whether
 // parsing let it get that far (a valid IPv4 packet, first fragment or

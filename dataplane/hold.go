@@ -63,7 +63,12 @@ func (h *frameHolds) init(frames, frameSize, max int) {
 // recycle takes back a frame whose transmission is over, or which is
 // dropped: to the pool, unless a guard holds it.
 func (w *Worker) recycle(a uint64) {
-	st := &w.holds.state[a>>w.holds.shift]
+	f := a >> w.holds.shift
+	if f >= uint64(len(w.holds.state)) {
+		w.pool.put(a) // not a UMEM frame: as before holding existed
+		return
+	}
+	st := &w.holds.state[f]
 	switch *st {
 	case frameHeld:
 		*st = frameParked

@@ -96,20 +96,14 @@ func warmSession(s *Session) uint64 {
 	return uint64(s.Kind) + uint64(s.host) + uint64(s.nextHop[1]) + s.Bytes[0] + s.Bytes[1]
 }
 
-// peekKey is the session key of a TCP or UDP packet in an Ethernet frame,
-// as pkt.key gives it after parseIPv4, read with bounds checks only (no
-// checksum, no length consistency). Fragments, ICMP and everything else
-// report false.
-func peekKey(frame []byte) (k flowtable.Key, ok bool) {
-	ok = readKey(frame, &k)
-	return k, ok
-}
-
-// readKey is peekKey writing the key's fields in place, one by one: warm
-// reads it back field by field (hashing), and a key built whole on the
-// stack and copied as 16 bytes would wait for the narrower stores that
-// built it (a store-forwarding stall, some 5 ns a frame). On false *k is
-// left as it was.
+// readKey sets *k to the session key of a TCP or UDP packet in an
+// Ethernet frame, as pkt.key gives it after parseIPv4, read with bounds
+// checks only (no checksum, no length consistency); fragments, ICMP and
+// everything else report false and leave *k as it was. The fields are
+// written one by one: warm reads them back field by field (hashing), and
+// a key built whole on the stack and copied as 16 bytes would wait for
+// the narrower stores that built it (a store-forwarding stall, some 5 ns a
+// frame).
 func readKey(frame []byte, k *flowtable.Key) bool {
 	if len(frame) < packet.EthernetHeaderLen {
 		return false

@@ -34,7 +34,7 @@ func TestWarmChangesNothing(t *testing.T) {
 	}
 }
 
-// peekKey (warming's key, read with bounds checks only) is the key the
+// readKey (warming's key, read with bounds checks only) is the key the
 // pipeline looks the packet up with, for every TCP and UDP packet that
 // parses; it says false for everything else it cannot read, and never
 // panics on truncated or garbled frames.
@@ -76,7 +76,7 @@ func TestPeekKeyMatchesParse(t *testing.T) {
 		proto := k.Proto
 		if proto != packet.ProtoTCP && proto != packet.ProtoUDP {
 			if pok {
-				t.Errorf("frame %d: peekKey read a %d packet", i, proto)
+				t.Errorf("frame %d: readKey read a %d packet", i, proto)
 			}
 			continue
 		}
@@ -84,7 +84,7 @@ func TestPeekKeyMatchesParse(t *testing.T) {
 			continue // a first fragment: warming leaves it alone
 		}
 		if !pok || pk != k {
-			t.Errorf("frame %d: peekKey %+v %v, pipeline key %+v", i, pk, pok, k)
+			t.Errorf("frame %d: readKey %+v %v, pipeline key %+v", i, pk, pok, k)
 			continue
 		}
 		agree++
