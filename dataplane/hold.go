@@ -2,8 +2,6 @@ package dataplane
 
 import (
 	"math/bits"
-
-	"cbac/tcpstream"
 )
 
 // Holding forwarded frames: the zero-copy replay copy.
@@ -44,20 +42,18 @@ const holdMin = 512
 
 // frameHolds is a worker's record of the frames its guards hold.
 type frameHolds struct {
-	state   []uint8 // per UMEM frame
-	shift   uint    // log2 of the frame size
-	held    int     // frames in state held or parked
-	parked  int     // frames in state parked
-	max     int     // held stays at most this
-	total   uint64  // frames ever held
-	scratch []uint64
+	state  []uint8 // per UMEM frame
+	shift  uint    // log2 of the frame size
+	held   int     // frames in state held or parked
+	parked int     // frames in state parked
+	max    int     // held stays at most this
+	total  uint64  // frames ever held
 }
 
 func (h *frameHolds) init(frames, frameSize, max int) {
 	h.state = make([]uint8, frames)
 	h.shift = uint(bits.TrailingZeros(uint(frameSize)))
 	h.max = max
-	h.scratch = make([]uint64, 0, tcpstream.MaxHeld) // Unhold and Release append at most that many
 }
 
 // recycle takes back a frame whose transmission is over, or which is
@@ -103,22 +99,20 @@ func (w *Worker) hold(off uint64) {
 	w.holds.total++
 }
 
-// letGo ends the holds on the frames at the offsets offs.
-func (w *Worker) letGo(offs []uint64) {
-	for _, off := range offs {
-		st := &w.holds.state[off>>w.holds.shift]
-		switch *st {
-		case frameParked:
-			*st = frameFree
-			w.holds.parked--
-			w.pool.put(off)
-		case frameHeld:
-			*st = frameLetGo
-		default:
-			continue // not held: nothing to undo
-		}
-		w.holds.held--
+// letGo ends the hold on the frame at offset off.
+func (w *Worker) letGo(off uint64) {
+	st := &w.holds.state[off>>w.holds.shift]
+	switch *st {
+	case frameParked:
+		*st = frameFree
+		w.holds.parked--
+		w.pool.put(off)
+	case frameHeld:
+		*st = frameLetGo
+	default:
+		return // not held: nothing to undo
 	}
+	w.holds.held--
 }
 
 // FramesHeld reports how many UMEM frames the worker's SMTP guards hold,

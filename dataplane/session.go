@@ -116,7 +116,14 @@ func (w *Worker) finalize(idx uint32) {
 		w.emit(&ev)
 	}
 	if s.smtp != 0 {
-		w.letGo(w.smtp.get(s.smtp).guard.Release(w.holds.scratch[:0]))
+		g := &w.smtp.get(s.smtp).guard
+		for {
+			off, ok := g.Release()
+			if !ok {
+				break
+			}
+			w.letGo(off)
+		}
 		w.smtp.free(s.smtp)
 		s.smtp = 0
 	}

@@ -252,8 +252,12 @@ func (w *Worker) smtpReply(s *Session, idx uint32, st *smtpState, t packet.TCP, 
 	}
 	if flags&packet.ACK != 0 && flags&packet.RST == 0 {
 		st.guard.Ack(t.Ack())
-		if st.guard.Held() > 0 {
-			w.letGo(st.guard.Unhold(w.holds.scratch[:0]))
+		for {
+			off, ok := st.guard.Unhold()
+			if !ok {
+				break
+			}
+			w.letGo(off)
 		}
 		scale := s.tcp.WindowScale(1)
 		if flags&packet.SYN != 0 {

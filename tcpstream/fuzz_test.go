@@ -42,7 +42,11 @@ func FuzzGuard(f *testing.F) {
 		used := uint64(0)
 		holding := map[uint64]int{} // offset -> length, held now
 		unhold := func() {
-			for _, o := range g.Unhold(nil) {
+			for {
+				o, more := g.Unhold()
+				if !more {
+					break
+				}
 				n, ok := holding[o]
 				if !ok {
 					t.Fatalf("Unhold gave %d, not held", o)
@@ -175,8 +179,19 @@ func FuzzGuard(f *testing.F) {
 				t.Fatalf("kept %d of %d", g.Kept(), size)
 			}
 		}
-		if out := g.Release(nil); len(out) != len(holding) || g.Held() != 0 {
-			t.Fatalf("Release gave %d offsets, %d held", len(out), len(holding))
+		released := 0
+		for {
+			o, ok := g.Release()
+			if !ok {
+				break
+			}
+			if _, held := holding[o]; !held {
+				t.Fatalf("Release gave %d, not held", o)
+			}
+			released++
+		}
+		if released != len(holding) || g.Held() != 0 {
+			t.Fatalf("Release gave %d offsets, %d held", released, len(holding))
 		}
 	})
 }

@@ -130,13 +130,17 @@ func (g *Guard) Free() int { return len(g.buf) - g.Kept() }
 // new); differs is true when a restored byte differed from what had been
 // forwarded. A segment without payload is forwarded.
 func (g *Guard) Segment(seq uint32, payload []byte) (act Action, newStart int, differs bool) {
+	if seq == g.next && uint32(len(payload)) <= uint32(len(g.buf))-(g.next-g.base) {
+		return Forward, 0, false // in order, all new, room for it: the common case, inlined
+	}
+	return g.segment(seq, payload)
+}
+
+// segment is Segment past its common case.
+func (g *Guard) segment(seq uint32, payload []byte) (act Action, newStart int, differs bool) {
 	n := uint32(len(payload))
 	if seq == g.next {
-		// In order, all new: the common case.
-		if n > uint32(len(g.buf))-(g.next-g.base) {
-			return Drop, 0, false
-		}
-		return Forward, 0, false
+		return Drop, 0, false // no room
 	}
 	if n == 0 {
 		return Forward, 0, false
@@ -302,32 +306,34 @@ func (g *Guard) Hold(mem []byte, off uint64, n int) bool {
 // Held is the number of ranges held by reference.
 func (g *Guard) Held() int { return int(g.nheld) }
 
-// Unhold appends to out the offsets (as given to Hold) of the held ranges
-// the server has acknowledged entirely, which the caller may reuse now,
-// forgets them, and returns out. Call it after Ack.
-func (g *Guard) Unhold(out []uint64) []uint64 {
-	for g.nheld > 0 {
-		h := &g.held[g.first]
-		if seqBefore(g.base, h.seq+h.n) {
-			break
-		}
-		out = append(out, h.off)
-		g.first = (g.first + 1) % MaxHeld
-		g.nheld--
+// Unhold forgets the oldest held range if the server has acknowledged it
+// entirely and returns its offset (as given to Hold), which the caller may
+// reuse now; ok is false when there is no such range. Call it after Ack,
+// until ok is false.
+func (g *Guard) Unhold() (off uint64, ok bool) {
+	if g.nheld == 0 {
+		return 0, false
 	}
-	return out
+	h := &g.held[g.first%MaxHeld]
+	if seqBefore(g.base, h.seq+h.n) {
+		return 0, false
+	}
+	g.first = (g.first + 1) % MaxHeld
+	g.nheld--
+	return h.off, true
 }
 
-// Release appends the offsets of every held range to out, forgets them and
-// returns out: the stream ends, and the Guard must be Init again before
-// any other use.
-func (g *Guard) Release(out []uint64) []uint64 {
-	for g.nheld > 0 {
-		out = append(out, g.held[g.first].off)
-		g.first = (g.first + 1) % MaxHeld
-		g.nheld--
+// Release forgets the oldest held range, acknowledged or not, and returns
+// its offset; ok is false when none is left. The stream ends: call it until
+// ok is false, and Init the Guard again before any other use.
+func (g *Guard) Release() (off uint64, ok bool) {
+	if g.nheld == 0 {
+		return 0, false
 	}
-	return out
+	off = g.held[g.first%MaxHeld].off
+	g.first = (g.first + 1) % MaxHeld
+	g.nheld--
+	return off, true
 }
 
 // Ack frees kept bytes below ack, an acknowledgement number from the

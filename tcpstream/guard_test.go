@@ -318,15 +318,21 @@ func TestHold(t *testing.T) {
 		t.Fatalf("restored %q", p)
 	}
 	g.Ack(110) // inside the copied range
-	if out := g.Unhold(nil); len(out) != 1 || out[0] != 4 {
-		t.Fatalf("Unhold after ACK 110: %v", out)
+	if off, ok := g.Unhold(); !ok || off != 4 {
+		t.Fatalf("Unhold after ACK 110: %d %v", off, ok)
+	}
+	if off, ok := g.Unhold(); ok {
+		t.Fatalf("second Unhold after ACK 110: %d", off)
 	}
 	g.Ack(120) // inside the second held range
-	if out := g.Unhold(nil); len(out) != 0 {
-		t.Fatalf("Unhold after ACK 120: %v", out)
+	if off, ok := g.Unhold(); ok {
+		t.Fatalf("Unhold after ACK 120: %d", off)
 	}
-	if out := g.Release(nil); len(out) != 1 || out[0] != 16 || g.Held() != 0 {
-		t.Fatalf("Release: %v", out)
+	if off, ok := g.Release(); !ok || off != 16 || g.Held() != 0 {
+		t.Fatalf("Release: %d %v", off, ok)
+	}
+	if off, ok := g.Release(); ok {
+		t.Fatalf("second Release: %d", off)
 	}
 
 	g.Init(0, make([]byte, 1000))
