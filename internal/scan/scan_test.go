@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand"
 	"testing"
+	"unsafe"
 )
 
 var kernelNames = []string{kernelGeneric: "generic", kernelAVX2: "avx2", kernelAVX512: "avx512"}
@@ -146,6 +147,124 @@ func FuzzLineDot(f *testing.F) {
 		}
 		off %= 64
 		eachKernel(t, func(t *testing.T) { check(t, b, off) })
+	})
+}
+
+// fill writes into b lines of letters and spaces with CRLF, and the pairs
+// that the AVX-512 kernel's fast test lets through and then has to rule
+// out (a "." after one of the bytes with the bits of 0xD1 clear other than
+// LF: " .", "..", "\x00." and so on), but no line-start dot.
+func fill(b []byte, rng *rand.Rand) {
+	decoys := []byte(" .\x00\x02\x04\x06\x08\x0c\x0e\"$&(*,")
+	for i := range b {
+		switch r := rng.Intn(40); {
+		case r == 0 && i >= 1:
+			b[i-1], b[i] = '\r', '\n'
+		case r == 1 && i >= 1 && (i < 2 || b[i-2] != '\n'):
+			b[i-1], b[i] = decoys[rng.Intn(len(decoys))], '.'
+		case r < 8:
+			b[i] = ' '
+		default:
+			b[i] = 'a' + byte(rng.Intn(26))
+		}
+	}
+	for i := 1; i < len(b); i++ {
+		if b[i] == '.' && b[i-1] == '\n' {
+			b[i] = 'x'
+		}
+	}
+}
+
+// checkAt runs LineDot and CopyLineDot on b placed at src[off:] and
+// dst[off:], src and dst filled with LF and "." around it, against the
+// reference.
+func checkAt(t *testing.T, b, src, dst []byte, off int) {
+	t.Helper()
+	for i := range src {
+		src[i] = "\n."[i&1]
+	}
+	s := src[off : off+len(b) : off+len(b)]
+	copy(s, b)
+	want := refLineDot(b)
+	if got := LineDot(s); got != want {
+		t.Fatalf("LineDot(%q) at %d mod 64 = %d, want %d", b, off, got, want)
+	}
+	for i := range dst {
+		dst[i] = 0xa5
+	}
+	if got := CopyLineDot(dst[off:off+len(b)], s); got != want {
+		t.Fatalf("CopyLineDot(%q) at %d mod 64 = %d, want %d", b, off, got, want)
+	}
+	if !bytes.Equal(dst[off:off+len(b)], b) {
+		t.Fatalf("CopyLineDot copied %q, want %q", dst[off:off+len(b)], b)
+	}
+	for i, c := range dst {
+		if (i < off || i >= off+len(b)) && c != 0xa5 {
+			t.Fatalf("CopyLineDot(len %d at %d) wrote dst[%d] outside the copy", len(b), off, i)
+		}
+	}
+}
+
+// aligned returns n bytes that start at a 64-byte boundary.
+func aligned(n int) []byte {
+	b := make([]byte, n+64)
+	a := int(uintptr(unsafe.Pointer(&b[0])) & 63)
+	return b[(64-a)&63:][:n:n]
+}
+
+// testLengths are every length up to 300 (the kernels' edges: 64, and 256
+// where AVX-512 turns to aligned blocks) and some around larger ones.
+func testLengths() []int {
+	var ns []int
+	for n := 0; n <= 300; n++ {
+		ns = append(ns, n)
+	}
+	return append(ns, 319, 320, 321, 511, 512, 513, 1000, 1459, 1460, 1461, 2047)
+}
+
+// Every start alignment 0 to 63, at every length of testLengths: without a
+// line-start dot, with one at the first and the last index, and at the
+// indexes around 64-byte boundaries of memory; each with decoys (see fill)
+// before it and without.
+func TestLineDotAlignment(t *testing.T) {
+	eachKernel(t, func(t *testing.T) {
+		rng := rand.New(rand.NewSource(4))
+		src, dst := aligned(2048+192), aligned(2048+192)
+		b := make([]byte, 2047)
+		for _, n := range testLengths() {
+			for off := 0; off < 64; off++ {
+				for _, decoys := range []bool{false, true} {
+					c := b[:n]
+					if decoys {
+						fill(c, rng)
+					} else {
+						for i := range c {
+							c[i] = 'a' + byte(rng.Intn(26))
+						}
+					}
+					checkAt(t, c, src, dst, off)
+					if n > 0 {
+						saved := c[0]
+						c[0] = '.' // after a LF outside b if off is odd
+						checkAt(t, c, src, dst, off)
+						c[0] = saved
+					}
+					ks := []int{1, n - 1}
+					for k := 64 - off; k < n; k += 64 {
+						ks = append(ks, k-1, k, k+1)
+					}
+					for _, k := range ks {
+						if k < 1 || k >= n {
+							continue
+						}
+						saved0, saved1 := c[k-1], c[k]
+						c[k-1], c[k] = '\n', '.'
+						checkAt(t, c, src, dst, off)
+						c[k-1], c[k] = saved0, saved1
+					}
+				}
+			}
+		}
 	})
 }
 
