@@ -131,7 +131,7 @@ func (g *Guard) Free() int { return len(g.buf) - g.Kept() }
 // forwarded. A segment without payload is forwarded.
 func (g *Guard) Segment(seq uint32, payload []byte) (act Action, newStart int, differs bool) {
 	if seq == g.next && uint32(len(payload)) <= uint32(len(g.buf))-(g.next-g.base) {
-		return Forward, 0, false // in order, all new, room for it: the common case, inlined
+		return Forward, 0, false // in order, all new, room for it: the common case
 	}
 	return g.segment(seq, payload)
 }
