@@ -22,6 +22,10 @@ const (
 )
 
 // LineDot returns the index of the first line-start dot in b, or len(b).
+// The AVX-512 kernel may read, and ignores, bytes before b[0] and after
+// b[len(b)-1] that share an aligned 64-byte block with b: they lie in b's
+// pages, so the reads never fault, but b must not be memory whose reads
+// have effects.
 func LineDot(b []byte) int {
 	return lineDot(b)
 }
