@@ -130,6 +130,10 @@ func (w *Worker) inspectSMTP(d *Desc, s *Session, idx uint32, dir uint8, t packe
 	if len(p.payload) == 0 {
 		return DropNone, false
 	}
+	held, dot := w.smtpData(d, s, st, seq, p.payload)
+	if held {
+		return DropNone, false
+	}
 	act, start, differs := st.guard.Segment(seq, p.payload)
 	if act == tcpstream.Drop {
 		if int32(seq-st.guard.Next()) > 0 {
@@ -142,6 +146,9 @@ func (w *Worker) inspectSMTP(d *Desc, s *Session, idx uint32, dir uint8, t packe
 	changed := act == tcpstream.Replay
 	if differs {
 		w.smtpAlert(s, idx, EvStreamDiffers, 0, nil)
+	}
+	if start != 0 {
+		dot = -1 // smtpData scanned the whole payload, if anything
 	}
 	b := p.payload[start:]
 	if len(b) == 0 {
@@ -163,7 +170,10 @@ func (w *Worker) inspectSMTP(d *Desc, s *Session, idx uint32, dir uint8, t packe
 		// Message data kept by reference: the frame, final bytes
 		// included, is held until the server ACKs it (hold.go), so only
 		// the scan touches b.
-		st.fsm.ClientLineDot(&st.policy, b, scan.LineDot(b), tr, &res)
+		if dot < 0 {
+			dot = scan.LineDot(b)
+		}
+		st.fsm.ClientLineDot(&st.policy, b, dot, tr, &res)
 		if res.Reset {
 			w.smtpResult(s, idx, &res, tr)
 			return DropSMTPMaxData, changed // nothing kept, nothing held
@@ -199,6 +209,29 @@ func (w *Worker) inspectSMTP(d *Desc, s *Session, idx uint32, dir uint8, t packe
 		st.passthrough = true
 	}
 	return DropNone, changed
+}
+
+// smtpData is inspectSMTP's common case, message data from the client: a
+// segment in order, with room, in data mode inside a line, in a frame that
+// can be held (holdable), with no line-start dot. It holds the frame after
+// one scan and reports true. Otherwise it changes nothing and reports
+// false, with dot the scan's result (scan.LineDot(payload)) if it scanned,
+// else -1, for the general path.
+func (w *Worker) smtpData(d *Desc, s *Session, st *smtpState, seq uint32, payload []byte) (held bool, dot int) {
+	if seq != st.guard.Next() || !st.guard.CanHold(len(payload)) || st.passthrough || st.fsm.Mode() != smtpfsm.ModeData {
+		return false, -1
+	}
+	off, ok := w.holdable(d, s, payload)
+	if !ok {
+		return false, -1
+	}
+	dot = scan.LineDot(payload)
+	if dot != len(payload) || !st.fsm.SkipData(&st.policy, payload) {
+		return false, dot
+	}
+	st.guard.Hold(w.umem, off, len(payload)) // CanHold said yes
+	w.hold(off)
+	return true, dot
 }
 
 // keepLineDot copies b, new bytes that Segment accepted, to where the

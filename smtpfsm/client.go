@@ -41,19 +41,30 @@ func (s *Session) Client(p *Policy, b []byte, tr *Trace) (r Result) {
 // zeroes: a result written in place, never copied, costs nothing on the
 // path of a data segment, where the machine has little else to do.
 func (s *Session) ClientLineDot(p *Policy, b []byte, dot int, tr *Trace, r *Result) {
-	if dot == len(b) && s.mode == ModeData && (s.dstate == dMid || s.dstate == dCR) && !s.quarantine &&
-		len(b) > 0 && (p.MaxData == 0 || s.dataBytes+uint64(len(b)) <= p.MaxData) {
-		// Inside a line, no line-start dot in b: all of b is message data,
-		// and only its last bytes tell the state after it (what data does
-		// for such a b, without the call).
-		s.dstate = endState(b, 0, s.dstate)
-		s.dataBytes += uint64(len(b))
+	if dot == len(b) && s.SkipData(p, b) {
 		return
 	}
 	if dot < 0 || dot > len(b) {
 		dot = -1 // not a valid hint: scan
 	}
 	s.client(p, b, dot, tr, r)
+}
+
+// SkipData is ClientLineDot's common case on its own, for a b with no
+// line-start dot (scan.LineDot(b) == len(b)): in data mode inside
+// a line, all of b is message data, and only its last bytes tell the
+// state after it (what data does for such a b, without the call). It
+// counts b and returns true, or, in any other case (another mode, a line
+// start, quarantine, max-data reached, fewer than two bytes), changes
+// nothing and returns false.
+func (s *Session) SkipData(p *Policy, b []byte) bool {
+	n := uint64(len(b))
+	if n < 2 || s.mode != ModeData || s.dstate > dCR || s.quarantine || (p.MaxData != 0 && s.dataBytes+n > p.MaxData) {
+		return false
+	}
+	s.dstate = lastState(b[n-2], b[n-1])
+	s.dataBytes += n
+	return true
 }
 
 // client is Client; dot is scan.LineDot(b), or -1 if unknown.

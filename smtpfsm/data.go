@@ -185,16 +185,28 @@ func nextState(st uint8, ch byte) uint8 {
 // "." in it) entered in state st, dMid or dCR: only the last bytes matter.
 func endState(b []byte, i int, st uint8) uint8 {
 	last := len(b) - 1
-	switch b[last] {
-	case '\r':
-		return dCR
-	case '\n':
-		if (last > i && b[last-1] == '\r') || (last == i && st == dCR) {
-			return dBOL
-		}
-		return dBOLLF
+	prev := byte(0)
+	if last > i {
+		prev = b[last-1]
+	} else if st == dCR {
+		prev = '\r'
 	}
-	return dMid
+	return lastState(prev, b[last])
+}
+
+// lastState is the detector's state after data inside a line, with no
+// line-start "." in it, whose last two bytes are prev and last.
+func lastState(prev, last byte) uint8 {
+	if last == '\r' {
+		return dCR
+	}
+	if last != '\n' {
+		return dMid
+	}
+	if prev == '\r' {
+		return dBOL
+	}
+	return dBOLLF
 }
 
 // lineDot returns the index of the first "." in b[i+1:] that follows a LF,

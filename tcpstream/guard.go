@@ -293,7 +293,7 @@ func (g *Guard) Advance(n int) bool {
 // life. It returns false and keeps nothing if n bytes do not fit or
 // MaxHeld ranges are held already; the caller then keeps a copy (Commit).
 func (g *Guard) Hold(mem []byte, off uint64, n int) bool {
-	if n <= 0 || n > g.Free() || g.nheld == MaxHeld || off+uint64(n) > uint64(len(mem)) {
+	if !g.CanHold(n) || off+uint64(n) > uint64(len(mem)) {
 		return false
 	}
 	g.mem = mem
@@ -301,6 +301,12 @@ func (g *Guard) Hold(mem []byte, off uint64, n int) bool {
 	g.nheld++
 	g.next += uint32(n)
 	return true
+}
+
+// CanHold reports whether Hold would keep n new bytes: they fit, and fewer
+// than MaxHeld ranges are held.
+func (g *Guard) CanHold(n int) bool {
+	return n > 0 && n <= g.Free() && g.nheld < MaxHeld
 }
 
 // Held is the number of ranges held by reference.
