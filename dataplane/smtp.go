@@ -23,7 +23,8 @@ import (
 // In data mode, a segment of 512 bytes or more is kept by holding the
 // frame it is forwarded in (guard.Hold, hold.go) after one scan for the
 // line-start dots (internal/scan), which fsm.ClientLineDot then steps
-// through; when a frame cannot be held, the copy comes first and finds
+// through; smtpData takes the common case of that first (in order, no
+// line-start dot: the scan, fsm.SkipData, the hold, nothing else); when a frame cannot be held, the copy comes first and finds
 // the dots on the way (keepLineDot), guard.Advance keeps it, and a segment
 // with bytes rewritten is copied again by Commit.
 //
@@ -103,6 +104,13 @@ func (p *smtpPool) free(h uint32) {
 // DropSMTPMaxData asks the caller to reset the session (resetSession).
 func (w *Worker) inspectSMTP(d *Desc, s *Session, idx uint32, dir uint8, t packet.TCP, p *pkt) (Reason, bool) {
 	st := w.smtp.get(s.smtp)
+	dot := -1 // scan.LineDot(p.payload), once smtpData has scanned it
+	if dir == 0 {
+		var held bool
+		if held, dot = w.smtpData(d, s, st, t, p.payload); held {
+			return DropNone, false
+		}
+	}
 	var tr *smtpfsm.Trace
 	if w.tracing {
 		tr = &w.trace
@@ -128,10 +136,6 @@ func (w *Worker) inspectSMTP(d *Desc, s *Session, idx uint32, dir uint8, t packe
 		return DropNone, false
 	}
 	if len(p.payload) == 0 {
-		return DropNone, false
-	}
-	held, dot := w.smtpData(d, s, st, seq, p.payload)
-	if held {
 		return DropNone, false
 	}
 	act, start, differs := st.guard.Segment(seq, p.payload)
@@ -212,13 +216,13 @@ func (w *Worker) inspectSMTP(d *Desc, s *Session, idx uint32, dir uint8, t packe
 }
 
 // smtpData is inspectSMTP's common case, message data from the client: a
-// segment in order, with room, in data mode inside a line, in a frame that
+// segment without SYN, in order, with room, in data mode inside a line, in a frame that
 // can be held (holdable), with no line-start dot. It holds the frame after
 // one scan and reports true. Otherwise it changes nothing and reports
 // false, with dot the scan's result (scan.LineDot(payload)) if it scanned,
 // else -1, for the general path.
-func (w *Worker) smtpData(d *Desc, s *Session, st *smtpState, seq uint32, payload []byte) (held bool, dot int) {
-	if seq != st.guard.Next() || !st.guard.CanHold(len(payload)) || st.passthrough || st.fsm.Mode() != smtpfsm.ModeData {
+func (w *Worker) smtpData(d *Desc, s *Session, st *smtpState, t packet.TCP, payload []byte) (held bool, dot int) {
+	if t.Seq() != st.guard.Next() || t.Flags()&packet.SYN != 0 || !st.guard.CanHold(len(payload)) || st.passthrough || st.fsm.Mode() != smtpfsm.ModeData {
 		return false, -1
 	}
 	off, ok := w.holdable(d, s, payload)

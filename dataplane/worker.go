@@ -94,6 +94,8 @@ type Worker struct {
 	table        *flowtable.Table
 	sess         []Session
 	smtp         smtpPool
+	tracing      bool // debug ip inspect smtp: trace into w.trace
+	reassembling bool // process runs on a reassembled datagram's first fragment
 	adm          *inspect.Admission
 	pend         pendingARP
 	expired      []uint32
@@ -102,11 +104,9 @@ type Worker struct {
 	now          int64
 	halfOpen     int // half-open sessions of this worker
 	trace        smtpfsm.Trace
-	tracing      bool
 	vfr          *vfr.Table // virtual reassembly (frag.go)
 	fragOut      []vfr.Frag // scratch for vfr results
 	fragRest     []Desc     // the other fragments of the datagram being processed
-	reassembling bool       // process runs on a reassembled datagram's first fragment
 	// Stats are the worker's counters; read them through Do.
 	Stats Stats
 }
