@@ -106,6 +106,11 @@ func seqAfter(a, b uint32) bool  { return int32(b-a) < 0 }
 // (the SYN's sequence number + 1). buf is the replay buffer, typically
 // from a pool; its length is the capacity (an empty buf keeps nothing and
 // drops every new byte). The Guard owns buf until it is reset.
+//
+// Init is not inlined: a Guard literal is 2 KiB, and its caller's stack
+// frame would hold one.
+//
+//go:noinline
 func (g *Guard) Init(isn uint32, buf []byte) {
 	*g = Guard{buf: buf, base: isn, next: isn}
 }
