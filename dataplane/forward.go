@@ -287,16 +287,23 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 			w.table.SetClass(idx, c, w.now)
 		}
 		if s.smtp != 0 {
-			r, changed := w.inspectSMTP(d, s, idx, dir, t, p)
-			if r != DropNone {
-				if r == DropSMTPMaxData {
-					w.resetSession(d, frame, p, s, idx, dir)
+			st := w.smtp.get(s.smtp)
+			held, dot := false, -1
+			if dir == 0 {
+				held, dot = w.smtpData(d, s, st, t, p.payload)
+			}
+			if !held {
+				r, changed := w.inspectSMTP(d, s, st, idx, dir, t, p, dot)
+				if r != DropNone {
+					if r == DropSMTPMaxData {
+						w.resetSession(d, frame, p, s, idx, dir)
+						return
+					}
+					w.drop(d, r)
 					return
 				}
-				w.drop(d, r)
-				return
+				dirty = changed
 			}
-			dirty = changed
 		}
 	case packet.ProtoUDP:
 		if dir == 1 && s.flags&sfReplied == 0 {

@@ -23,10 +23,12 @@ import (
 // In data mode, a segment of 512 bytes or more is kept by holding the
 // frame it is forwarded in (guard.Hold, hold.go) after one scan for the
 // line-start dots (internal/scan), which fsm.ClientLineDot then steps
-// through; smtpData takes the common case of that first (in order, no
-// line-start dot: the scan, fsm.SkipData, the hold, nothing else); when a frame cannot be held, the copy comes first and finds
+// through; when a frame cannot be held, the copy comes first and finds
 // the dots on the way (keepLineDot), guard.Advance keeps it, and a segment
-// with bytes rewritten is copied again by Commit.
+// with bytes rewritten is copied again by Commit. The common case of
+// message data, in order with no line-start dot, is smtpData alone (the
+// scan, fsm.SkipData, the hold), which forwardSession tries before
+// inspectSMTP.
 //
 // Server -> client (dir 1):
 //
@@ -102,15 +104,10 @@ func (p *smtpPool) free(h uint32) {
 // that TCP tracking accepted. It reports whether payload bytes changed (the
 // TCP checksum must then be recomputed) or why the segment must be dropped;
 // DropSMTPMaxData asks the caller to reset the session (resetSession).
-func (w *Worker) inspectSMTP(d *Desc, s *Session, idx uint32, dir uint8, t packet.TCP, p *pkt) (Reason, bool) {
-	st := w.smtp.get(s.smtp)
-	dot := -1 // scan.LineDot(p.payload), once smtpData has scanned it
-	if dir == 0 {
-		var held bool
-		if held, dot = w.smtpData(d, s, st, t, p.payload); held {
-			return DropNone, false
-		}
-	}
+//
+// The caller tries smtpData first, for a client segment; dot is what it
+// returned (-1 if not called).
+func (w *Worker) inspectSMTP(d *Desc, s *Session, st *smtpState, idx uint32, dir uint8, t packet.TCP, p *pkt, dot int) (Reason, bool) {
 	var tr *smtpfsm.Trace
 	if w.tracing {
 		tr = &w.trace
