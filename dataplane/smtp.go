@@ -213,13 +213,14 @@ func (w *Worker) inspectSMTP(d *Desc, s *Session, st *smtpState, idx uint32, dir
 }
 
 // smtpData is inspectSMTP's common case, message data from the client: a
-// segment without SYN, in order, with room, in data mode inside a line, in a frame that
-// can be held (holdable), with no line-start dot. It holds the frame after
-// one scan and reports true. Otherwise it changes nothing and reports
-// false, with dot the scan's result (scan.LineDot(payload)) if it scanned,
-// else -1, for the general path.
+// segment without SYN, in order, with room, in data mode inside a line,
+// in a frame that can be held (holdable), with no line-start dot. It
+// holds the frame after one scan and reports true. Otherwise it changes
+// nothing and reports false, with dot the scan's result
+// (scan.LineDot(payload)) if it scanned, else -1, for inspectSMTP.
 func (w *Worker) smtpData(d *Desc, s *Session, st *smtpState, t packet.TCP, payload []byte) (held bool, dot int) {
-	if t.Seq() != st.guard.Next() || t.Flags()&packet.SYN != 0 || !st.guard.CanHold(len(payload)) || st.passthrough || st.fsm.Mode() != smtpfsm.ModeData {
+	if t.Seq() != st.guard.Next() || t.Flags()&packet.SYN != 0 || !st.guard.CanHold(len(payload)) ||
+		st.passthrough || st.fsm.Mode() != smtpfsm.ModeData {
 		return false, -1
 	}
 	off, ok := w.holdable(d, s, payload)
