@@ -570,6 +570,49 @@ func TestSMTPMaxData(t *testing.T) {
 	}
 }
 
+// Max-data crossed inside a data segment large enough to be held, after
+// one that took the message data short path (smtpData: in order, inside a
+// line, no line-start dot): the crossing one does not take it, and is
+// reset as in TestSMTPMaxData: none of its bytes reach the server, the RST
+// goes at the byte after the last one forwarded, and the held frames go
+// back to the pool with the session.
+func TestSMTPMaxDataHeldSegment(t *testing.T) {
+	h := newHarness(t, compile(t, smtpSeed(t, "smtp = { max_data = 2000 }")))
+	c := openSMTP(t, h, 40110, -1)
+	c.toData()
+	body := bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW\r\n"), 40)
+	// 600 bytes from the start of a line (not the short path: a "." could
+	// begin it), 600 from inside a line (the short path), then 900 more.
+	for i, seg := range [][]byte{body[:600], body[600:1200]} {
+		if fwd := c.clientAt(c.cseq, seg); !bytes.Equal(fwd, seg) {
+			t.Fatalf("segment %d forwarded as %q", i, fwd)
+		}
+		c.cseq += uint32(len(seg))
+	}
+	h.step() // the transmissions complete
+	if held, parked := h.w.FramesHeld(); held != 2 || parked != 2 {
+		t.Fatalf("held %d, parked %d after two data segments, want 2, 2", held, parked)
+	}
+	srv, cli := c.exchange(portOut, c.fromClient(c.cseq, c.sseq, packet.ACK|packet.PSH, 65535, -1, body[1200:2100]))
+	if len(srv) != 1 || len(cli) != 1 {
+		t.Fatalf("max-data: %d frames to the server, %d to the client, want 1 and 1; drops %v", len(srv), len(cli), smtpDrops(h))
+	}
+	c.checkToServer(srv[0], c.cseq, packet.RST|packet.ACK, []byte{})
+	c.checkToClient(cli[0], c.sseq, packet.RST|packet.ACK, []byte{})
+	if n := h.drops(dataplane.DropSMTPMaxData); n != 1 {
+		t.Errorf("max-data drops %d, want 1", n)
+	}
+	if live, _ := h.w.SessionCount(); live != 0 {
+		t.Errorf("%d sessions after max-data, want 0", live)
+	}
+	if held, parked := h.w.FramesHeld(); held != 0 || parked != 0 {
+		t.Errorf("after the reset: held %d, parked %d, want 0, 0", held, parked)
+	}
+	if n := h.w.FramesAccounted(h.q); n != 4096 {
+		t.Errorf("%d frames accounted for, want 4096", n)
+	}
+}
+
 // A body of exactly max_data bytes is delivered and the session goes on.
 func TestSMTPMaxDataExact(t *testing.T) {
 	h := newHarness(t, compile(t, smtpSeed(t, "smtp = { max_data = 1000 }")))
