@@ -3,6 +3,7 @@ package dataplane
 import (
 	"cbac/flowtable"
 	"cbac/packet"
+	"cbac/smtpfsm"
 	"cbac/tcpstate"
 )
 
@@ -174,3 +175,39 @@ func (w *Worker) PoisonFree(qs []*FakeQueue) {
 
 // FramesEverHeld is how many frames the worker's SMTP guards have held.
 func (w *Worker) FramesEverHeld() uint64 { return w.holds.total }
+
+// SessionState is what the packet path keeps about one session, comparable
+// with ==: a test takes it before and after a frame to show that the frame
+// changed nothing (TCP windows, timers, NAT, byte counts, the SMTP
+// machines, the stream guard's next expected byte and kept copy).
+type SessionState struct {
+	Session   Session
+	Entry     flowtable.Entry
+	SMTP      smtpfsm.Session
+	GuardNext uint32
+	GuardBase uint32
+	GuardHeld int
+	SrvNext   uint32
+	SrvKnown  bool
+	HalfOpen  int // the worker's half-open count
+	SMTPFree  int // free SMTP states in the worker's pool
+}
+
+// StateOf returns the state of the session k (of either direction)
+// belongs to; ok is false if there is none.
+func (w *Worker) StateOf(k flowtable.Key) (st SessionState, ok bool) {
+	st.HalfOpen, st.SMTPFree = w.halfOpen, len(w.smtp.freeList)
+	idx, _, ok := w.table.Lookup(&k)
+	if !ok {
+		return st, false
+	}
+	s := &w.sess[idx]
+	st.Session, st.Entry = *s, *w.table.Entry(idx)
+	if s.smtp != 0 {
+		m := w.smtp.get(s.smtp)
+		st.SMTP = m.fsm
+		st.GuardNext, st.GuardBase, st.GuardHeld = m.guard.Next(), m.guard.Base(), m.guard.Held()
+		st.SrvNext, st.SrvKnown = m.srvNext, m.srvKnown
+	}
+	return st, true
+}
