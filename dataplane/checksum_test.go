@@ -147,8 +147,14 @@ func TestChecksumNewFlow(t *testing.T) {
 		{"tcp SYN inspected", portIn, func(b []byte) []byte { f := ckInsideOut; return writeTCP(b, &f, 1000, 0, packet.SYN, nil) }, true, false},
 		{"tcp SYN smtp inspected", portOut, func(b []byte) []byte { f := ckOutsideIn; return writeTCP(b, &f, 1000, 0, packet.SYN, nil) }, true, false},
 		{"udp inspected", portIn, func(b []byte) []byte { f := ckInsideOut.at(5000, 9000); return writeUDP(b, &f, []byte("query")) }, true, false},
-		{"icmp echo inspected", portIn, func(b []byte) []byte { f := ckInsideOut.at(77, 77); return writeICMP(b, &f, packet.Echo, []byte("ping")) }, true, false},
-		{"tcp not inspected", portOut, func(b []byte) []byte { f := ckOutsideIn.at(40000, 80); return writeTCP(b, &f, 1000, 0, packet.SYN, []byte("x")) }, false, false},
+		{"icmp echo inspected", portIn, func(b []byte) []byte {
+			f := ckInsideOut.at(77, 77)
+			return writeICMP(b, &f, packet.Echo, []byte("ping"))
+		}, true, false},
+		{"tcp not inspected", portOut, func(b []byte) []byte {
+			f := ckOutsideIn.at(40000, 80)
+			return writeTCP(b, &f, 1000, 0, packet.SYN, []byte("x"))
+		}, false, false},
 		{"udp not inspected", portOut, func(b []byte) []byte { f := ckOutsideIn.at(5000, 53); return writeUDP(b, &f, []byte("query")) }, false, false},
 		{"icmp not inspected", portOut, func(b []byte) []byte { f := ckOutsideIn.at(9, 9); return writeICMP(b, &f, packet.Echo, []byte("ping")) }, false, false},
 		{"icmp echo to the router", portOut, func(b []byte) []byte {
@@ -398,7 +404,10 @@ func TestChecksumReassembled(t *testing.T) {
 	}
 	kinds := []kind{
 		{"udp new flow", portIn, func(r *run) []byte { f := ckInsideOut.at(5000, 9000); return writeUDP(make([]byte, 4096), &f, body) }, flow{}, 0, false},
-		{"icmp echo new flow", portIn, func(r *run) []byte { f := ckInsideOut.at(7, 7); return writeICMP(make([]byte, 4096), &f, packet.Echo, body) }, flow{}, 0, false},
+		{"icmp echo new flow", portIn, func(r *run) []byte {
+			f := ckInsideOut.at(7, 7)
+			return writeICMP(make([]byte, 4096), &f, packet.Echo, body)
+		}, flow{}, 0, false},
 		{"udp not inspected", portOut, func(r *run) []byte { f := ckOutsideIn.at(5000, 53); return writeUDP(make([]byte, 4096), &f, body) }, flow{}, 0, false},
 		{"tcp established", portIn, func(r *run) []byte {
 			c := insideOut(r, 33000, "198.51.100.7", 443)
