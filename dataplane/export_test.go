@@ -79,7 +79,7 @@ func (w *Worker) FastPath(frames, scratch [][]byte, now int64) int {
 		hint := w.warmHint[j]
 		j++
 		var p pkt
-		if parseIPv4(&p, f[14:]) != DropNone || p.proto != 6 {
+		if parseIPv4(&p, f[14:]) != DropNone || p.proto != 6 || verifyL4(&p) != DropNone {
 			continue
 		}
 		var k flowtable.Key
