@@ -21,10 +21,10 @@ func (q *FakeQueue) FillFrames() []uint64 { return ringAddrs(q.fill) }
 func (q *FakeQueue) InFlight() int { return q.rx.len() + q.tx.len() + q.done.len() }
 
 // HeldFrames counts frames the worker holds outside its pool and rings:
-// waiting for ARP, in hand-over rings towards it, or parked for an SMTP
-// guard (hold.go).
+// waiting for ARP, in hand-over rings towards it, parked for an SMTP
+// guard (hold.go), or fragments in virtual reassembly (frag.go).
 func (w *Worker) HeldFrames() int {
-	n := w.pend.n + w.holds.parked
+	n := w.pend.n + w.holds.parked + w.vfr.Held()
 	for from, row := range w.dp.handoff {
 		if from != w.ID {
 			n += row[w.ID].len()
