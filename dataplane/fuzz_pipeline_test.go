@@ -46,7 +46,7 @@ func FuzzPipeline(f *testing.F) {
 	for _, seed := range fuzzSeeds() {
 		f.Add(seed)
 	}
-	rs := compile(f, seedSmall(f))
+	rs := fuzzRuleset(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzRun(t, rs, data)
 	})
@@ -559,7 +559,7 @@ func (c *fuzzChecker) watchSMTP(inPort int) {
 	}
 }
 
-func fuzzRun(t *testing.T, rs *dataplane.Ruleset, data []byte) {
+func fuzzRun(t *testing.T, rs *dataplane.Ruleset, data []byte) *fuzzChecker {
 	h := newFuzzHarness(t, rs)
 	c := &fuzzChecker{t: t, h: h, acl: rs.ACLs[rs.Ifaces[portOut].ACLIn],
 		nat: map[uint32]uint32{ip4("10.10.10.2"): ip4("172.22.1.110"), ip4("10.10.10.5"): ip4("172.22.1.111")}}
@@ -605,6 +605,7 @@ func fuzzRun(t *testing.T, rs *dataplane.Ruleset, data []byte) {
 	if live, _ := h.w.SessionCount(); live != 0 {
 		t.Fatalf("%d sessions left after every timeout", live)
 	}
+	return c
 }
 
 // fuzzConv builds the records of a golden exchange with the sequence
@@ -707,9 +708,24 @@ func fuzzSeeds() [][]byte {
 // The golden exchanges pass the invariants, and the SMTP one reaches the
 // inspector: the illegal EXPN reaches the server as x's.
 func TestFuzzPipelineSeeds(t *testing.T) {
-	rs := compile(t, seedSmall(t))
+	rs := fuzzRuleset(t)
 	for i, s := range fuzzSeeds() {
-		t.Run(string(rune('a'+i)), func(t *testing.T) { fuzzRun(t, rs, s) })
+		t.Run(string(rune('a'+i)), func(t *testing.T) {
+			c := fuzzRun(t, rs, s)
+			if i != 0 {
+				return
+			}
+			// The watcher followed the whole client stream.
+			client := 0
+			for _, r := range decodeRecords(s) {
+				if int(r.ctl>>1)&7 == tSMTPClient {
+					client += len(r.payload)
+				}
+			}
+			if !c.smtp.open || c.smtp.cNext != fuzzClientISN+1+uint32(client) || !c.smtp.sKnown {
+				t.Errorf("SMTP watcher: open %v, next client byte %d, want %d", c.smtp.open, c.smtp.cNext, fuzzClientISN+1+client)
+			}
+		})
 	}
 	h := newFuzzHarness(t, rs)
 	var toServer []byte
@@ -728,4 +744,13 @@ func TestFuzzPipelineSeeds(t *testing.T) {
 	if !bytes.Contains(toServer, []byte("QUIT\r\n")) {
 		t.Errorf("the golden SMTP exchange did not reach its end: the server got %q", toServer)
 	}
+}
+
+// fuzzRuleset is the seed with static ARP, a table of 1024 sessions and
+// room for 8 inspected SMTP sessions: the same behaviour for the few flows
+// of an input, and a harness cheap enough to build for every input.
+func fuzzRuleset(t testing.TB) *dataplane.Ruleset {
+	rs := compile(t, seedVariant(t, "\n[dataplane]\nmax_sessions = 1024\n"))
+	rs.SMTPSessions = 8
+	return rs
 }
