@@ -174,21 +174,21 @@ func (s *Session) skipLine(b []byte, i int) int {
 	return i + n
 }
 
-// skipped counts the octets of Telnet commands and blanks in the verb phase.
-// The counter lives in cp.digits, which the verb phase does not use.
+// verbByte reads one octet of the verb phase. Telnet commands (IAC and the
+// octet after it) and blanks before the verb are skipped, counted in
+// cp.field (cp.delim remembers an IAC), which the verb phase does not
+// otherwise use.
 func (s *Session) verbByte(b []byte, i int, c byte, r *Result) {
 	p := &s.cp
-	if p.delim == iac { // second octet of a Telnet command
-		p.delim = 0
-		return
-	}
-	if c == iac || ((c == ' ' || c == '\t') && s.cVerbN == 0) {
+	second := p.delim == iac // c is the second octet of a Telnet command
+	if second || c == iac || ((c == ' ' || c == '\t') && s.cVerbN == 0) {
 		p.field++
 		if p.field > maxSkip {
 			s.refuse(b, i, r, AlertMalformed)
 			return
 		}
-		if c == iac {
+		p.delim = 0
+		if c == iac && !second {
 			p.delim = iac
 		}
 		return
