@@ -84,8 +84,9 @@ func (t *Shift) forget(k int) {
 }
 
 // Acked tells the Shift that the receiver acknowledged everything before
-// original number seq: rewrites more than 2^30 octets behind it are
-// forgotten, so that no recorded number drifts out of comparison range.
+// original number seq: rewrites (and the floor of forgotten ones) more than
+// 2^30 octets behind it are forgotten, so that no recorded number drifts
+// out of comparison range. The caller calls it as acknowledgements arrive.
 func (t *Shift) Acked(seq uint32) {
 	k := 0
 	for k < int(t.n) && int32(seq-t.end[k]) > 1<<30 {
@@ -93,6 +94,9 @@ func (t *Shift) Acked(seq uint32) {
 	}
 	if k > 0 {
 		t.forget(k)
+	}
+	if t.lost && int32(seq-t.floor) > 1<<30 {
+		t.lost = false // the floor would drift out of comparison range too
 	}
 }
 
