@@ -234,18 +234,21 @@ func (s *Session) verbEnd(b []byte, i int, args bool, r *Result) {
 	s.cArgStart = s.cLen
 }
 
-// refuse rewrites the current line from its first octet through b[i] and
-// marks the rest for rewriting; the octets of the line read in earlier
-// calls are the caller's to rewrite (Result.XHeld). It reports the refused
-// command.
+// refuse rewrites the current line through b[i] and marks the rest for
+// rewriting: from its first octet if the line was pending (the octets read
+// in earlier calls are held, the caller's to rewrite: Result.XHeld),
+// otherwise from b[i] (earlier octets may be forwarded already; rewriting
+// only from here keeps the result the same at any segmentation). It
+// reports a refused PORT or EPRT.
 func (s *Session) refuse(b []byte, i int, r *Result, why AlertKind) {
-	lineOff := int(s.cLen) - 1 // line offset of b[i]
-	from := i - lineOff
-	if from < 0 {
-		if s.pending() {
-			r.XHeld = -from // the caller holds them
+	from := i
+	if s.pending() {
+		// The line's octets before b were held back: all of it can go.
+		from = i - (int(s.cLen) - 1)
+		if from < 0 {
+			r.XHeld = -from
+			from = 0
 		}
-		from = 0
 	}
 	for k := from; k < i; k++ { // b[i] itself: by the caller's loop
 		if b[k] != '\r' && b[k] != '\n' {
