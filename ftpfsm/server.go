@@ -1,5 +1,7 @@
 package ftpfsm
 
+import "bytes"
+
 // The reply machine. A reply is one line "ddd text" or, multi-line, a
 // first line "ddd-text", any lines of text, and a last line "ddd text" with
 // the same code (RFC 959 section 4.2). Lines between the first and the last
@@ -29,6 +31,16 @@ func (s *Session) Server(b []byte) (r Result) {
 		return r
 	}
 	for i := 0; i < len(b); i++ {
+		if s.rLen > 0 && (s.rBad || s.rText || s.rPos == 4 && s.rScan == scanNone) {
+			// Fast path: the rest of the line is text nothing parses.
+			j := bytes.IndexByte(b[i:], '\n')
+			if j < 0 {
+				s.rLen = addSat(s.rLen, len(b)-i)
+				break
+			}
+			s.rLen = addSat(s.rLen, j)
+			i += j
+		}
 		c := b[i]
 		if s.rLen == 0 {
 			s.rPos, s.rCode = 0, 0
@@ -209,4 +221,12 @@ func (s *Session) finishReply(code uint16) {
 		}
 		s.authSeq = 0
 	}
+}
+
+// addSat adds n to a line length, saturating at 2^32-1.
+func addSat(l uint32, n int) uint32 {
+	if uint64(l)+uint64(n) > uint64(^uint32(0)) {
+		return ^uint32(0)
+	}
+	return l + uint32(n)
 }
