@@ -175,22 +175,17 @@ func (s *Session) skipLine(b []byte, i int) int {
 }
 
 // verbByte reads one octet of the verb phase. Telnet commands (IAC and the
-// octet after it) and blanks before the verb are skipped, counted in
-// cp.field (cp.delim remembers an IAC), which the verb phase does not
-// otherwise use.
+// octet after it) anywhere in the verb and blanks before it are skipped,
+// at most maxSkip octets.
 func (s *Session) verbByte(b []byte, i int, c byte, r *Result) {
-	p := &s.cp
-	second := p.delim == iac // c is the second octet of a Telnet command
+	second := s.cIAC // c is the second octet of a Telnet command
 	if second || c == iac || ((c == ' ' || c == '\t') && s.cVerbN == 0) {
-		p.field++
-		if p.field > maxSkip {
+		s.cSkip++
+		if s.cSkip > maxSkip {
 			s.refuse(b, i, r, AlertMalformed)
 			return
 		}
-		p.delim = 0
-		if c == iac && !second {
-			p.delim = iac
-		}
+		s.cIAC = c == iac && !second
 		return
 	}
 	if c == ' ' || c == '\t' || c == '\r' {
@@ -343,6 +338,8 @@ func (s *Session) newLine() {
 	s.cKind = KindNone
 	s.cBad = false
 	s.cCR = false
+	s.cSkip = 0
+	s.cIAC = false
 	s.cArgStart = 0
 	s.cArgEnd = 0
 	s.cp = textParser{}

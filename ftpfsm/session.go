@@ -121,6 +121,8 @@ type Session struct {
 	cKind     Kind   // KindPORT or KindEPRT once the verb is known to be one
 	cBad      bool   // rewriting to the end of the line
 	cCR       bool   // the last byte was CR
+	cIAC      bool   // the last byte was a Telnet IAC in the verb phase
+	cSkip     uint8  // Telnet command and blank octets skipped in the verb phase
 	cArgStart uint32 // line offsets of the PORT or EPRT text
 	cArgEnd   uint32
 	cp        textParser
