@@ -27,7 +27,9 @@ import (
 //     its pre-NAT tuple;
 //   - the inspected SMTP stream the server receives is what the inspector
 //     judged: every sequence number carries the same byte in every
-//     transmission (first copy wins), and a fresh smtpfsm.Session fed the
+//     transmission (first copy wins) until the server has acknowledged it
+//     (tcpstream forwards acknowledged bytes unchanged, and the server's
+//     TCP discards them below its RCV.NXT), and a fresh smtpfsm.Session fed the
 //     server's stream as the client side (and the client's replies as the
 //     server side, in transmission order) finds nothing left to rewrite.
 //
@@ -287,6 +289,8 @@ type smtpWatch struct {
 	cNext      uint32          // next client byte to feed the machine
 	sNext      uint32          // next server byte to feed the machine
 	sKnown     bool
+	acked      uint32 // the server's highest ACK that reached the client
+	ackKnown   bool
 	scratch    []byte
 	violations []string
 }
@@ -305,6 +309,9 @@ func (w *smtpWatch) client(t packet.TCP) {
 	var fresh []byte
 	for i, c := range p {
 		s := seq + uint32(i)
+		if w.ackKnown && int32(s-w.acked) < 0 {
+			continue // acknowledged: below the server's RCV.NXT, discarded there
+		}
 		if old, ok := w.sent[s]; ok {
 			if old != c {
 				w.violations = append(w.violations, "a sequence number carried two different bytes to the server")
@@ -342,6 +349,9 @@ func (w *smtpWatch) server(t packet.TCP) {
 		return
 	}
 	seq := t.Seq()
+	if a := t.Ack(); t.Flags()&packet.ACK != 0 && (!w.ackKnown || int32(a-w.acked) > 0) {
+		w.acked, w.ackKnown = a, true
+	}
 	if t.Flags()&packet.SYN != 0 {
 		w.sNext, w.sKnown = seq+1, true
 		return
