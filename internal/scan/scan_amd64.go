@@ -21,16 +21,19 @@ func supported(k int) bool { return k <= detect() }
 const minVector = 64
 
 func lineDot(b []byte) int {
-	if len(b) < minVector {
+	if len(b) < minVector || kernel == kernelGeneric {
 		return lineDotGeneric(b)
 	}
-	switch kernel {
-	case kernelAVX512:
+	return confirm(b, kernelLineDot(b))
+}
+
+// kernelLineDot returns the first candidate of the selected assembly
+// kernel (see the package comment); len(b) >= minVector.
+func kernelLineDot(b []byte) int {
+	if kernel == kernelAVX512 {
 		return lineDotAVX512(b)
-	case kernelAVX2:
-		return lineDotAVX2(b)
 	}
-	return lineDotGeneric(b)
+	return lineDotAVX2(b)
 }
 
 func copyLineDot(dst, src []byte) int {
@@ -39,14 +42,15 @@ func copyLineDot(dst, src []byte) int {
 	}
 	switch kernel {
 	case kernelAVX512:
-		return copyLineDotAVX512(&dst[0], src)
+		return confirm(src, copyLineDotAVX512(&dst[0], src))
 	case kernelAVX2:
-		return copyLineDotAVX2(&dst[0], src)
+		return confirm(src, copyLineDotAVX2(&dst[0], src))
 	}
 	return copyLineDotGeneric(dst, src)
 }
 
-// The kernels need len(b) >= 64.
+// The kernels need len(b) >= 64. They return the index of the first "."
+// after a byte below 0x10 (index 0 excluded), or len(b).
 
 //go:noescape
 func lineDotAVX512(b []byte) int
