@@ -21,7 +21,9 @@ const maxCommandLine = 512
 // commands (a legal client waits for 354, RFC 5321 section 4.1.1.4), so a
 // client that streams its body early gets illegal lines rewritten. This
 // cannot desynchronise the end of data: a line starting with "." is always
-// illegal as a command, so the server can never see an early end marker.
+// illegal as a command, and a "." after a bare CR inside a line is
+// rewritten with the rest of that line (AlertBareCR), so the server can
+// never see an early end marker.
 //
 //go:noinline
 func (s *Session) Client(p *Policy, b []byte, tr *Trace) (r Result) {

@@ -306,7 +306,11 @@ func (s *Session) dataExact(p *Policy, b []byte, i int, r *Result) int {
 		if s.inLine(b[i]) {
 			// Nothing matters until the next LF, or a CR "." before it.
 			j := bytes.IndexByte(b[i:], '\n')
-			if k := bytes.Index(b[i:], crDot); k >= 0 && (j < 0 || k < j) {
+			line := b[i:]
+			if j >= 0 {
+				line = b[i : i+j]
+			}
+			if k := bytes.Index(line, crDot); k >= 0 {
 				s.dstate = dCR // the "." after it is stepped
 				i += k + 1
 				if s.count(p, uint64(k+1), r) {
