@@ -334,6 +334,16 @@ func TestSMTPDataReplayCopyWraps(t *testing.T) {
 	fillTo(ring - 5)
 	sendSeg([]byte("yyy\r\n..z\r\n"), true)
 	c.send("EXPN y\r\n", "EXPN y\r\n")
+	// CR "." CRLF astride a wrap (CR at index ring-1, "." at 0), found
+	// across the two copies: the "." reaches the server as 'x', and so
+	// does the retransmission.
+	fillTo(ring - 5)
+	before := len(got)
+	sendSeg([]byte("yyyy\r.\r\n"), true)
+	if string(got[before:]) != "yyyy\rx\r\n" {
+		t.Fatalf("CR . CRLF astride the wrap reached the server as %q", got[before:])
+	}
+	c.send("EXPN y\r\n", "EXPN y\r\n")
 	// The end of data astride the next wrap: then EXPN is a command.
 	fillTo(ring - 5)
 	sendSeg([]byte("yyy\r\n.\r\n"), true)
