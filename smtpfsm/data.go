@@ -300,20 +300,22 @@ func lineDot(b []byte, i int) int {
 // call in which max-data may be exceeded: it stops right after the line (or
 // byte) that exceeded it, as data does not. Otherwise it does what data
 // does, one line at a time; a line here ends at a LF, or at a CR that a "."
-// follows.
+// follows (the next "." after a CR or LF, cand, is found by lineDot once
+// per such "." rather than per line).
 func (s *Session) dataExact(p *Policy, b []byte, i int, r *Result) int {
+	cand := -1 // the first "." after a CR or LF in b[i+1:], once i < cand
 	for i < len(b) {
 		if s.inLine(b[i]) {
 			// Nothing matters until the next LF, or a CR "." before it.
-			j := bytes.IndexByte(b[i:], '\n')
-			line := b[i:]
-			if j >= 0 {
-				line = b[i : i+j]
+			if cand <= i {
+				cand = lineDot(b, i)
 			}
-			if k := bytes.Index(line, crDot); k >= 0 {
-				s.dstate = dCR // the "." after it is stepped
-				i += k + 1
-				if s.count(p, uint64(k+1), r) {
+			j := bytes.IndexByte(b[i:], '\n')
+			if cand < len(b) && (j < 0 || cand < i+j) && b[cand-1] == '\r' {
+				k := cand - i // up to the CR; the "." after it is stepped
+				s.dstate = dCR
+				i = cand
+				if s.count(p, uint64(k), r) {
 					return i
 				}
 				continue
@@ -342,8 +344,6 @@ func (s *Session) dataExact(p *Policy, b []byte, i int, r *Result) int {
 	}
 	return i
 }
-
-var crDot = []byte("\r.")
 
 // count adds message data bytes and reports whether max-data was exceeded.
 func (s *Session) count(p *Policy, n uint64, r *Result) bool {

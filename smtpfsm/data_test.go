@@ -135,6 +135,7 @@ func TestDataMatchesExactRandom(t *testing.T) {
 func FuzzData(f *testing.F) {
 	f.Add([]byte("a\r\n.\r\nb\n.c\r\n.\n.\r\n"), uint64(3))
 	f.Add(dataSegment(), uint64(0))
+	f.Add([]byte("a\r.\r\n.\r.\n\r\n.\r\r\n.\r\n"), uint64(5))
 	f.Fuzz(func(t *testing.T, stream []byte, seed uint64) {
 		rng := rand.New(rand.NewPCG(seed, seed>>32|1))
 		d := newDataPair(t)

@@ -239,6 +239,10 @@ func FuzzSession(f *testing.F) {
 		}
 		f.Add(flags, uint64(i), encodeSteps(tc.steps))
 	}
+	for i, tc := range smuggleCases {
+		body, _ := bodyOf(tc.body)
+		f.Add(byte(0), uint64(i), encodeSteps(join(helo(), envelope(), steps(C(body)))))
+	}
 	f.Fuzz(func(t *testing.T, flags byte, seed uint64, stream []byte) {
 		p := fuzzPolicy(flags)
 		events := bytes.Split(stream, []byte{0})
