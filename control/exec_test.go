@@ -33,7 +33,6 @@ func execServer(tb testing.TB) *control.Server {
 		tb.Fatal(err)
 	}
 	rs.MaxSessions = 1024
-	rs.SMTPSessions = 16
 	const frameSize, frames = 2048, 512
 	umem := make([]byte, frameSize*frames)
 	var qs []dataplane.Queue

@@ -60,9 +60,21 @@ func Message(e *dataplane.Event, rs *dataplane.Ruleset) (msg string, alert bool)
 			Rate: int(e.Aux[3]), Host: e.Key.Dst, Minutes: int(e.Alert)}
 		return ev.Message(), true
 	case dataplane.EvTableFull:
-		return "%FW-4-SESSION_TABLE_FULL: session table full, new sessions refused", true
+		return fmt.Sprintf("%%FW-4-SESSION_TABLE_FULL: Session table full (%d sessions on worker %d, dataplane.max_sessions), %d new %s refused",
+			e.Aux[0], e.Aux[2], e.Aux[1], plural(e.Aux[1], "session", "sessions")), true
+	case dataplane.EvInspectFull:
+		return fmt.Sprintf("%%FW-4-INSPECT_SESSIONS_MAX: Inspected sessions at their maximum (%d on worker %d, dataplane.inspected_sessions), %d new SMTP %s refused",
+			e.Aux[0], e.Aux[2], e.Aux[1], plural(e.Aux[1], "session", "sessions")), true
 	}
 	return fmt.Sprintf("event %d", e.Kind), true
+}
+
+// plural is one if n is 1, else many.
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // smtpAlertMessage formats the first alert of an SMTP alert set.

@@ -104,7 +104,7 @@ func (w *Worker) SessionCount() (live, halfOpen int) {
 }
 
 // finalize ends a session whose keys are already gone from the table:
-// audit trail, threshold counts, SMTP state.
+// audit trail, threshold counts, SMTP state (unless released at close).
 func (w *Worker) finalize(idx uint32) {
 	s := &w.sess[idx]
 	e := w.table.Entry(idx)
@@ -116,16 +116,7 @@ func (w *Worker) finalize(idx uint32) {
 		w.emit(&ev)
 	}
 	if s.smtp != 0 {
-		g := &w.smtp.get(s.smtp).guard
-		for {
-			off, ok := g.Release()
-			if !ok {
-				break
-			}
-			w.letGo(off)
-		}
-		w.smtp.free(s.smtp)
-		s.smtp = 0
+		w.releaseSMTP(s)
 	}
 	w.Stats.SessionsDeleted++
 }
@@ -144,8 +135,10 @@ func (w *Worker) expire() {
 	}
 }
 
-// tick advances the thresholds and forwards their events.
+// tick advances the thresholds and forwards their events, and those of
+// refusals left unreported (refusalLog).
 func (w *Worker) tick() {
+	w.flushRefusals()
 	w.adm.Tick(w.now)
 	evs := w.adm.TakeEvents()
 	for i := range evs {
