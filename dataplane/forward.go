@@ -268,7 +268,7 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 		t := packet.TCP(p.l4)
 		var seg tcpstate.Segment
 		tcpSegment(&seg, t, uint32(len(p.payload)))
-		wasHalf := s.tcp.HalfOpen()
+		wasHalf, wasClosed := s.tcp.HalfOpen(), s.tcp.Closed()
 		if v := s.tcp.Step(dir, &seg); v != tcpstate.Accept {
 			if dir == 0 && p.flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) == packet.SYN && s.tcp.Closed() {
 				// A new connection reusing the 5-tuple of a closed one
@@ -286,7 +286,10 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 		if wasHalf && !s.tcp.HalfOpen() {
 			w.halfOpenDone(s)
 		}
-		if c := w.timerClass(s); c != w.table.Entry(idx).Class() {
+		if c := w.timerClass(s); c != w.table.Entry(idx).Class() || (!wasClosed && s.tcp.Closed()) {
+			// A new class restarts the timer; so does the close, from
+			// which finwait runs (SPEC.md 4), although LAST_ACK was in
+			// the finwait class already.
 			w.table.SetClass(idx, c, w.now)
 		}
 		if s.smtp != 0 {
