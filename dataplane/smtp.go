@@ -63,10 +63,11 @@ const smtpChunk = 256
 // holds at least slack free states after each batch, slack being the most
 // sessions one batch can create. It never grows past the table's
 // capacity (a session holds one state at most) and does not shrink.
-// Memory: the states and buffers of the most sessions inspected at once
-// since start (free states are reused most recently used first, so a
-// buffer's pages are committed once); address space for the buffers of
-// whole chunks. Handles are 1 + index so that 0 means none.
+// Memory: the states (2.3 KB each, most of it the guard's held ranges)
+// and the written pages of the buffers of the most sessions inspected at
+// once since start (free states are reused most recently freed first, so
+// the same buffers' pages serve again), and address space for whole
+// chunks' buffers. Handles are 1 + index so that 0 means none.
 type smtpPool struct {
 	chunks   [][]smtpState // handle h is chunks[(h-1)/smtpChunk][(h-1)%smtpChunk]
 	bufs     [][]byte      // replay buffers of chunk i, bufLen bytes each
