@@ -306,7 +306,7 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 				}
 				if r != DropNone {
 					if s.tcp.Closed() {
-						w.releaseSMTP(s) // nothing left to inspect
+						w.releaseInspection(s) // nothing left to inspect
 					}
 					w.drop(d, r)
 					return
@@ -316,7 +316,7 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 			if s.tcp.Closed() {
 				// This segment closed the connection (SPEC.md 4): the
 				// state is released; the session waits out finwait.
-				w.releaseSMTP(s)
+				w.releaseInspection(s)
 			}
 		}
 	case packet.ProtoUDP:

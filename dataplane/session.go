@@ -115,9 +115,7 @@ func (w *Worker) finalize(idx uint32) {
 		ev.Aux[1] = int64(e.Reply.SrcPort)
 		w.emit(&ev)
 	}
-	if s.smtp != 0 {
-		w.releaseSMTP(s)
-	}
+	w.releaseInspection(s)
 	w.Stats.SessionsDeleted++
 }
 
@@ -162,6 +160,16 @@ func (w *Worker) timerClass(s *Session) uint8 {
 		return w.rs.ClassFinWait
 	}
 	return s.idle
+}
+
+// releaseInspection ends the application-layer inspection of session s,
+// whose connection closed (forwardSession) or which ends (finalize): its
+// SMTP state, the one inspector's so far (another's would be released
+// here too). The session itself stays as it is.
+func (w *Worker) releaseInspection(s *Session) {
+	if s.smtp != 0 {
+		w.releaseSMTP(s)
+	}
 }
 
 // halfOpenDone ends a session's half-open accounting once (it became

@@ -141,13 +141,15 @@ func (p *smtpPool) free(h uint32) {
 
 // releaseSMTP ends the SMTP inspection of session s (s.smtp != 0): every
 // frame its guard holds is let go (hold.go) and its state goes back to the
-// pool; s.smtp is 0 afterwards. forwardSession calls it once the
+// pool; s.smtp is 0 afterwards. It runs (releaseInspection) once the
 // connection is closed for inspection (tcpstate.Conn.Closed: both FINs
-// acknowledged, or an RST accepted), finalize when the session ends
-// before that. After it, TCP tracking alone judges the session's
+// acknowledged, or an RST accepted), or when the session ends before. After it, TCP tracking alone judges the session's
 // segments: in TIME_WAIT and CLOSE it passes only retransmitted FINs and
 // ACKs and in-window RSTs, and drops new data (tcpstate/STATES.md), so no
-// client byte reaches the server uninspected.
+// new client byte reaches the server uninspected. A retransmission of old
+// bytes passes as it did with the state (tcpstream keeps only what the
+// server has not acknowledged): the server acknowledged every byte before
+// the client's FIN, and its TCP discards them.
 func (w *Worker) releaseSMTP(s *Session) {
 	g := &w.smtp.get(s.smtp).guard
 	for {
