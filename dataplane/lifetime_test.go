@@ -643,3 +643,56 @@ func TestSMTPSessionsAtScale(t *testing.T) {
 	}
 	noLeaks(t, h, "after finwait", 0, 0, 0)
 }
+
+// The pool grows between batches by chunks, keeping free as many states as
+// one batch can create: full batches of SMTP SYNs (64 a batch, beyond the
+// first chunk of 256 states) never find it empty, and it grows only as
+// far as the sessions need.
+func TestSMTPPoolGrowsAhead(t *testing.T) {
+	toml := seedVariant(t, smallTable,
+		seedOneMinute, `one_minute = { low = 9000000, high = 10000000 }`,
+		seedMaxIncomplete, `max_incomplete = { low = 9000000, high = 10000000 }`,
+		`tcp_max_incomplete_host = 50`, `tcp_max_incomplete_host = 250`)
+	h := newHarness(t, compile(t, toml))
+	h.step()
+	_, _, first := h.w.SMTPPool()
+	const batches, batch = 30, 64
+	buf := make([]byte, 2048)
+	// Each batch of SYNs is answered and acknowledged before the next (at
+	// most 250 half-open sessions per server).
+	for b := 0; b < batches; b++ {
+		for k, st := range []struct {
+			in, out int
+			flags   uint8
+		}{{portOut, portIn, packet.SYN}, {portIn, portOut, packet.SYN | packet.ACK}, {portOut, portIn, packet.ACK}} {
+			for i := 0; i < batch; i++ {
+				c := &smtpConv{t: t, h: h, sport: uint16(10000 + b*batch + i), buf: buf}
+				var f []byte
+				switch k {
+				case 0:
+					f = c.fromClient(smtpClientISN, 0, st.flags, 65535, -1, nil)
+				case 1:
+					f = c.fromServer(smtpServerISN, smtpClientISN+1, st.flags, 65535, -1, nil)
+				default:
+					f = c.fromClient(smtpClientISN+1, smtpServerISN+1, st.flags, 65535, -1, nil)
+				}
+				if !h.q[st.in].Inject(f) {
+					t.Fatal("inject failed")
+				}
+			}
+			h.step()
+			if n := len(h.out[st.out]); n != batch {
+				t.Fatalf("batch %d, step %d: %d of %d segments forwarded; drops %v", b, k, n, batch, smtpDrops(h))
+			}
+		}
+	}
+	inUse, free, allocated := h.w.SMTPPool()
+	t.Logf("%d states in use, %d free, %d allocated (%d at start)", inUse, free, allocated, first)
+	if inUse != batches*batch || free < batch || allocated > inUse+free || allocated-inUse > 256+2*batch {
+		t.Errorf("%d states in use, %d free, %d allocated; want %d in use, at least %d and at most a chunk and a slack more free",
+			inUse, free, allocated, batches*batch, batch)
+	}
+	noLeaks(t, h, "established", batches*batch, 0, batches*batch)
+	h.w.ClearSession(0, true)
+	noLeaks(t, h, "cleared", 0, 0, 0)
+}

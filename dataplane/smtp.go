@@ -41,7 +41,7 @@ import (
 // smtpState is the SMTP inspection state of one session: the command and
 // reply machines, the client stream's guard with its replay copy, and the
 // server stream's next expected sequence (SPEC.md 5). It lives only while
-// the connection is open: release frees it when TCP tracking sees the
+// the connection is open: releaseSMTP frees it when TCP tracking sees the
 // connection closed (both FINs acknowledged, or an RST), although the
 // session itself waits out finwait.
 type smtpState struct {
@@ -74,15 +74,14 @@ type smtpPool struct {
 	bufLen   int
 	freeList []uint32 // free handles - 1, the most recently freed last
 	inUse    int
-	max      int // states never exceed this (rounded up to a chunk)
-	slack    int
+	slack    int // free states stock keeps
 }
 
-// init sets the pool up for at most max sessions of bufLen-byte replay
-// buffers, slack of them possibly created in one batch, and stocks it.
+// init sets the pool up for at most max sessions (rounded up to a chunk)
+// of bufLen-byte replay buffers, slack of them possibly created in one
+// batch, and stocks it.
 func (p *smtpPool) init(w *Worker, max, bufLen, slack int) {
 	p.bufLen = bufLen
-	p.max = max
 	p.slack = min(slack, max)
 	p.chunks = make([][]smtpState, 0, (max+smtpChunk-1)/smtpChunk)
 	p.bufs = make([][]byte, 0, cap(p.chunks))
@@ -143,10 +142,11 @@ func (p *smtpPool) free(h uint32) {
 // frame its guard holds is let go (hold.go) and its state goes back to the
 // pool; s.smtp is 0 afterwards. It runs (releaseInspection) once the
 // connection is closed for inspection (tcpstate.Conn.Closed: both FINs
-// acknowledged, or an RST accepted), or when the session ends before. After it, TCP tracking alone judges the session's
-// segments: in TIME_WAIT and CLOSE it passes only retransmitted FINs and
-// ACKs and in-window RSTs, and drops new data (tcpstate/STATES.md), so no
-// new client byte reaches the server uninspected. A retransmission of old
+// acknowledged, or an RST accepted), or when the session ends before.
+// After it, TCP tracking alone judges the session's segments: in TIME_WAIT
+// and CLOSE it passes only retransmitted FINs and ACKs and in-window RSTs,
+// and drops new data (tcpstate/STATES.md), so no new client byte reaches
+// the server uninspected. A retransmission of old
 // bytes passes as it did with the state (tcpstream keeps only what the
 // server has not acknowledged): the server acknowledged every byte before
 // the client's FIN, and its TCP discards them.
