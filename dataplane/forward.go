@@ -268,7 +268,7 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 		t := packet.TCP(p.l4)
 		var seg tcpstate.Segment
 		tcpSegment(&seg, t, uint32(len(p.payload)))
-		wasHalf, wasClosed := s.tcp.HalfOpen(), s.tcp.Closed()
+		wasHalf := s.tcp.HalfOpen()
 		if v := s.tcp.Step(dir, &seg); v != tcpstate.Accept {
 			if dir == 0 && p.flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) == packet.SYN && s.tcp.Closed() {
 				// A new connection reusing the 5-tuple of a closed one
@@ -286,10 +286,15 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 		if wasHalf && !s.tcp.HalfOpen() {
 			w.halfOpenDone(s)
 		}
-		if c := w.timerClass(s); c != w.table.Entry(idx).Class() || (!wasClosed && s.tcp.Closed()) {
+		closed := s.tcp.Closed()
+		closing := closed && s.flags&sfClosed == 0 // this segment closed the connection
+		if c := w.timerClass(s); c != w.table.Entry(idx).Class() || closing {
 			// A new class restarts the timer; so does the close, from
 			// which finwait runs (SPEC.md 4), although LAST_ACK was in
 			// the finwait class already.
+			if closing {
+				s.flags |= sfClosed
+			}
 			w.table.SetClass(idx, c, w.now)
 		}
 		if s.smtp != 0 {
@@ -305,7 +310,7 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 					return
 				}
 				if r != DropNone {
-					if s.tcp.Closed() {
+					if closed {
 						w.releaseInspection(s) // nothing left to inspect
 					}
 					w.drop(d, r)
@@ -313,7 +318,7 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 				}
 				dirty = changed
 			}
-			if s.tcp.Closed() {
+			if closed {
 				// This segment closed the connection (SPEC.md 4): the
 				// state is released; the session waits out finwait.
 				w.releaseInspection(s)

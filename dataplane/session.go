@@ -35,6 +35,7 @@ const (
 	sfDNS
 	sfReplied
 	sfTCP
+	sfClosed // TCP connection closed: finwait restarted from the close
 )
 
 // SessionInfo describes one session for `show ip inspect sessions`.
