@@ -17,8 +17,8 @@ import (
 // previous byte is CR or LF and whose next byte is CR or LF. Other than
 // CRLF "." CRLF, each such byte triple, {CRLF, bare LF, bare CR} "."
 // {CRLF, bare LF, bare CR}, is a look-alike: the inspector never takes it
-// as the end (SPEC 5), and it neutralises each one where it stands, so
-// that no server finds an end before the real one:
+// as the end, and it neutralises each one where it stands, so that no
+// server finds an end before the real one:
 //
 //   - The "." of a look-alike becomes 'x' when the bytes that make it one
 //     are in the same segment as the "." (the usual case): after CR or LF,
