@@ -18,14 +18,15 @@ type accessList struct {
 	// defined: the input has a permit or deny entry for it, translated
 	// or not.
 	defined bool
+	// pending are remarks waiting for the entry they describe.
+	pending []*aclEntry
 }
 
 // An aclEntry is an entry in cbac's syntax, or a remark (comment set).
 type aclEntry struct {
-	text    string // "" for a remark
-	remarks []string
-	seq     int64
-	c       cite
+	text string // "" for a remark
+	seq  int64
+	c    cite
 }
 
 func (t *translator) findACL(name string) *accessList {
@@ -79,10 +80,14 @@ func (t *translator) namedACL(b *block) {
 		t.note(h, false, "access list with no entries: IOS permits everything through it; not translated")
 		return
 	}
-	a.entries = append(a.entries, &aclEntry{c: citeOf(h), remarks: []string{}}) // the header, cited
+	a.entries = append(a.entries, &aclEntry{c: citeOf(h)}) // the header, cited
 	for i := range b.body {
 		t.aclEntry(&b.body[i], a, b.body[i].words, kind == "standard", true)
 	}
+	for _, r := range a.pending {
+		r.seq = a.seq + 1 // trailing remarks stay last
+	}
+	a.pending = nil
 	sort.SliceStable(a.entries, func(i, j int) bool { return a.entries[i].seq < a.entries[j].seq })
 }
 
@@ -99,7 +104,7 @@ func (t *translator) aclEntry(l *line, a *accessList, w []string, standard, name
 		seq = a.seq + 10
 	}
 	for _, e := range a.entries {
-		if e.seq == seq && seq > 0 && e.text != "" {
+		if named && e.seq == seq && e.text != "" {
 			t.note(l, true, "sequence number "+itoa(int(seq))+" is already used by line "+itoa(e.c.n))
 			return
 		}
@@ -111,8 +116,9 @@ func (t *translator) aclEntry(l *line, a *accessList, w []string, standard, name
 	e := &aclEntry{seq: seq, c: citeOf(l)}
 	switch strings.ToLower(w[0]) {
 	case "remark":
-		e.remarks = []string{strings.Join(w[1:], " ")}
-		e.seq = seq - 1 // a remark stays above the entry that follows it
+		// A remark stays above the entry that follows it, wherever
+		// that entry's sequence number puts it.
+		a.pending = append(a.pending, e)
 		a.entries = append(a.entries, e)
 		return
 	case "permit", "deny":
@@ -152,6 +158,10 @@ func (t *translator) aclEntry(l *line, a *accessList, w []string, standard, name
 	if seq > a.seq {
 		a.seq = seq
 	}
+	for _, r := range a.pending {
+		r.seq = seq
+	}
+	a.pending = nil
 	a.entries = append(a.entries, e)
 }
 

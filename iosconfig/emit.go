@@ -258,6 +258,12 @@ func (w *tomlWriter) comment(cites ...cite) {
 	w.b.WriteByte('\n')
 }
 
+// citation writes a comment line citing c: an input line carried over as
+// a comment (a description, a remark).
+func (w *tomlWriter) citation(indent string, c cite) {
+	w.line(indent + "# line " + itoa(c.n) + ": " + commentText(c.text))
+}
+
 func (w *tomlWriter) line(s string) { w.b.WriteString(s + "\n") }
 
 // emit writes the TOML document.
@@ -281,6 +287,7 @@ func (t *translator) emit() []byte {
 		w.line("#")
 		w.line("# NOT TRANSLATED, security-relevant: review before use")
 		for _, n := range sec {
+			// Not "line N:", which cites a translated line.
 			w.line("#   " + commentText(strings.Replace(n.String(), ":", "", 1)))
 		}
 	}
@@ -325,11 +332,7 @@ func (t *translator) emit() []byte {
 	}
 	intKV("tcp_max_incomplete_host", t.hostMax, config.DefaultTCPMaxIncompleteHost, "")
 	// One IOS line gives both the host limit and the block time.
-	bt := t.blockTime
-	if bt.set && t.hostMax.set && bt.c == t.hostMax.c {
-		bt.c = cite{}
-	}
-	intKV("tcp_block_time", bt, 0, "m")
+	intKV("tcp_block_time", t.blockTime, 0, "m")
 	intKV("tcp_synwait_time", t.synWait, secs(config.DefaultTCPSynWait), "s")
 	intKV("tcp_finwait_time", t.finWait, secs(config.DefaultTCPFinWait), "s")
 	intKV("tcp_idle_time", t.tcpIdle, secs(config.DefaultTCPIdle), "s")
@@ -372,8 +375,7 @@ func (t *translator) emit() []byte {
 		w.b.WriteString("[[interface]]")
 		w.comment(f.c)
 		for _, c := range f.extra {
-			w.b.WriteString("#")
-			w.comment(c)
+			w.citation("", c)
 		}
 		w.line("name = " + tomlString(f.name))
 		w.line("device = " + tomlString(f.device) + "  # -map")
@@ -440,8 +442,7 @@ func (t *translator) emit() []byte {
 		w.line(tomlKey(a.name) + " = [")
 		for _, e := range a.entries {
 			if e.text == "" {
-				w.b.WriteString("  #")
-				w.comment(e.c)
+				w.citation("  ", e.c)
 				continue
 			}
 			w.b.WriteString("  " + tomlString(e.text) + ",")

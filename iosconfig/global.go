@@ -114,7 +114,7 @@ func (t *translator) nat(l *line) {
 	}
 	for _, o := range t.nats {
 		if o.local == local || o.global == global {
-			t.note(l, true, "conflicts with line "+itoa(o.c.n)+": cbac maps one inside local to one inside global")
+			t.note(l, true, "conflicts with line "+itoa(o.c.n)+" (cbac maps one inside local to one inside global)")
 			return
 		}
 	}

@@ -239,7 +239,7 @@ func (t *translator) reassembly(f *iface, l *line) {
 			return
 		}
 		if dst.set && dst.v != n {
-			t.note(l, false, kw+" differs from line "+itoa(dst.c.n)+": cbac's reassembly limits are global; not translated")
+			t.note(l, false, kw+" differs from line "+itoa(dst.c.n)+" (cbac's reassembly limits are global): not translated")
 			return
 		}
 		i++

@@ -41,7 +41,11 @@ type Note struct {
 	Line, End int    // End == Line for one line
 	Text      string // the IOS line, trimmed
 	Reason    string
-	Security  bool
+	// Security: the line filters or translates traffic in IOS and its
+	// meaning is not (or only partly) in the TOML.
+	Security bool
+	// Partial: the rest of the line is translated.
+	Partial bool
 }
 
 func (n Note) String() string {
@@ -50,8 +54,11 @@ func (n Note) String() string {
 		s = "lines " + itoa(n.Line) + "-" + itoa(n.End)
 	}
 	s += ": `" + n.Text + "`: "
-	if n.Security {
-		return s + "not translated (security-relevant): " + n.Reason
+	switch {
+	case n.Security && n.Partial:
+		return s + "SECURITY, partly translated: " + n.Reason
+	case n.Security:
+		return s + "SECURITY, not translated: " + n.Reason
 	}
 	return s + n.Reason
 }

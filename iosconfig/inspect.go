@@ -124,7 +124,7 @@ func (t *translator) inspectName(l *line, name string, w []string) {
 			p.maxData = n
 			i++
 		case kw == "java-list" && p.name == "http" && val != "":
-			dropped = append(dropped, "java-list "+val+" (cbac has no Java applet blocking list)")
+			dropped = append(dropped, "java-list "+val+" (cbac has no Java applet blocking by access list)")
 			i++
 		case kw == "urlfilter" && p.name == "http":
 			dropped = append(dropped, "urlfilter (cbac has no URL filtering)")
@@ -138,7 +138,8 @@ func (t *translator) inspectName(l *line, name string, w []string) {
 		}
 	}
 	if len(dropped) > 0 {
-		t.note(l, true, "translated without "+strings.Join(dropped, ", "))
+		t.notes = append(t.notes, Note{Line: l.n, End: l.n, Text: l.text, Security: true, Partial: true,
+			Reason: "inspects " + p.name + " without " + strings.Join(dropped, ", ")})
 	}
 	r := t.rule(name)
 	for i, q := range r.protos {
