@@ -133,6 +133,7 @@ func (t *translator) ifaceLine(f *iface, l *line) {
 			t.note(l, false, "bad address or mask: not translated")
 			return
 		}
+		t.replaced(f.addrC, l)
 		f.addr, f.addrC, f.noAddr = netip.PrefixFrom(a, bits), c, false
 	case l.is("ip", "address") && n == 5 && strings.EqualFold(l.words[4], "secondary"):
 		t.note(l, false, "cbac has one address per interface: secondary address not translated")
@@ -140,7 +141,8 @@ func (t *translator) ifaceLine(f *iface, l *line) {
 		t.note(l, false, "cbac needs a static address on each interface: not translated")
 		f.noAddr = true
 	case l.is("no", "ip", "address") && n == 3:
-		f.noAddr, f.addr = true, netip.Prefix{}
+		t.replaced(f.addrC, l)
+		f.noAddr, f.addr, f.addrC = true, netip.Prefix{}, cite{}
 		f.extra = append(f.extra, c)
 	case l.is("shutdown") && n == 1:
 		f.shutdown = true
@@ -156,8 +158,10 @@ func (t *translator) ifaceLine(f *iface, l *line) {
 			t.note(l, false, "not a unicast MAC address: not translated (the device's own address is used)")
 			return
 		}
+		t.replaced(f.macC, l)
 		f.mac, f.macC = m.String(), c
 	case l.is("ip", "nat") && n == 3 && (l.word(2) == "inside" || l.word(2) == "outside"):
+		t.replaced(f.natC, l)
 		f.nat, f.natC, f.guarded = l.word(2), c, true
 	case l.is("ip", "access-group") && (n == 3 || n == 4):
 		dir := "out" // IOS's default direction
@@ -166,8 +170,10 @@ func (t *translator) ifaceLine(f *iface, l *line) {
 		}
 		switch dir {
 		case "in":
+			t.replaced(f.aclInC, l)
 			f.aclIn, f.aclInC = l.words[2], c
 		case "out":
+			t.replaced(f.aclOutC, l)
 			f.aclOut, f.aclOutC = l.words[2], c
 		default:
 			t.note(l, true, "direction must be in or out")
@@ -175,12 +181,15 @@ func (t *translator) ifaceLine(f *iface, l *line) {
 		f.guarded = true
 	case l.is("ip", "inspect") && n == 4 && (l.word(3) == "in" || l.word(3) == "out"):
 		if l.word(3) == "in" {
+			t.replaced(f.inspInC, l)
 			f.inspIn, f.inspInC = l.words[2], c
 		} else {
+			t.replaced(f.inspOutC, l)
 			f.inspOut, f.inspOutC = l.words[2], c
 		}
 		f.guarded = true
 	case l.is("ip", "virtual-reassembly") && n == 1:
+		t.replaced(f.vrC, l)
 		f.vr, f.vrC = true, c
 	case l.is("ip", "virtual-reassembly"):
 		t.reassembly(f, l)
@@ -248,5 +257,6 @@ func (t *translator) reassembly(f *iface, l *line) {
 	for _, set := range limits {
 		set()
 	}
+	t.replaced(f.vrC, l)
 	f.vr, f.vrC = true, citeOf(l)
 }

@@ -38,12 +38,15 @@ func (t *translator) inspect(l *line) {
 			t.note(l, true, "value "+quote(s)+" out of IOS's range "+itoa(int(min))+"-"+itoa(int(max))+": not translated")
 			return
 		}
+		t.replaced(v.c, l)
 		*v = intVal{v: n, c: citeOf(l), set: true}
 	}
 	switch {
 	case len(w) == 1 && arg(0) == "audit-trail":
+		t.replaced(t.auditTrail.c, l)
 		t.auditTrail = boolVal{v: true, c: citeOf(l), set: true}
 	case len(w) == 1 && arg(0) == "alert-off":
+		t.replaced(t.alert.c, l)
 		t.alert = boolVal{v: false, c: citeOf(l), set: true}
 	case len(w) == 3 && (arg(0) == "max-incomplete" || arg(0) == "one-minute") && (arg(1) == "high" || arg(1) == "low"):
 		v := map[string]*intVal{
@@ -58,7 +61,12 @@ func (t *translator) inspect(l *line) {
 				t.note(l, true, "block-time "+quote(w[5])+" out of IOS's range 0-35791: not translated")
 				return
 			}
-			t.blockTime = intVal{v: n, c: citeOf(l), set: true}
+			if _, ok := number(w[3], 1, 250); ok {
+				if t.blockTime.c != t.hostMax.c {
+					t.replaced(t.blockTime.c, l)
+				}
+				t.blockTime = intVal{v: n, c: citeOf(l), set: true}
+			}
 		}
 		set(&t.hostMax, w[3], 1, 250)
 	case len(w) == 3 && arg(0) == "tcp" && arg(1) == "synwait-time":
@@ -146,7 +154,7 @@ func (t *translator) inspectName(l *line, name string, w []string) {
 		switch {
 		case q.name == p.name:
 			// IOS keeps the last command for a protocol.
-			t.note(&line{n: q.c.n, text: q.c.text}, false, "replaced by line "+itoa(l.n))
+			t.replaced(q.c, l)
 			r.protos[i] = p
 			return
 		case (q.name == "smtp" || q.name == "esmtp") && (p.name == "smtp" || p.name == "esmtp"):

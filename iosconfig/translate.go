@@ -67,6 +67,14 @@ func (t *translator) note(l *line, security bool, reason string) {
 	t.notes = append(t.notes, Note{Line: l.n, End: l.n, Text: l.text, Reason: reason, Security: security})
 }
 
+// replaced reports the line of an earlier value that l replaces: IOS
+// keeps the last command for a setting.
+func (t *translator) replaced(old cite, l *line) {
+	if old.n > 0 {
+		t.notes = append(t.notes, Note{Line: old.n, End: old.n, Text: old.text, Reason: "replaced by line " + itoa(l.n)})
+	}
+}
+
 // noteBlock reports a whole block.
 func (t *translator) noteBlock(b *block, security bool, reason string) {
 	t.notes = append(t.notes, Note{Line: b.head.n, End: b.end(), Text: b.head.text, Reason: reason, Security: security})
@@ -197,6 +205,9 @@ func (t *translator) block(b *block) {
 		return
 	case h.is("hostname"):
 		if len(h.words) == 2 {
+			if t.hostname != nil {
+				t.replaced(*t.hostname, h)
+			}
 			c := citeOf(h)
 			t.hostname, t.hostVal = &c, h.words[1]
 		} else {
