@@ -20,6 +20,8 @@ type accessList struct {
 	defined bool
 	// pending are remarks waiting for the entry they describe.
 	pending []*aclEntry
+	// seqs maps the sequence numbers of entries to their lines.
+	seqs map[int64]int
 }
 
 // An aclEntry is an entry in cbac's syntax, or a remark (comment set).
@@ -30,20 +32,16 @@ type aclEntry struct {
 }
 
 func (t *translator) findACL(name string) *accessList {
-	for _, a := range t.acls {
-		if a.name == name {
-			return a
-		}
-	}
-	return nil
+	return t.aclByName[name]
 }
 
 func (t *translator) acl(name string) *accessList {
 	if a := t.findACL(name); a != nil {
 		return a
 	}
-	a := &accessList{name: name}
+	a := &accessList{name: name, seqs: map[int64]int{}}
 	t.acls = append(t.acls, a)
+	t.aclByName[name] = a
 	return a
 }
 
@@ -103,11 +101,9 @@ func (t *translator) aclEntry(l *line, a *accessList, w []string, standard, name
 	if seq < 0 {
 		seq = a.seq + 10
 	}
-	for _, e := range a.entries {
-		if named && e.seq == seq && e.text != "" {
-			t.note(l, true, "sequence number "+itoa(int(seq))+" is already used by line "+itoa(e.c.n))
-			return
-		}
+	if n, ok := a.seqs[seq]; ok {
+		t.note(l, true, "sequence number "+itoa(int(seq))+" is already used by line "+itoa(n))
+		return
 	}
 	if len(w) == 0 {
 		t.note(l, true, "incomplete access-list entry")
@@ -162,6 +158,7 @@ func (t *translator) aclEntry(l *line, a *accessList, w []string, standard, name
 		r.seq = seq
 	}
 	a.pending = nil
+	a.seqs[seq] = l.n
 	a.entries = append(a.entries, e)
 }
 

@@ -70,6 +70,7 @@ func (t *translator) resolve() {
 			t.omit(f)
 			continue
 		}
+		t.notes = append(t.notes, f.notes...)
 		imported = append(imported, f)
 		t.checkACL(f, &f.aclIn, f.aclInC)
 		t.checkACL(f, &f.aclOut, f.aclOutC)
@@ -122,12 +123,14 @@ func (t *translator) resolve() {
 		}
 		best[k] = r
 	}
+	ifaceAddr := map[netip.Addr]string{}
+	for _, f := range imported {
+		ifaceAddr[f.addr.Addr()] = f.name
+	}
 	for _, n := range t.nats {
-		for _, f := range imported {
-			if f.addr.Addr() == n.global {
-				t.note(&n.l, true, "inside global "+n.global.String()+" is the address of "+f.name+": cbac refuses this; not translated")
-				n.global = netip.Addr{}
-			}
+		if name, ok := ifaceAddr[n.global]; ok {
+			t.note(&n.l, true, "inside global "+n.global.String()+" is the address of "+name+": cbac refuses this; not translated")
+			n.global = netip.Addr{}
 		}
 	}
 	for _, a := range t.arps {
@@ -145,13 +148,6 @@ func (t *translator) resolve() {
 // omit reports a left-out interface once, for its whole block.
 func (t *translator) omit(f *iface) {
 	b := f.blk
-	kept := t.notes[:0]
-	for _, n := range t.notes {
-		if n.Line <= b.head.n || n.Line > b.end() {
-			kept = append(kept, n)
-		}
-	}
-	t.notes = kept
 	reason := f.omitted
 	if f.guarded {
 		reason += "; its access groups, inspection rules and NAT role are not translated"

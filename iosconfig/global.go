@@ -112,12 +112,13 @@ func (t *translator) nat(l *line) {
 			return
 		}
 	}
-	for _, o := range t.nats {
-		if o.local == local || o.global == global {
-			t.note(l, true, "conflicts with line "+itoa(o.c.n)+" (cbac maps one inside local to one inside global)")
+	for _, n := range []int{t.natLocal[local], t.natGlobal[global]} {
+		if n > 0 {
+			t.note(l, true, "conflicts with line "+itoa(n)+" (cbac maps one inside local to one inside global)")
 			return
 		}
 	}
+	t.natLocal[local], t.natGlobal[global] = l.n, l.n
 	t.nats = append(t.nats, &natStatic{local: local, global: global, c: citeOf(l), l: *l})
 }
 
@@ -144,11 +145,10 @@ func (t *translator) arp(l *line) {
 		t.note(l, false, "bad address or unicast MAC: not translated")
 		return
 	}
-	for _, o := range t.arps {
-		if o.addr == a {
-			t.note(l, false, "duplicate of line "+itoa(o.c.n)+": not translated")
-			return
-		}
+	if n := t.arpByAddr[a]; n > 0 {
+		t.note(l, false, "duplicate of line "+itoa(n)+": not translated")
+		return
 	}
+	t.arpByAddr[a] = l.n
 	t.arps = append(t.arps, &arpEntry{addr: a, mac: m.String(), c: citeOf(l), l: *l})
 }

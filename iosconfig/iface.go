@@ -37,6 +37,8 @@ type iface struct {
 	guarded bool
 	// omitted says why the interface is not imported ("" when it is).
 	omitted string
+	// notes about the block's lines, reported when it is imported
+	notes []Note
 }
 
 // Interface sub-commands that have no meaning for cbac.
@@ -103,23 +105,24 @@ func (t *translator) iface(b *block) {
 	if f == nil {
 		f = &iface{name: h.words[1], c: citeOf(h), blk: *b}
 		t.ifaces = append(t.ifaces, f)
+		t.ifaceByName[strings.ToLower(f.name)] = f
 	} else {
 		// IOS merges a second block for the same interface.
 		f.extra = append(f.extra, citeOf(h))
 		f.blk.body = append(f.blk.body, b.body...)
 	}
+	// The notes about its lines wait: a left-out interface is reported
+	// once, for its whole block.
+	n := len(t.notes)
 	for i := range b.body {
 		t.ifaceLine(f, &b.body[i])
 	}
+	f.notes = append(f.notes, t.notes[n:]...)
+	t.notes = t.notes[:n]
 }
 
 func (t *translator) findIface(name string) *iface {
-	for _, f := range t.ifaces {
-		if strings.EqualFold(f.name, name) {
-			return f
-		}
-	}
-	return nil
+	return t.ifaceByName[strings.ToLower(name)]
 }
 
 func (t *translator) ifaceLine(f *iface, l *line) {

@@ -166,21 +166,15 @@ func (t *translator) inspectName(l *line, name string, w []string) {
 }
 
 func (t *translator) rule(name string) *rule {
-	for _, r := range t.rules {
-		if r.name == name {
-			return r
-		}
+	if r := t.ruleByName[name]; r != nil {
+		return r
 	}
 	r := &rule{name: name}
 	t.rules = append(t.rules, r)
+	t.ruleByName[name] = r
 	return r
 }
 
 func (t *translator) findRule(name string) *rule {
-	for _, r := range t.rules {
-		if r.name == name {
-			return r
-		}
-	}
-	return nil
+	return t.ruleByName[name]
 }

@@ -56,10 +56,26 @@ type translator struct {
 	acls                                []*accessList
 	arps                                []*arpEntry
 	reasmDatagrams, reasmFrags, reasmTO intVal
+
+	// Indexes, so that large inputs take linear time.
+	ifaceByName map[string]*iface // lower-case name
+	ruleByName  map[string]*rule
+	aclByName   map[string]*accessList
+	natLocal    map[netip.Addr]int // line
+	natGlobal   map[netip.Addr]int
+	arpByAddr   map[netip.Addr]int
+	// unclosed[d] is the index from which no line holds banner
+	// delimiter d.
+	unclosed map[string]int
 }
 
 func newTranslator(lines []line, opt Options) *translator {
-	return &translator{lines: lines, opt: opt}
+	return &translator{
+		lines: lines, opt: opt,
+		ifaceByName: map[string]*iface{}, ruleByName: map[string]*rule{}, aclByName: map[string]*accessList{},
+		natLocal: map[netip.Addr]int{}, natGlobal: map[netip.Addr]int{}, arpByAddr: map[netip.Addr]int{},
+		unclosed: map[string]int{},
+	}
 }
 
 // note reports one line.
@@ -106,7 +122,7 @@ func (t *translator) run() {
 			continue
 		}
 		if l.is("banner") {
-			if j, ok := bannerEnd(ls, i); ok {
+			if j, ok := t.bannerEnd(ls, i); ok {
 				for k := i; k <= j; k++ {
 					t.quiet = append(t.quiet, ls[k].n)
 				}
@@ -167,7 +183,7 @@ func isHeader(l *line) bool {
 // bannerEnd returns the index of the line that closes the banner that
 // starts at ls[i]: "banner motd ^C" (IOS prints ETX as ^C) up to the next
 // ^C, or any other delimiter character.
-func bannerEnd(ls []line, i int) (int, bool) {
+func (t *translator) bannerEnd(ls []line, i int) (int, bool) {
 	l := &ls[i]
 	if len(l.words) < 2 {
 		return i, true
@@ -186,12 +202,15 @@ func bannerEnd(ls []line, i int) (int, bool) {
 	if strings.Contains(arg[len(delim):], delim) {
 		return i, true
 	}
+	if u, ok := t.unclosed[delim]; ok && u <= i+1 {
+		return 0, false
+	}
 	for j := i + 1; j < len(ls); j++ {
-		// The raw line: banner text keeps its own blanks.
 		if strings.Contains(ls[j].text, delim) {
 			return j, true
 		}
 	}
+	t.unclosed[delim] = i + 1
 	return 0, false
 }
 
