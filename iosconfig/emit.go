@@ -145,14 +145,15 @@ func (t *translator) resolve() {
 	}
 }
 
-// omit reports a left-out interface once, for its whole block.
+// omit reports a left-out interface once for each of its blocks.
 func (t *translator) omit(f *iface) {
-	b := f.blk
 	reason := f.omitted
 	if f.guarded {
 		reason += "; its access groups, inspection rules and NAT role are not translated"
 	}
-	t.noteBlock(&b, f.guarded && !f.shutdown, reason)
+	for i := range f.blks {
+		t.noteBlock(&f.blks[i], f.guarded && !f.shutdown, reason)
+	}
 }
 
 func (t *translator) dropRoute(r *route, reason string) {

@@ -180,10 +180,14 @@ func accounted(t *testing.T, toml []byte, rep string) (cited, reported map[int]i
 func checkAccounted(t *testing.T, res *iosconfig.Result) {
 	t.Helper()
 	cited, reported := accounted(t, res.TOML, report(t, res))
+	var lost []int
 	for n := 1; n <= res.Lines; n++ {
 		if cited[n] == 0 && reported[n] == 0 {
-			t.Errorf("line %d is neither translated nor reported\nTOML:\n%s\nreport:\n%s", n, res.TOML, report(t, res))
+			lost = append(lost, n)
 		}
+	}
+	if len(lost) > 0 {
+		t.Errorf("lines %v are neither translated nor reported\nTOML:\n%s\nreport:\n%s", lost, res.TOML, report(t, res))
 	}
 	for n := range reported {
 		if n < 1 || n > res.Lines {

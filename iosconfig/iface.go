@@ -10,7 +10,7 @@ import (
 type iface struct {
 	name   string
 	c      cite
-	blk    block
+	blks   []block // IOS merges blocks that name the same interface
 	device string
 
 	addr     netip.Prefix
@@ -103,13 +103,13 @@ func (t *translator) iface(b *block) {
 	}
 	f := t.findIface(h.words[1])
 	if f == nil {
-		f = &iface{name: h.words[1], c: citeOf(h), blk: *b}
+		f = &iface{name: h.words[1], c: citeOf(h), blks: []block{*b}}
 		t.ifaces = append(t.ifaces, f)
 		t.ifaceByName[strings.ToLower(f.name)] = f
 	} else {
 		// IOS merges a second block for the same interface.
 		f.extra = append(f.extra, citeOf(h))
-		f.blk.body = append(f.blk.body, b.body...)
+		f.blks = append(f.blks, *b)
 	}
 	// The notes about its lines wait: a left-out interface is reported
 	// once, for its whole block.
