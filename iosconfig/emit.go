@@ -72,8 +72,8 @@ func (t *translator) resolve() {
 		}
 		t.notes = append(t.notes, f.notes...)
 		imported = append(imported, f)
-		t.checkACL(f, &f.aclIn, f.aclInC)
-		t.checkACL(f, &f.aclOut, f.aclOutC)
+		t.checkACL(&f.aclIn, f.aclInC)
+		t.checkACL(&f.aclOut, f.aclOutC)
 		t.checkRule(&f.inspIn, f.inspInC)
 		t.checkRule(&f.inspOut, f.inspOutC)
 	}
@@ -161,7 +161,7 @@ func (t *translator) dropRoute(r *route, reason string) {
 	t.note(&r.l, false, reason)
 }
 
-func (t *translator) checkACL(f *iface, name *string, c cite) {
+func (t *translator) checkACL(name *string, c cite) {
 	if *name == "" {
 		return
 	}
