@@ -756,11 +756,9 @@ func TestFuzzPipelineSeeds(t *testing.T) {
 	}
 }
 
-// fuzzRuleset is the seed with static ARP, a table of 1024 sessions and
-// room for 8 inspected SMTP sessions: the same behaviour for the few flows
-// of an input, and a harness cheap enough to build for every input.
+// fuzzRuleset is the seed with static ARP and a table of 1024 sessions:
+// the same behaviour for the few flows of an input, and a harness cheap
+// enough to build for every input.
 func fuzzRuleset(t testing.TB) *dataplane.Ruleset {
-	rs := compile(t, seedVariant(t, "\n[dataplane]\nmax_sessions = 1024\n"))
-	rs.SMTPSessions = 8
-	return rs
+	return compile(t, seedVariant(t, "\n[dataplane]\nmax_sessions = 1024\n"))
 }
