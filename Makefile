@@ -12,7 +12,7 @@ build:
 
 # Everything CI checks: formatting, vet, all tests under the race detector
 # (integration tests need root: run as root, as CI does), then a bounded
-# fuzz run of every stream parser and header view.
+# fuzz run of every fuzz target (stream parsers, header views, the pipeline).
 test: lint race fuzz
 
 unit:
