@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"cbac/control"
 	"cbac/dataplane"
 	"cbac/flowtable"
 	"cbac/packet"
@@ -558,5 +559,31 @@ func TestChecksumBeforeHandOver(t *testing.T) {
 	}
 	if w0.HandedOver == 0 {
 		t.Errorf("no undamaged SYN was handed over: the flows did not exercise the hand-over")
+	}
+}
+
+// `show ip inspect statistics` names each checksum drop reason.
+func TestChecksumDropsShown(t *testing.T) {
+	r := newRun(t, ckConfig(t, ""))
+	f := ckInsideOut
+	for _, d := range []damage{damageIP, damageL4, damagePartial} {
+		fr := writeTCP(make([]byte, 128), &f, 1000, 0, packet.SYN, nil)
+		d.apply(fr)
+		r.send(portIn, fr)
+	}
+	u := ckInsideOut.at(5000, 9000)
+	fr := writeUDP(make([]byte, 128), &u, []byte("q"))
+	damageL4.apply(fr)
+	r.send(portIn, fr)
+	m := ckInsideOut.at(7, 7)
+	fr = writeICMP(make([]byte, 128), &m, packet.Echo, []byte("p"))
+	damageL4.apply(fr)
+	r.send(portIn, fr)
+	var out bytes.Buffer
+	control.ShowStatistics(&out, r.dp, &r.w.Stats)
+	for _, name := range []string{"IPv4 header checksum", "TCP checksum", "UDP checksum", "ICMP checksum", "checksum partial (sender offload)"} {
+		if !bytes.Contains(out.Bytes(), []byte("  "+name+" ")) {
+			t.Errorf("show ip inspect statistics lacks %q:\n%s", name, out.String())
+		}
 	}
 }
