@@ -110,10 +110,10 @@ type Worker struct {
 	vfr          *vfr.Table // virtual reassembly (frag.go)
 	fragOut      []vfr.Frag // scratch for vfr results
 	fragRest     []Desc     // the other fragments of the datagram being processed
-	// Rate limits of the EvTableFull and EvInspectFull events.
-	tableFull, inspectFull refusalLog
 	// Stats are the worker's counters; read them through Do.
 	Stats Stats
+	// Rate limits of the EvTableFull and EvInspectFull events.
+	tableFull, inspectFull refusalLog
 }
 
 // Stats are one worker's counters.
