@@ -132,15 +132,21 @@ func NewJar(master [16]byte) Jar {
 func (j *Jar) key(gen uint32) (uint64, uint64) {
 	k := &j.keys[gen&1]
 	if !k.ok || k.gen != gen {
-		var msg [8]byte
-		binary.LittleEndian.PutUint32(msg[:], gen)
-		msg[4] = 0
-		k0 := sipHash(j.m0, j.m1, msg[:])
-		msg[4] = 1
-		k1 := sipHash(j.m0, j.m1, msg[:])
-		*k = genKey{gen: gen, k0: k0, k1: k1, ok: true}
+		j.derive(gen)
 	}
 	return k.k0, k.k1
+}
+
+// derive computes generation gen's secret into the cache, once per
+// rotation period (and once more for a cookie of the previous generation
+// checked by a Jar that never made one).
+func (j *Jar) derive(gen uint32) {
+	var msg [8]byte
+	binary.LittleEndian.PutUint32(msg[:], gen)
+	k0 := sipHash(j.m0, j.m1, msg[:])
+	msg[4] = 1
+	k1 := sipHash(j.m0, j.m1, msg[:])
+	j.keys[gen&1] = genKey{gen: gen, k0: k0, k1: k1, ok: true}
 }
 
 // mac returns the 64-bit hash that authenticates a cookie: SipHash-2-4

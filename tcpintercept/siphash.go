@@ -74,9 +74,25 @@ func sipHash(k0, k1 uint64, msg []byte) uint64 {
 // little-endian words are m0, m1 and the 4-byte tail m2: three compressions
 // and the finalization, as sipHash would do for the same bytes.
 func cookieHash(k0, k1, m0, m1 uint64, m2 uint32) uint64 {
+	// sipCompress and sipFinal written out: sipRound inlines, they do not.
 	v0, v1, v2, v3 := sipInit(k0, k1)
-	v0, v1, v2, v3 = sipCompress(v0, v1, v2, v3, m0)
-	v0, v1, v2, v3 = sipCompress(v0, v1, v2, v3, m1)
-	v0, v1, v2, v3 = sipCompress(v0, v1, v2, v3, 20<<56|uint64(m2))
-	return sipFinal(v0, v1, v2, v3)
+	v3 ^= m0
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0 ^= m0
+	v3 ^= m1
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0 ^= m1
+	m := 20<<56 | uint64(m2)
+	v3 ^= m
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0 ^= m
+	v2 ^= 0xff
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	return v0 ^ v1 ^ v2 ^ v3
 }
