@@ -151,12 +151,17 @@ func (j *Jar) derive(gen uint32) {
 
 // mac returns the 64-bit hash that authenticates a cookie: SipHash-2-4
 // under generation count/KeyTicks's secret of the 20 bytes
-// src, dst, sport, dport, client ISN, count (24 bits), MSS index.
-func (j *Jar) mac(t *Tuple, isn, count uint32, mssIdx uint32) uint64 {
+// src, dst, sport, dport, client ISN, count (24 bits), MSS index (3 bits),
+// timestamps flag (1 bit).
+func (j *Jar) mac(t *Tuple, isn, count, mssIdx uint32, ts bool) uint64 {
 	k0, k1 := j.key(count / KeyTicks)
 	m0 := uint64(t.Src)<<32 | uint64(t.Dst)
 	m1 := uint64(t.SrcPort)<<48 | uint64(t.DstPort)<<32 | uint64(isn)
-	return cookieHash(k0, k1, m0, m1, count&0xffffff|mssIdx<<24)
+	m2 := count&0xffffff | mssIdx<<24
+	if ts {
+		m2 |= 1 << 27
+	}
+	return cookieHash(k0, k1, m0, m1, m2)
 }
 
 func tick(now int64) uint32 { return uint32(now >> TickShift) }
@@ -177,7 +182,7 @@ func mssIndex(mss uint16) uint32 {
 func (j *Jar) Make(now int64, s *SYN) Cookie {
 	count := tick(now)
 	idx := mssIndex(s.MSS)
-	h := j.mac(&s.Tuple, s.ISN, count, idx)
+	h := j.mac(&s.Tuple, s.ISN, count, idx, s.TS)
 	c := Cookie{
 		ISN: s.ISN + (uint32(h)&macMask | (count&(1<<countBits-1))<<mssBits | idx),
 		MSS: MSSTable[idx],
@@ -207,7 +212,11 @@ func (j *Jar) Make(now int64, s *SYN) Cookie {
 // the cookie kept: MSS always; window scale, SACK-permitted and ECN only if
 // the ACK carries timestamps (they live in the TSecr it echoes, as in
 // Linux). Without timestamps the cookie's SYN/ACK offered none of them, so
-// the connection runs without scaling, SACK or ECN.
+// the connection runs without scaling, SACK or ECN. Whether the SYN had
+// timestamps is part of the MAC: an ACK without them for a SYN with them
+// (or the reverse) is rejected, where Linux would accept it and forget the
+// options, leaving a client that believes in window scaling facing a server
+// told nothing of it.
 func (j *Jar) Check(now int64, a *ACK) (Opened, bool) {
 	isn := a.Seq - 1
 	cookie := a.Ack - 1
@@ -219,7 +228,7 @@ func (j *Jar) Check(now int64, a *ACK) (Opened, bool) {
 		return Opened{}, false
 	}
 	count -= age
-	if uint32(j.mac(&a.Tuple, isn, count, idx))&macMask != x&macMask {
+	if uint32(j.mac(&a.Tuple, isn, count, idx, a.TS))&macMask != x&macMask {
 		return Opened{}, false
 	}
 	o := Opened{ISN: isn, Cookie: cookie, MSS: MSSTable[idx], WScale: -1}

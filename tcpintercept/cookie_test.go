@@ -169,6 +169,7 @@ func TestCookieForged(t *testing.T) {
 		{"dport", func(a *ACK) { a.DstPort = 587 }},
 		{"swapped ports", func(a *ACK) { a.SrcPort, a.DstPort = a.DstPort, a.SrcPort }},
 		{"swapped addresses", func(a *ACK) { a.Src, a.Dst = a.Dst, a.Src }},
+		{"timestamps dropped", func(a *ACK) { a.TS = false }},
 	}
 	for bit := 0; bit < 32; bit++ {
 		forges = append(forges, forge{"ack bit " + itoa(bit), func(a *ACK) { a.Ack ^= 1 << bit }})
@@ -181,6 +182,18 @@ func TestCookieForged(t *testing.T) {
 				t.Fatalf("forged ACK %+v accepted", a)
 			}
 		})
+	}
+	// A cookie made without timestamps, completed with them.
+	s2 := s
+	s2.TS = false
+	c2 := jar.Make(now, &s2)
+	a2 := ackFor(&s2, &c2)
+	if _, ok := jar.Check(now, &a2); !ok {
+		t.Fatal("valid ACK without timestamps rejected")
+	}
+	a2.TS, a2.TSecr = true, 0x17
+	if _, ok := jar.Check(now, &a2); ok {
+		t.Fatal("timestamps added to a cookie made without them: accepted")
 	}
 	// A different master (another daemon) rejects it; the same master in
 	// another worker's Jar accepts it.

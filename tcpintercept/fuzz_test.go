@@ -27,7 +27,7 @@ func FuzzCookie(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src, dst uint32, sport, dport uint16, seq, ack uint32, ts bool, tsecr uint32, at int64) {
 		a := ACK{Tuple: Tuple{src, dst, sport, dport}, Seq: seq, Ack: ack, TS: ts, TSecr: tsecr}
 		o, ok := jar.Check(at, &a)
-		genuine := a.Tuple == s.Tuple && seq == s.ISN+1 && ack == c.ISN+1 && tick(at)-tick(now) < MaxAge
+		genuine := a.Tuple == s.Tuple && seq == s.ISN+1 && ack == c.ISN+1 && ts && tick(at)-tick(now) < MaxAge
 		if !ok {
 			if genuine {
 				t.Fatalf("genuine ACK rejected at %d", at)
@@ -43,7 +43,7 @@ func FuzzCookie(f *testing.F) {
 		x := o.Cookie - o.ISN
 		age := (tick(at) - x>>mssBits) & (1<<countBits - 1)
 		made := at - int64(age)<<TickShift
-		re := SYN{Tuple: a.Tuple, ISN: o.ISN, MSS: o.MSS}
+		re := SYN{Tuple: a.Tuple, ISN: o.ISN, MSS: o.MSS, TS: ts}
 		if got := jar.Make(made, &re); got.ISN != o.Cookie {
 			t.Fatalf("accepted %#x, not a cookie (Make gives %#x)", o.Cookie, got.ISN)
 		}

@@ -17,16 +17,16 @@ import (
 // 4242 under testMaster, advertising MSS 1460 and wscale 7:
 //
 //	0019 c93b          ports 25 -> 51515
-//	5c9cea66           seq: the cookie
+//	b98bab46           seq: the cookie
 //	fffffff1           ack: client ISN + 1
 //	a0 12              data offset 10 (40 bytes), SYN|ACK
 //	0000               window 0 (no data before the server answered)
-//	4d04 0000          checksum, urgent pointer
+//	5a1e 0000          checksum, urgent pointer
 //	020405b4           MSS 1460
 //	0402 080a          SACK-permitted folded with Timestamps (Linux layout)
-//	90457e97 01020304  TSval (low 6 bits 0x17: SACK | wscale 7), TSecr = client's TSval
+//	b3dc3017 01020304  TSval (low 6 bits 0x17: SACK | wscale 7), TSecr = client's TSval
 //	01 030307          NOP, window scale 7
-const goldenSYNACK = "0019c93b5c9cea66fffffff1a01200004d040000020405b40402080a90457e970102030401030307"
+const goldenSYNACK = "0019c93bb98bab46fffffff1a01200005a1e0000020405b40402080ab3dc30170102030401030307"
 
 // goldenServerSYN is the SYN to the server once the ACK (TSval 0x01020305)
 // opened that cookie, with the client's ACK window 502 at wscale 7:
@@ -162,11 +162,11 @@ func TestParseSYNACK(t *testing.T) {
 	// The golden SYN/ACK read back as if it were a SYN gives its options.
 	b, _ := hex.DecodeString(goldenSYNACK)
 	s := ParseSYN(1, 2, packet.TCP(b))
-	if s.MSS != 1460 || s.WScale != 7 || !s.SACKPerm || !s.TS || s.TSval != 0x90457e97 || s.ISN != 0x5c9cea66 || s.SrcPort != 25 {
+	if s.MSS != 1460 || s.WScale != 7 || !s.SACKPerm || !s.TS || s.TSval != 0xb3dc3017 || s.ISN != 0xb98bab46 || s.SrcPort != 25 {
 		t.Fatalf("%+v", s)
 	}
 	a := ParseACK(1, 2, packet.TCP(b))
-	if a.Seq != 0x5c9cea66 || a.Ack != 0xfffffff1 || !a.TS || a.TSecr != 0x01020304 {
+	if a.Seq != 0xb98bab46 || a.Ack != 0xfffffff1 || !a.TS || a.TSecr != 0x01020304 {
 		t.Fatalf("%+v", a)
 	}
 }
