@@ -1,6 +1,7 @@
 package tcpintercept
 
 import (
+	"encoding/hex"
 	"sync/atomic"
 	"testing"
 
@@ -65,6 +66,8 @@ func FuzzSplice(f *testing.F) {
 	packet.TCP(seg).SetDataOffset(32)
 	copy(seg[20:], []byte{1, 1, 8, 10, 0, 0, 0, 5, 0, 0, 0, 6})
 	f.Add(seg, uint32(0xfffffff0), uint32(5), uint32(100), uint32(0xffffff00), uint8(0x37), int8(7), int8(7), int8(9))
+	golden, _ := hex.DecodeString(goldenSYNACK)
+	f.Add(golden, uint32(0x12345678), uint32(0xfffffff0), uint32(7), uint32(8), uint8(3), int8(7), int8(7), int8(-1))
 	f.Add(seg[:20], uint32(1), uint32(0), uint32(0), uint32(0), uint8(0), int8(-1), int8(0), int8(-1))
 	f.Fuzz(func(t *testing.T, b []byte, cookieISN, serverISN, cookieTS, serverTS uint32, tsFlags uint8, cws, aws, sws int8) {
 		h := Halves{

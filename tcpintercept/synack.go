@@ -79,3 +79,42 @@ func WriteServerSYN(b []byte, t *Tuple, o *Opened, window uint16) int {
 	seg.SetChecksum(seg.CalculateChecksum(t.Src, t.Dst))
 	return n
 }
+
+// ACKLen is the most WriteServerACK and WriteClientACK write: a 20-byte
+// header and NOP, NOP, Timestamps.
+const ACKLen = packet.TCPMinHeaderLen + 12
+
+// WriteServerACK writes into b (at least ACKLen bytes) the ACK that
+// completes the server's handshake once its SYN/ACK made h (h.ServerISN,
+// h.ServerTSval, h.ServerTS) and sp, checksummed, and returns its length:
+// seq the client's ISN + 1, ack the server's ISN + 1, window the client's
+// ACK window field in the server's scale, TSval the client's and TSecr the
+// server's when both use timestamps.
+func WriteServerACK(b []byte, t *Tuple, o *Opened, h *Halves, sp *Splice, clientWindow uint16) int {
+	opts := packet.SynOptions{WScale: -1}
+	if sp.ts {
+		opts.TS, opts.TSval, opts.TSecr = true, o.TSval, h.ServerTSval
+	}
+	w := rescale(clientWindow, sp.c2sFrom, sp.c2sTo)
+	n := writeSegment(b, t.SrcPort, t.DstPort, o.ISN+1, h.ServerISN+1, packet.ACK, w, &opts)
+	seg := packet.TCP(b[:n])
+	seg.SetChecksum(seg.CalculateChecksum(t.Src, t.Dst))
+	return n
+}
+
+// WriteClientACK writes into b (at least ACKLen bytes) the window update
+// that opens the client's window once the server answered, checksummed, and
+// returns its length: seq the cookie + 1, ack the client's ISN + 1, window
+// the server's SYN/ACK window in the client's scale (ClientWindow), TSval
+// the cookie's (the server's SYN/ACK TSval in the client's view) and TSecr
+// the client's when the client uses timestamps.
+func WriteClientACK(b []byte, t *Tuple, o *Opened, sp *Splice, serverWindow uint16) int {
+	opts := packet.SynOptions{WScale: -1}
+	if o.TS {
+		opts.TS, opts.TSval, opts.TSecr = true, o.TSecr, o.TSval
+	}
+	n := writeSegment(b, t.DstPort, t.SrcPort, o.Cookie+1, o.ISN+1, packet.ACK, sp.ClientWindow(serverWindow), &opts)
+	seg := packet.TCP(b[:n])
+	seg.SetChecksum(seg.CalculateChecksum(t.Dst, t.Src))
+	return n
+}

@@ -170,3 +170,61 @@ func TestParseSYNACK(t *testing.T) {
 		t.Fatalf("%+v", a)
 	}
 }
+
+// TestJoinACKs runs the whole exchange on numbers: cookie, server SYN, a
+// server SYN/ACK near the 2^32 wrap with scale 9, then the two ACKs cbacd
+// writes, and checks them field by field and through the splice.
+func TestJoinACKs(t *testing.T) {
+	jar := NewJar(testMaster)
+	s := testSYN()
+	now := int64(77) * tickNS
+	c := jar.Make(now, &s)
+	a := ackFor(&s, &c)
+	o, ok := jar.Check(now, &a)
+	if !ok {
+		t.Fatal("ACK rejected")
+	}
+	h := Halves{
+		CookieISN: c.ISN, ServerISN: 0xffffff00, CookieTSval: c.TSval, ServerTSval: 0x7ffffff0,
+		ClientTS: o.TS, ServerTS: true, ClientWScale: o.WScale, AdvertisedWScale: 7, ServerWScale: 9,
+	}
+	sp := NewSplice(&h)
+	var b [ACKLen]byte
+
+	n := WriteServerACK(b[:], &s.Tuple, &o, &h, &sp, 502)
+	seg := packet.TCP(b[:n])
+	tsval, tsecr, ts := seg.Timestamps()
+	if !seg.ChecksumValid(s.Src, s.Dst) || seg.Seq() != s.ISN+1 || seg.Ack() != 0xffffff01 || seg.Flags() != packet.ACK ||
+		seg.Window() != 502 || !ts || tsval != a.TSval || tsecr != 0x7ffffff0 || seg.SrcPort() != s.SrcPort {
+		t.Fatalf("server ACK %x", b[:n])
+	}
+
+	n = WriteClientACK(b[:], &s.Tuple, &o, &sp, 64240)
+	seg = packet.TCP(b[:n])
+	tsval, tsecr, ts = seg.Timestamps()
+	if !seg.ChecksumValid(s.Dst, s.Src) || seg.Seq() != c.ISN+1 || seg.Ack() != s.ISN+1 || seg.Flags() != packet.ACK ||
+		seg.Window() != 64240>>7 || !ts || tsval != c.TSval || tsecr != a.TSval || seg.SrcPort() != s.DstPort {
+		t.Fatalf("client ACK %x", b[:n])
+	}
+	if g := decodeTCP(t, b[:n]); !g.ACK || g.SYN || g.Window != 501 {
+		t.Fatalf("gopacket sees %+v", g)
+	}
+
+	// The server's first data segment (seq ISN+1, TSval +10) reaches the
+	// client right after cbacd's window update: seq cookie+1, TSval +10.
+	data := make(packet.TCP, 32+4)
+	data.SetDataOffset(32)
+	data.SetFlags(packet.ACK | packet.PSH)
+	data.SetSeq(0xffffff01)
+	data.SetAck(s.ISN + 1)
+	data.SetWindow(200)
+	copy(data[20:], []byte{1, 1, 8, 10, 0x80, 0, 0, 0, 0, 0, 0, 0})
+	binary.BigEndian.PutUint32(data[28:], a.TSval)
+	copy(data[32:], "220 ")
+	data.SetChecksum(data.CalculateChecksum(s.Dst, s.Src))
+	sp.ServerToClient(data)
+	tsval, _, _ = data.Timestamps()
+	if data.Seq() != c.ISN+1 || tsval != c.TSval+0x10 || data.Window() != 800 || !data.ChecksumValid(s.Dst, s.Src) {
+		t.Fatalf("server data in the client's view: seq %#x TSval %#x window %d", data.Seq(), tsval, data.Window())
+	}
+}
