@@ -190,6 +190,13 @@ func (t TCP) ChecksumValid(src, dst uint32) bool {
 	return Fold(Checksum(t, PseudoHeaderChecksum(src, dst, ProtoTCP, uint16(len(t))))) == 0
 }
 
+// ChecksumPartial reports whether the checksum field holds only the
+// pseudo-header sum for src and dst, left for offload hardware to finish
+// (IsPartialChecksum). Ask after ChecksumValid failed.
+func (t TCP) ChecksumPartial(src, dst uint32) bool {
+	return IsPartialChecksum(t.Checksum(), src, dst, ProtoTCP, uint16(len(t)))
+}
+
 // ParseOptions returns the window scale shift (-1 if absent), the MSS (0 if
 // absent) and whether SACK-permitted is present. It walks the options with a
 // loop bounded by their length (at most 40 bytes); a malformed option
