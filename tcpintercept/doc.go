@@ -109,5 +109,8 @@
 // option alignment. If the server declines timestamps that the client
 // negotiated with cbacd, the server's segments reach the client without
 // them (RFC 7323 section 3.2 lets a receiver drop those; Linux accepts
-// them); cbacd never grows a segment to add them.
+// them); cbacd never grows a segment to add them. Likewise a client told
+// SACK-permitted or ECN (both as Linux's cookies offer them) may face a
+// server that declined them: its SACK blocks are then ignored by the
+// server, and its ECN marks go unechoed.
 package tcpintercept

@@ -64,7 +64,8 @@ func FuzzCookie(f *testing.F) {
 }
 
 // FuzzSplice translates arbitrary segments under arbitrary halves: no
-// panic, length unchanged, a valid checksum stays valid, and a server
+// panic, length unchanged, a valid checksum stays valid, no window grows
+// beyond what its sender allows, and a server
 // segment acknowledged, SACKed and echoed by the client maps back to the
 // server's own numbers.
 func FuzzSplice(f *testing.F) {
@@ -79,7 +80,7 @@ func FuzzSplice(f *testing.F) {
 		h := Halves{
 			CookieISN: cookieISN, ServerISN: serverISN, CookieTSval: cookieTS, ServerTSval: serverTS,
 			ClientTS: tsFlags&1 != 0, ServerTS: tsFlags&2 != 0,
-			ClientWScale: clampWS(cws), AdvertisedWScale: max(clampWS(aws), 0), ServerWScale: clampWS(sws),
+			ClientWScale: clampWS(cws), AdvertisedWScale: aws, ServerWScale: clampWS(sws),
 		}
 		sp := NewSplice(&h)
 		t1 := packet.TCP(append([]byte(nil), b...))
@@ -94,8 +95,16 @@ func FuzzSplice(f *testing.F) {
 		if len(t2) != n || !t2.ChecksumValid(src, dst) {
 			t.Fatal("client->server broke the segment")
 		}
+		// A receiver is never offered more bytes than the sender allows.
+		if uint64(t2.Window())<<sp.c2sTo > uint64(t1.Window())<<sp.c2sFrom {
+			t.Fatalf("client window %d (shift %d) became %d (shift %d)", t1.Window(), sp.c2sFrom, t2.Window(), sp.c2sTo)
+		}
+		w0 := t1.Window()
 		if ok, why := roundTrip(&sp, t1, src, dst); !ok {
 			t.Fatalf("%s (halves %+v)", why, h)
+		}
+		if uint64(t1.Window())<<sp.s2cTo > uint64(w0)<<sp.s2cFrom {
+			t.Fatalf("server window %d (shift %d) became %d (shift %d)", w0, sp.s2cFrom, t1.Window(), sp.s2cTo)
 		}
 		if len(t1) != n {
 			t.Fatal("length changed")

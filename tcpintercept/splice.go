@@ -23,7 +23,7 @@ type Halves struct {
 	// so without timestamps); cbacd sent it on to the server.
 	ClientWScale int8
 	// AdvertisedWScale is the shift cbacd's SYN/ACK gave the client (used
-	// only when ClientWScale >= 0).
+	// only when ClientWScale >= 0), the wscale given to WriteSYNACK.
 	AdvertisedWScale int8
 	ServerWScale     int8 // the server's SYN/ACK shift (-1: none)
 }
@@ -54,14 +54,24 @@ func NewSplice(h *Halves) Splice {
 	// SYNs carried the option; each end shifts the windows it sends by its
 	// own announced shift.
 	if h.ClientWScale >= 0 {
-		s.s2cTo = uint8(h.AdvertisedWScale)
-		s.c2sFrom = uint8(h.ClientWScale)
+		s.s2cTo = shift(h.AdvertisedWScale)
+		s.c2sFrom = shift(h.ClientWScale)
 		if h.ServerWScale >= 0 {
-			s.s2cFrom = uint8(h.ServerWScale)
-			s.c2sTo = uint8(h.ClientWScale)
+			s.s2cFrom = shift(h.ServerWScale)
+			s.c2sTo = s.c2sFrom
 		}
 	}
 	return s
+}
+
+// shift returns a window scale option value as a shift count: 0..14
+// (RFC 7323 section 2.3: a shift above 14 is taken as 14); a value below 0
+// (none) where one must be advertised is taken as 0.
+func shift(v int8) uint8 {
+	if v < 0 {
+		return 0
+	}
+	return uint8(min(v, 14))
 }
 
 // rescale returns window field w, sent with shift from, as the field a

@@ -199,6 +199,8 @@ func TestSpliceWindowCases(t *testing.T) {
 		{"client no scaling, server offers anyway: ignored", -1, 7, 9, 1000, 1000, 500, 500},
 		{"advertised 0", 3, 0, 3, 1000, 8000, 70, 70},
 		{"all 14", 14, 14, 14, 65535, 65535, 65535, 65535},
+		{"advertised none is taken as 0", 2, -1, 2, 1000, 4000, 70, 70},
+		{"advertised above 14 is taken as 14", 0, 20, 0, 65535, 3, 70, 70},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,7 +33,7 @@ func writeSegment(b []byte, sport, dport uint16, seq, ack uint32, flags uint8, w
 //
 // It advertises mss (cbacd's: what the server side is expected to take) and,
 // only when the SYN had timestamps, timestamps (TSval the cookie's, TSecr the
-// client's TSval), SACK-permitted and window scale wscale if the SYN had
+// client's TSval), SACK-permitted and window scale wscale (taken as 0..14) if the SYN had
 // them, and ECE if the SYN asked for ECN: without timestamps nothing but the
 // MSS can be remembered, so nothing else is offered (as Linux does). The
 // window is 0, as netfilter SYNPROXY's: the client may not send data before
@@ -46,7 +46,7 @@ func WriteSYNACK(b []byte, s *SYN, c *Cookie, mss uint16, wscale int8) int {
 		o.TS, o.TSval, o.TSecr = true, c.TSval, s.TSval
 		o.SACKPerm = s.SACKPerm
 		if s.WScale >= 0 {
-			o.WScale = wscale
+			o.WScale = int8(shift(wscale))
 		}
 		if s.ECN {
 			flags |= packet.ECE
