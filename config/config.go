@@ -61,6 +61,9 @@ type Config struct {
 	Dataplane   Dataplane
 	Logging     Logging
 	Reassembly  Reassembly
+	// TCPIntercept is [tcp_intercept] (ip tcp intercept); Enabled is
+	// false when the file has none.
+	TCPIntercept TCPIntercept
 
 	// lines maps key paths to source lines, for Validate's messages; nil
 	// for a Config built in code.

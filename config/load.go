@@ -32,6 +32,7 @@ type (
 		Dataplane   fileDataplane       `toml:"dataplane"`
 		Logging     fileLogging         `toml:"logging"`
 		Reassembly  fileReassembly      `toml:"reassembly"`
+		Intercept   fileTCPIntercept    `toml:"tcp_intercept"`
 	}
 	fileInspect struct {
 		AuditTrail           *bool               `toml:"audit_trail"`
@@ -328,6 +329,7 @@ func resolve(p *problems, f *fileConfig, keys []toml.Key) *Config {
 			Timeout:      f.Reassembly.Timeout.or(DefaultReassemblyTime),
 		},
 	}
+	c.TCPIntercept = resolveIntercept(&f.Intercept, hasTable(keys, "tcp_intercept"))
 	for _, name := range orderedNames(keys, []string{"inspect", "rules"}, f.Inspect.Rules) {
 		c.Inspect.Rules = append(c.Inspect.Rules, resolveRule(p, c, name, f.Inspect.Rules[name], keys))
 	}
@@ -416,6 +418,17 @@ func orderedNames[V any](keys []toml.Key, prefix []string, m map[string]V) []str
 	}
 	sort.Strings(rest)
 	return append(names, rest...)
+}
+
+// hasTable reports whether the file defines table name (a key under it,
+// or the table itself, empty).
+func hasTable(keys []toml.Key, name string) bool {
+	for _, k := range keys {
+		if k[0] == name {
+			return true
+		}
+	}
+	return false
 }
 
 func hasPrefix(k toml.Key, prefix []string) bool {
