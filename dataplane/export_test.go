@@ -257,6 +257,6 @@ func (w *Worker) CreateSession(frame []byte, in int) Reason {
 	if pol == nil {
 		return DropNone
 	}
-	_, r := w.createSession(&p, &k, pol, in, out, nh, nsrc, ndst)
+	_, r := w.createSession(&p, &k, pol, in, out, nh, nsrc, ndst, nil)
 	return r
 }

@@ -1,0 +1,387 @@
+package dataplane_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"cbac/packet"
+)
+
+// interceptSeed is the seed (with neighbours) plus ACL 120 protecting the
+// mail server's inside global address and [tcp_intercept] with it; rule
+// replaces the OUT-IN smtp entry ("" keeps it), extra is appended.
+func interceptSeed(t testing.TB, rule, extra string) []byte {
+	t.Helper()
+	s := string(smtpSeed(t, rule))
+	s = replaceOnce(t, s, "  \"permit tcp any host 172.22.1.110 eq smtp\",\n]",
+		"  \"permit tcp any host 172.22.1.110 eq smtp\",\n]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]")
+	return []byte(s + "\n[tcp_intercept]\nlist = \"120\"\n" + extra)
+}
+
+// icConv is one connection through TCP intercept: the client's and the
+// server's own sequence spaces and clocks, and what cbacd told the client
+// (its cookie ISN and TSval).
+type icConv struct {
+	t          testing.TB
+	h          *harness
+	sport      uint16
+	cISN, sISN uint32
+	ts         bool   // both ends use timestamps
+	cws, sws   int8   // window scale each end offers (-1: none)
+	cookie     uint32 // cbacd's ISN towards the client
+	cookieTS   uint32 // cbacd's SYN/ACK TSval
+	sTS0       uint32 // the server's SYN/ACK TSval
+	cTS        uint32 // the client's clock
+	sTS        uint32 // the server's clock
+}
+
+// icWrite writes a TCP frame with raw options opts (padded to 4 bytes).
+func icWrite(srcMAC, dstMAC packet.MAC, src, dst uint32, sport, dport uint16, seq, ack uint32, flags uint8,
+	win uint16, opts, payload []byte) []byte {
+	for len(opts)%4 != 0 {
+		opts = append(opts, packet.TCPOptNOP)
+	}
+	hl := 20 + len(opts)
+	b := make([]byte, packet.EthernetHeaderLen+20+hl+len(payload))
+	e := packet.Ethernet(b)
+	e.SetDst(dstMAC)
+	e.SetSrc(srcMAC)
+	e.SetType(packet.EtherTypeIPv4)
+	packet.WriteIPv4Header(b[packet.EthernetHeaderLen:], src, dst, packet.ProtoTCP, 64, hl+len(payload), 1)
+	t := packet.TCP(b[packet.EthernetHeaderLen+20:])
+	t.SetSrcPort(sport)
+	t.SetDstPort(dport)
+	t.SetSeq(seq)
+	t.SetAck(ack)
+	t.SetDataOffset(hl)
+	t.SetFlags(flags)
+	t.SetWindow(win)
+	copy(t[20:], opts)
+	copy(t[hl:], payload)
+	t.SetChecksum(t.CalculateChecksum(src, dst))
+	return b
+}
+
+func synOpts(o packet.SynOptions) []byte {
+	b := make([]byte, 20)
+	return b[:packet.WriteSynOptions(b, &o)]
+}
+
+func tsOpt(val, ecr uint32) []byte {
+	b := []byte{packet.TCPOptNOP, packet.TCPOptNOP, packet.TCPOptTS, packet.TCPOptTSLen, 0, 0, 0, 0, 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(b[4:], val)
+	binary.BigEndian.PutUint32(b[8:], ecr)
+	return b
+}
+
+func sackOpt(edges ...uint32) []byte {
+	b := []byte{packet.TCPOptNOP, packet.TCPOptNOP, packet.TCPOptSACK, byte(2 + 4*len(edges))}
+	for _, e := range edges {
+		b = binary.BigEndian.AppendUint32(b, e)
+	}
+	return b
+}
+
+func (c *icConv) fromClient(seq, ack uint32, flags uint8, win uint16, opts, payload []byte) []byte {
+	return icWrite(smtpMAC(macClient), smtpMAC(macOut0), smtpClientIP, smtpGlobalIP, c.sport, 25, seq, ack, flags, win, opts, payload)
+}
+
+func (c *icConv) fromServer(seq, ack uint32, flags uint8, win uint16, opts, payload []byte) []byte {
+	return icWrite(smtpMAC(macMail), smtpMAC(macIn0), smtpServerIP, smtpClientIP, 25, c.sport, seq, ack, flags, win, opts, payload)
+}
+
+// clientTS is the timestamps option of the client's next segment.
+func (c *icConv) clientTS() []byte {
+	if !c.ts {
+		return nil
+	}
+	c.cTS++
+	echo := c.cookieTS // the latest TSval the client saw, in its view
+	if c.sTS0 != 0 {
+		echo = c.sTS - c.sTS0 + c.cookieTS
+	}
+	return tsOpt(c.cTS, echo)
+}
+
+func (c *icConv) exchange(port int, frame []byte) (toServer, toClient []packet.TCP) {
+	c.t.Helper()
+	out := c.h.send(port, frame)
+	for _, f := range out[portIn] {
+		decode(c.t, f)
+		toServer = append(toServer, c.view(f, smtpClientIP, smtpServerIP, c.sport, 25))
+	}
+	for _, f := range out[portOut] {
+		decode(c.t, f)
+		toClient = append(toClient, c.view(f, smtpGlobalIP, smtpClientIP, 25, c.sport))
+	}
+	return toServer, toClient
+}
+
+// view checks a frame's addresses and ports and returns its TCP header.
+func (c *icConv) view(f []byte, src, dst uint32, sport, dport uint16) packet.TCP {
+	c.t.Helper()
+	ip := packet.IPv4(f[packet.EthernetHeaderLen:])
+	tc := packet.TCP(ip.Payload())
+	if ip.Src() != src || ip.Dst() != dst || tc.SrcPort() != sport || tc.DstPort() != dport {
+		c.t.Errorf("frame %s:%d -> %s:%d, want %s:%d -> %s:%d", packet.IPString(ip.Src()), tc.SrcPort(),
+			packet.IPString(ip.Dst()), tc.DstPort(), packet.IPString(src), sport, packet.IPString(dst), dport)
+	}
+	return tc
+}
+
+func expectSeg(t testing.TB, what string, tc packet.TCP, seq, ack uint32, flags uint8) {
+	t.Helper()
+	if tc.Seq() != seq || tc.Ack() != ack || tc.Flags() != flags {
+		t.Errorf("%s: seq %d ack %d flags %#02x, want %d %d %#02x", what, tc.Seq(), tc.Ack(), tc.Flags(), seq, ack, flags)
+	}
+}
+
+func one(t testing.TB, what string, segs []packet.TCP, n int) {
+	t.Helper()
+	if len(segs) != n {
+		t.Fatalf("%s: %d frames, want %d", what, len(segs), n)
+	}
+}
+
+// synOptions is the client's SYN options.
+func (c *icConv) synOptions() []byte {
+	return synOpts(packet.SynOptions{MSS: 1460, WScale: c.cws, SACKPerm: c.ts, TS: c.ts, TSval: c.cTS})
+}
+
+// cookieSYN sends the client's SYN and checks the cookie SYN/ACK: back to
+// the client on the outside port, from the address it connected to,
+// window 0, no frame to the server, no session.
+func (c *icConv) cookieSYN() {
+	c.t.Helper()
+	srv, cli := c.exchange(portOut, c.fromClient(c.cISN, 0, packet.SYN, 64240, c.synOptions(), nil))
+	one(c.t, "cookie SYN/ACK to the client", cli, 1)
+	one(c.t, "SYN to the server", srv, 0)
+	sa := cli[0]
+	expectSeg(c.t, "cookie SYN/ACK", sa, sa.Seq(), c.cISN+1, packet.SYN|packet.ACK)
+	if sa.Window() != 0 {
+		c.t.Errorf("cookie SYN/ACK window %d, want 0", sa.Window())
+	}
+	f := c.h.out[portOut][0]
+	if e := packet.Ethernet(f); e.Dst() != smtpMAC(macClient) || e.Src() != smtpMAC(macOut0) {
+		c.t.Errorf("cookie SYN/ACK from %v to %v", e.Src(), e.Dst())
+	}
+	ws, mss, sack := sa.ParseOptions()
+	tsval, tsecr, ts := sa.Timestamps()
+	if mss != 1460 || ts != c.ts || sack != c.ts {
+		c.t.Errorf("cookie SYN/ACK options mss %d ts %v sack %v, want 1460 %v %v", mss, ts, sack, c.ts, c.ts)
+	}
+	wantWS := int8(-1)
+	if c.ts && c.cws >= 0 {
+		wantWS = 7 // tcpintercept.DefaultWScale
+	}
+	if ws != wantWS {
+		c.t.Errorf("cookie SYN/ACK window scale %d, want %d", ws, wantWS)
+	}
+	if ts && tsecr != c.cTS {
+		c.t.Errorf("cookie SYN/ACK TSecr %d, want the client's %d", tsecr, c.cTS)
+	}
+	c.cookie, c.cookieTS = sa.Seq(), tsval
+	if live, _ := c.h.w.SessionCount(); live != 0 {
+		c.t.Errorf("%d sessions after the cookie, want none", live)
+	}
+}
+
+// cookieACK sends the client's ACK (window win, payload) and checks the
+// SYN to the server: the client's ISN and options, nothing to the client.
+func (c *icConv) cookieACK(win uint16, payload []byte) {
+	c.t.Helper()
+	srv, cli := c.exchange(portOut, c.fromClient(c.cISN+1, c.cookie+1, packet.ACK, win, c.clientTS(), payload))
+	one(c.t, "frames to the client after the ACK", cli, 0)
+	one(c.t, "server SYN", srv, 1)
+	c.checkServerSYN(srv[0], win)
+	if live, half := c.h.w.SessionCount(); live != 1 || half != 1 {
+		c.t.Errorf("sessions %d (%d half-open), want 1 (1)", live, half)
+	}
+}
+
+func (c *icConv) checkServerSYN(s packet.TCP, win uint16) {
+	c.t.Helper()
+	expectSeg(c.t, "server SYN", s, c.cISN, 0, packet.SYN)
+	ws, mss, sack := s.ParseOptions()
+	tsval, _, ts := s.Timestamps()
+	wantWS := int8(-1)
+	if c.ts {
+		wantWS = c.cws
+	}
+	if mss != 1460 || ws != wantWS || sack != c.ts || ts != c.ts || (ts && tsval != c.cTS) {
+		c.t.Errorf("server SYN options mss %d ws %d sack %v ts %v/%d, want 1460 %d %v %v/%d", mss, ws, sack, ts, tsval, wantWS, c.ts, c.ts, c.cTS)
+	}
+	want := uint32(win)
+	if wantWS > 0 {
+		want <<= uint(wantWS)
+	}
+	if uint32(s.Window()) != min(want, 65535) {
+		c.t.Errorf("server SYN window %d, want %d", s.Window(), min(want, 65535))
+	}
+}
+
+// join sends the server's SYN/ACK and checks the ACK to the server and
+// the window update to the client.
+func (c *icConv) join(win uint16, clientWin uint16) {
+	c.t.Helper()
+	var opts []byte
+	if c.ts {
+		c.sTS0 = 900000
+		c.sTS = c.sTS0
+		opts = synOpts(packet.SynOptions{MSS: 1460, WScale: c.sws, SACKPerm: true, TS: true, TSval: c.sTS0, TSecr: c.cTS})
+	} else {
+		opts = synOpts(packet.SynOptions{MSS: 1460, WScale: c.sws})
+	}
+	srv, cli := c.exchange(portIn, c.fromServer(c.sISN, c.cISN+1, packet.SYN|packet.ACK, win, opts, nil))
+	one(c.t, "ACK to the server", srv, 1)
+	one(c.t, "window update to the client", cli, 1)
+	expectSeg(c.t, "ACK to the server", srv[0], c.cISN+1, c.sISN+1, packet.ACK)
+	expectSeg(c.t, "window update", cli[0], c.cookie+1, c.cISN+1, packet.ACK)
+	if c.ts {
+		if v, e, ok := srv[0].Timestamps(); !ok || v != c.cTS || e != c.sTS0 {
+			c.t.Errorf("ACK to the server timestamps %d %d %v, want %d %d", v, e, ok, c.cTS, c.sTS0)
+		}
+		if v, e, ok := cli[0].Timestamps(); !ok || v != c.cookieTS || e != c.cTS {
+			c.t.Errorf("window update timestamps %d %d %v, want %d %d", v, e, ok, c.cookieTS, c.cTS)
+		}
+	}
+	if got := cli[0].Window(); got != clientWin {
+		c.t.Errorf("window update window %d, want %d", got, clientWin)
+	}
+	if _, half := c.h.w.SessionCount(); half != 0 {
+		c.t.Errorf("%d half-open sessions after the join", half)
+	}
+}
+
+// open runs the whole intercepted handshake.
+func (c *icConv) open() {
+	c.t.Helper()
+	c.cookieSYN()
+	c.cookieACK(1000, nil)
+	c.join(29200, c.scaled(29200))
+}
+
+// scaled is the window the client is told for the server's SYN/ACK
+// window w (unscaled, as in any SYN).
+func (c *icConv) scaled(w uint16) uint16 {
+	if c.ts && c.cws >= 0 {
+		return w >> 7
+	}
+	return w
+}
+
+func newIC(t testing.TB, h *harness, sport uint16, ts bool) *icConv {
+	c := &icConv{t: t, h: h, sport: sport, cISN: 4000000000, sISN: 123456, ts: ts, cws: 7, sws: 9, cTS: 77}
+	if !ts {
+		c.cws, c.sws = -1, -1
+	}
+	return c
+}
+
+// The whole intercepted connection: cookie, server SYN with the client's
+// options, join, data both ways with translated sequence numbers, SACK
+// blocks, timestamps and windows (valid checksums: decode), SMTP
+// inspection on the way, FIN close and finrst-timeout.
+func TestInterceptConnection(t *testing.T) {
+	for _, ts := range []bool{true, false} {
+		t.Run(map[bool]string{true: "timestamps", false: "no options"}[ts], func(t *testing.T) {
+			h := newHarness(t, compile(t, interceptSeed(t, "", "finrst_timeout = \"7s\"\n")))
+			c := newIC(t, h, 40200, ts)
+			c.open()
+			off := c.sISN - c.cookie // server's space = client's view + off
+			// Server greeting: translated into the client's space.
+			var opts []byte
+			if ts {
+				c.sTS++
+				opts = tsOpt(c.sTS, c.cTS)
+			}
+			greet := []byte("220 mail ESMTP\r\n")
+			srv, cli := c.exchange(portIn, c.fromServer(c.sISN+1, c.cISN+1, packet.ACK|packet.PSH, 300, opts, greet))
+			one(t, "greeting to the client", cli, 1)
+			one(t, "frames to the server", srv, 0)
+			expectSeg(t, "greeting", cli[0], c.cookie+1, c.cISN+1, packet.ACK|packet.PSH)
+			if !bytes.Equal(cli[0].Payload(), greet) {
+				t.Errorf("greeting %q", cli[0].Payload())
+			}
+			wantWin := uint16(300)
+			if ts {
+				wantWin = 300 << 9 >> 7 // server's shift 9, the client applies 7
+				if v, e, _ := cli[0].Timestamps(); v != c.sTS-(c.sTS0-c.cookieTS) || e != c.cTS {
+					t.Errorf("greeting timestamps %d %d, want %d %d", v, e, c.sTS-(c.sTS0-c.cookieTS), c.cTS)
+				}
+			}
+			if cli[0].Window() != wantWin {
+				t.Errorf("greeting window %d, want %d", cli[0].Window(), wantWin)
+			}
+			// Client command, acknowledging the greeting in its space,
+			// with a SACK block naming bytes of the server's.
+			cseq, sack := c.cISN+1, []byte(nil)
+			opts = c.clientTS()
+			if ts {
+				sack = sackOpt(c.cookie+100, c.cookie+200)
+			}
+			helo := []byte("HELO a\r\n")
+			srv, cli = c.exchange(portOut, c.fromClient(cseq, c.cookie+1+uint32(len(greet)), packet.ACK|packet.PSH, 500, append(opts, sack...), helo))
+			one(t, "HELO to the server", srv, 1)
+			one(t, "frames to the client", cli, 0)
+			expectSeg(t, "HELO", srv[0], cseq, c.sISN+1+uint32(len(greet)), packet.ACK|packet.PSH)
+			if !bytes.Equal(srv[0].Payload(), helo) {
+				t.Errorf("HELO reached the server as %q", srv[0].Payload())
+			}
+			if ts {
+				if _, e, _ := srv[0].Timestamps(); e != c.sTS {
+					t.Errorf("HELO TSecr %d, want the server's %d", e, c.sTS)
+				}
+				if o, l := srv[0].FindOption(packet.TCPOptSACK); l != 10 || srv[0].Uint32At(o+2) != c.cookie+100+off || srv[0].Uint32At(o+6) != c.cookie+200+off {
+					t.Errorf("SACK block not in the server's space")
+				}
+				// The server was told the client's own shift: no rescaling.
+				if srv[0].Window() != 500 {
+					t.Errorf("HELO window %d, want 500", srv[0].Window())
+				}
+			}
+			cseq += uint32(len(helo))
+			// An EXPN is rewritten, as on any inspected session.
+			expn := []byte("EXPN root\r\n")
+			srv, _ = c.exchange(portOut, c.fromClient(cseq, c.cookie+1+uint32(len(greet)), packet.ACK|packet.PSH, 500, c.clientTS(), expn))
+			one(t, "EXPN to the server", srv, 1)
+			if string(srv[0].Payload()) != "xxxxxxxxx\r\n" {
+				t.Errorf("EXPN reached the server as %q", srv[0].Payload())
+			}
+			expectSeg(t, "EXPN", srv[0], cseq, c.sISN+1+uint32(len(greet)), packet.ACK|packet.PSH)
+			cseq += uint32(len(expn))
+			// FIN close: the client's first.
+			sseq := c.sISN + 1 + uint32(len(greet))
+			srv, _ = c.exchange(portOut, c.fromClient(cseq, sseq-off, packet.FIN|packet.ACK, 500, c.clientTS(), nil))
+			one(t, "client FIN", srv, 1)
+			expectSeg(t, "client FIN", srv[0], cseq, sseq, packet.FIN|packet.ACK)
+			if ts {
+				c.sTS++
+				opts = tsOpt(c.sTS, c.cTS)
+			}
+			_, cli = c.exchange(portIn, c.fromServer(sseq, cseq+1, packet.FIN|packet.ACK, 300, opts, nil))
+			one(t, "server FIN", cli, 1)
+			expectSeg(t, "server FIN", cli[0], sseq-off, cseq+1, packet.FIN|packet.ACK)
+			srv, _ = c.exchange(portOut, c.fromClient(cseq+1, sseq+1-off, packet.ACK, 500, c.clientTS(), nil))
+			one(t, "last ACK", srv, 1)
+			expectSeg(t, "last ACK", srv[0], cseq+1, sseq+1, packet.ACK)
+			h.advance(6 * time.Second)
+			if live, _ := h.w.SessionCount(); live != 1 {
+				t.Errorf("%d sessions 6 s after the close, want 1 (finrst_timeout 7s)", live)
+			}
+			h.advance(2 * time.Second)
+			if live, _ := h.w.SessionCount(); live != 0 {
+				t.Errorf("%d sessions 8 s after the close, want 0", live)
+			}
+			st := h.w.Intercept
+			if st.SYNACKs != 1 || st.Opened != 1 || st.Joined != 1 || st.Aborted != 0 {
+				t.Errorf("counters %+v", st)
+			}
+			if d := smtpDrops(h); len(d) != 0 {
+				t.Errorf("drops %v", d)
+			}
+		})
+	}
+}
