@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"cbac/dataplane"
 	"cbac/packet"
 )
 
@@ -383,5 +384,261 @@ func TestInterceptConnection(t *testing.T) {
 				t.Errorf("drops %v", d)
 			}
 		})
+	}
+}
+
+// The handshake's other turns: what goes out, the counters, the session.
+func TestInterceptHandshakeCases(t *testing.T) {
+	newCase := func(t *testing.T) (*harness, *icConv) {
+		h := newHarness(t, compile(t, interceptSeed(t, "", "")))
+		return h, newIC(t, h, 40300, true)
+	}
+	sessions := func(t *testing.T, h *harness, want int) {
+		t.Helper()
+		if live, _ := h.w.SessionCount(); live != want {
+			t.Errorf("%d sessions, want %d", live, want)
+		}
+	}
+	t.Run("retransmitted SYN gets the same cookie", func(t *testing.T) {
+		_, c := newCase(t)
+		c.cookieSYN()
+		first := c.cookie
+		c.h.advance(time.Second)
+		c.cookieSYN()
+		if c.cookie != first {
+			t.Errorf("second cookie %d, first %d", c.cookie, first)
+		}
+		if c.h.w.Intercept.SYNACKs != 2 {
+			t.Errorf("SYNACKs %d, want 2", c.h.w.Intercept.SYNACKs)
+		}
+	})
+	t.Run("forged ACKs dropped", func(t *testing.T) {
+		h, c := newCase(t)
+		c.cookieSYN()
+		forged := [][]byte{
+			c.fromClient(c.cISN+1, c.cookie+2, packet.ACK, 1000, tsOpt(78, c.cookieTS), nil),                       // wrong ack
+			c.fromClient(c.cISN+2, c.cookie+1, packet.ACK, 1000, tsOpt(78, c.cookieTS), nil),                       // wrong seq
+			c.fromClient(c.cISN+1, c.cookie+1, packet.ACK, 1000, nil, nil),                                         // timestamps dropped
+			c.fromClient(c.cISN+1, 12345, packet.ACK, 1000, tsOpt(78, c.cookieTS), nil),                            // guessed
+			(&icConv{sport: 40301}).fromClient(c.cISN+1, c.cookie+1, packet.ACK, 1000, tsOpt(78, c.cookieTS), nil), // other port
+		}
+		for i, f := range forged {
+			srv, cli := c.exchange(portOut, f)
+			if len(srv)+len(cli) != 0 {
+				t.Errorf("forged ACK %d: %d frames out", i, len(srv)+len(cli))
+			}
+		}
+		if n := h.drops(dataplane.DropInterceptBadCookie); n != uint64(len(forged)) {
+			t.Errorf("bad cookie drops %d, want %d", n, len(forged))
+		}
+		sessions(t, h, 0)
+		// An expired cookie: three ticks (68.7 s each) later.
+		h.advance(210 * time.Second)
+		srv, cli := c.exchange(portOut, c.fromClient(c.cISN+1, c.cookie+1, packet.ACK, 1000, tsOpt(78, c.cookieTS), nil))
+		if len(srv)+len(cli) != 0 || h.drops(dataplane.DropInterceptBadCookie) != uint64(len(forged))+1 {
+			t.Errorf("expired cookie accepted")
+		}
+	})
+	t.Run("server RST resets the client", func(t *testing.T) {
+		h, c := newCase(t)
+		c.cookieSYN()
+		c.cookieACK(1000, nil)
+		// An RST that does not acknowledge the SYN is ignored.
+		srv, cli := c.exchange(portIn, c.fromServer(0, c.cISN+7, packet.RST|packet.ACK, 0, nil, nil))
+		if len(srv)+len(cli) != 0 || h.drops(dataplane.DropInterceptWaiting) != 1 {
+			t.Errorf("stray RST: %d frames out, %v", len(srv)+len(cli), smtpDrops(h))
+		}
+		srv, cli = c.exchange(portIn, c.fromServer(0, c.cISN+1, packet.RST|packet.ACK, 0, nil, nil))
+		one(t, "RST to the client", cli, 1)
+		one(t, "frames to the server", srv, 0)
+		expectSeg(t, "RST to the client", cli[0], c.cookie+1, c.cISN+1, packet.RST|packet.ACK)
+		sessions(t, h, 0)
+		if h.w.Intercept.ServerResets != 1 || h.w.Intercept.Aborted != 0 {
+			t.Errorf("counters %+v", h.w.Intercept)
+		}
+	})
+	t.Run("server silent: synwait resets both", func(t *testing.T) {
+		h, c := newCase(t)
+		c.cookieSYN()
+		c.cookieACK(1000, nil)
+		h.advance(29 * time.Second)
+		sessions(t, h, 1)
+		h.now += int64(2 * time.Second)
+		h.step()
+		if len(h.out[portOut]) != 1 || len(h.out[portIn]) != 1 {
+			t.Fatalf("synwait: %d frames to the client, %d to the server, want 1 and 1", len(h.out[portOut]), len(h.out[portIn]))
+		}
+		decode(t, h.out[portOut][0])
+		decode(t, h.out[portIn][0])
+		expectSeg(t, "RST to the client", c.view(h.out[portOut][0], smtpGlobalIP, smtpClientIP, 25, c.sport), c.cookie+1, c.cISN+1, packet.RST|packet.ACK)
+		expectSeg(t, "RST to the server", c.view(h.out[portIn][0], smtpClientIP, smtpServerIP, c.sport, 25), c.cISN+1, 0, packet.RST)
+		sessions(t, h, 0)
+		if h.w.Intercept.Aborted != 1 {
+			t.Errorf("Aborted %d, want 1", h.w.Intercept.Aborted)
+		}
+	})
+	t.Run("client RST mid-handshake", func(t *testing.T) {
+		h, c := newCase(t)
+		c.cookieSYN()
+		c.cookieACK(1000, nil)
+		srv, cli := c.exchange(portOut, c.fromClient(c.cISN+1, c.cookie+1, packet.RST|packet.ACK, 0, nil, nil))
+		one(t, "frames to the client", cli, 0)
+		one(t, "RST to the server", srv, 1)
+		expectSeg(t, "RST to the server", srv[0], c.cISN+1, 0, packet.RST)
+		sessions(t, h, 0)
+		if h.w.Intercept.ClientResets != 1 || h.w.Intercept.Aborted != 0 {
+			t.Errorf("counters %+v", h.w.Intercept)
+		}
+	})
+	t.Run("data before the server answers", func(t *testing.T) {
+		h, c := newCase(t)
+		c.cookieSYN()
+		c.cookieACK(1000, nil)
+		srv, cli := c.exchange(portOut, c.fromClient(c.cISN+1, c.cookie+1, packet.ACK|packet.PSH, 1000, c.clientTS(), []byte("HELO a\r\n")))
+		one(t, "frames to the client", cli, 0)
+		one(t, "server SYN again", srv, 1)
+		if len(srv[0].Payload()) != 0 {
+			t.Errorf("data reached the server before its SYN/ACK")
+		}
+		expectSeg(t, "server SYN again", srv[0], c.cISN, 0, packet.SYN)
+		if h.drops(dataplane.DropInterceptWaiting) != 1 || h.w.Intercept.SYNsResent != 1 {
+			t.Errorf("drops %v, counters %+v", smtpDrops(h), h.w.Intercept)
+		}
+	})
+	t.Run("ACK carrying data", func(t *testing.T) {
+		// Accepted as SYNPROXY does: the server half opens; the data,
+		// sent into a zero window, is not forwarded, and reaches the
+		// server when the client sends it again.
+		h, c := newCase(t)
+		c.cookieSYN()
+		c.cookieACK(1000, []byte("HELO a\r\n"))
+		c.join(29200, c.scaled(29200))
+		c.sTS++
+		srv, _ := c.exchange(portIn, c.fromServer(c.sISN+1, c.cISN+1, packet.ACK|packet.PSH, 300, tsOpt(c.sTS, c.cTS), []byte("220 x\r\n")))
+		one(t, "greeting not to the server", srv, 0)
+		srv, _ = c.exchange(portOut, c.fromClient(c.cISN+1, c.cookie+8, packet.ACK|packet.PSH, 1000, c.clientTS(), []byte("HELO a\r\n")))
+		one(t, "data sent again", srv, 1)
+		expectSeg(t, "data sent again", srv[0], c.cISN+1, c.sISN+8, packet.ACK|packet.PSH)
+		if string(srv[0].Payload()) != "HELO a\r\n" {
+			t.Errorf("server got %q", srv[0].Payload())
+		}
+		if d := smtpDrops(h); len(d) != 0 {
+			t.Errorf("drops %v", d)
+		}
+	})
+	t.Run("inbound ACL first", func(t *testing.T) {
+		// The intercept list protects every port; ACL 101 permits only
+		// smtp: a SYN to port 80 is the ACL's, not answered.
+		s := string(interceptSeed(t, "", ""))
+		s = replaceOnce(t, s, `120 = ["permit tcp any host 172.22.1.110 eq smtp"]`, `120 = ["permit tcp any any"]`)
+		h := newHarness(t, compile(t, []byte(s)))
+		c := &icConv{t: t, h: h, sport: 40302}
+		out := h.send(portOut, icWrite(smtpMAC(macClient), smtpMAC(macOut0), smtpClientIP, smtpGlobalIP, c.sport, 80, 1, 0, packet.SYN, 1000, nil, nil))
+		if len(out[portOut])+len(out[portIn]) != 0 || h.drops(dataplane.DropACLIn) != 1 || h.w.Intercept.SYNACKs != 0 {
+			t.Errorf("SYN to port 80: %d frames out, drops %v", len(out[portOut])+len(out[portIn]), smtpDrops(h))
+		}
+	})
+	t.Run("not protected: no intercept", func(t *testing.T) {
+		// Without [tcp_intercept] the SYN goes to the server.
+		h := newHarness(t, compile(t, smtpSeed(t, "")))
+		c := newIC(t, h, 40303, true)
+		srv, cli := c.exchange(portOut, c.fromClient(c.cISN, 0, packet.SYN, 64240, c.synOptions(), nil))
+		one(t, "SYN to the server", srv, 1)
+		one(t, "frames to the client", cli, 0)
+	})
+}
+
+// Max-data through intercept: the RSTs go out at the right numbers in
+// each side's space (the server's ACK field translated, the client's
+// untouched).
+func TestInterceptSMTPMaxData(t *testing.T) {
+	h := newHarness(t, compile(t, interceptSeed(t, "smtp = { max_data = 10 }", "")))
+	c := newIC(t, h, 40400, true)
+	c.open()
+	off := c.sISN - c.cookie
+	cseq, sseq := c.cISN+1, c.sISN+1
+	talk := func(cmd, rep string) {
+		t.Helper()
+		c.sTS++
+		_, cli := c.exchange(portIn, c.fromServer(sseq, cseq, packet.ACK|packet.PSH, 300, tsOpt(c.sTS, c.cTS), []byte(rep)))
+		one(t, "reply "+rep, cli, 1)
+		sseq += uint32(len(rep))
+		if cmd == "" {
+			return
+		}
+		srv, _ := c.exchange(portOut, c.fromClient(cseq, sseq-off, packet.ACK|packet.PSH, 1000, c.clientTS(), []byte(cmd)))
+		one(t, "command "+cmd, srv, 1)
+		if string(srv[0].Payload()) != cmd {
+			t.Errorf("%q reached the server as %q", cmd, srv[0].Payload())
+		}
+		cseq += uint32(len(cmd))
+	}
+	talk("HELO a\r\n", "220 x\r\n")
+	talk("MAIL FROM:<a@b>\r\n", "250 x\r\n")
+	talk("RCPT TO:<c@d>\r\n", "250 ok\r\n")
+	talk("DATA\r\n", "250 ok\r\n")
+	talk("", "354 go\r\n")
+	srv, cli := c.exchange(portOut, c.fromClient(cseq, sseq-off, packet.ACK|packet.PSH, 1000, c.clientTS(), []byte("0123456789abcdef\r\n")))
+	one(t, "RST to the server", srv, 1)
+	one(t, "RST to the client", cli, 1)
+	expectSeg(t, "RST to the server", srv[0], cseq, sseq, packet.RST|packet.ACK)
+	expectSeg(t, "RST to the client", cli[0], sseq-off, cseq, packet.RST|packet.ACK)
+	if live, _ := h.w.SessionCount(); live != 0 {
+		t.Errorf("%d sessions after max-data", live)
+	}
+}
+
+// An SMTP conversation through intercept: EXPN rewritten, a message
+// delivered with its end of data recognised, the 250 after it reaching
+// the client, all at translated numbers.
+func TestInterceptSMTPMail(t *testing.T) {
+	h := newHarness(t, compile(t, interceptSeed(t, "", "")))
+	c := newIC(t, h, 40401, true)
+	c.open()
+	off := c.sISN - c.cookie
+	cseq, sseq := c.cISN+1, c.sISN+1
+	reply := func(rep string) {
+		t.Helper()
+		c.sTS++
+		_, cli := c.exchange(portIn, c.fromServer(sseq, cseq, packet.ACK|packet.PSH, 300, tsOpt(c.sTS, c.cTS), []byte(rep)))
+		one(t, "reply "+rep, cli, 1)
+		expectSeg(t, "reply "+rep, cli[0], sseq-off, cseq, packet.ACK|packet.PSH)
+		if string(cli[0].Payload()) != rep {
+			t.Errorf("reply %q reached the client as %q", rep, cli[0].Payload())
+		}
+		sseq += uint32(len(rep))
+	}
+	send := func(cmd, want string) {
+		t.Helper()
+		srv, _ := c.exchange(portOut, c.fromClient(cseq, sseq-off, packet.ACK|packet.PSH, 1000, c.clientTS(), []byte(cmd)))
+		one(t, "command "+cmd, srv, 1)
+		expectSeg(t, "command "+cmd, srv[0], cseq, sseq, packet.ACK|packet.PSH)
+		if string(srv[0].Payload()) != want {
+			t.Errorf("%q reached the server as %q, want %q", cmd, srv[0].Payload(), want)
+		}
+		cseq += uint32(len(cmd))
+	}
+	reply("220 mail.example.com ESMTP\r\n")
+	send("HELO a\r\n", "HELO a\r\n")
+	reply("250 mail.example.com\r\n")
+	send("EXPN root\r\n", "xxxxxxxxx\r\n")
+	reply("502 5.5.2 Error: command not recognized\r\n")
+	send("MAIL FROM:<a@b>\r\n", "MAIL FROM:<a@b>\r\n")
+	reply("250 2.1.0 Ok\r\n")
+	send("RCPT TO:<c@d>\r\n", "RCPT TO:<c@d>\r\n")
+	reply("250 2.1.5 Ok\r\n")
+	send("DATA\r\n", "DATA\r\n")
+	reply("354 End data with <CR><LF>.<CR><LF>\r\n")
+	send("Subject: x\r\n\r\nEXPN root\r\n", "Subject: x\r\n\r\nEXPN root\r\n")
+	send(".\r\n", ".\r\n")
+	reply("250 2.0.0 Ok: queued as 4F2A1\r\n")
+	// Back in command mode: the end of data was recognised.
+	send("EXPN x\r\n", "xxxxxx\r\n")
+	reply("502 5.5.2 Error: command not recognized\r\n")
+	if h.w.Stats.SMTPRewritten != 15 {
+		t.Errorf("SMTPRewritten %d, want 15", h.w.Stats.SMTPRewritten)
+	}
+	if d := smtpDrops(h); len(d) != 0 {
+		t.Errorf("drops %v", d)
 	}
 }
