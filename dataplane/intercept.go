@@ -1,6 +1,8 @@
 package dataplane
 
 import (
+	"time"
+
 	"cbac/acl"
 	"cbac/flowtable"
 	"cbac/packet"
@@ -101,18 +103,37 @@ type InterceptStats struct {
 	ServerResets uint64 // server refused (RST): client reset
 	Aborted      uint64 // waiting connections ended by synwait or thresholds: both reset
 	ClientResets uint64 // client RST while waiting: passed to the server
+	// LastMinute is how many protected SYNs the last whole minute had
+	// (the "1 minute connection request rate"); thisMinute counts the
+	// current one from minuteStart (interceptMinute).
+	LastMinute  uint64
+	thisMinute  uint64
+	minuteStart int64
+}
+
+// interceptMinute closes the counting minute when it is over (between
+// batches).
+func (w *Worker) interceptMinute() {
+	s := &w.Intercept
+	if w.now-s.minuteStart < int64(time.Minute) {
+		return
+	}
+	if w.now-s.minuteStart >= 2*int64(time.Minute) {
+		s.thisMinute = 0 // a silent minute in between
+	}
+	s.LastMinute, s.thisMinute, s.minuteStart = s.thisMinute, 0, w.now
 }
 
 // InterceptConn describes one intercepted session for
 // `show tcp intercept connections`.
 type InterceptConn struct {
-	Client, Server   uint32 // as the client addresses them
-	ClientPort       uint16
-	ServerPort       uint16
-	Joined           bool
-	Created, LastSee int64
-	Now              int64
-	TCPState         string
+	Client, Server uint32 // as the client addresses them
+	ClientPort     uint16
+	ServerPort     uint16
+	Joined         bool
+	Age            int64 // ns since the session was created
+	Timeout        int64 // ns until the session's timer runs out
+	TCPState       string
 }
 
 // InterceptConns lists the worker's intercepted sessions (control plane,
@@ -126,7 +147,8 @@ func (w *Worker) InterceptConns(out []InterceptConn) []InterceptConn {
 		sp := w.splices.get(s.splice)
 		out = append(out, InterceptConn{
 			Client: sp.tuple.Src, Server: sp.tuple.Dst, ClientPort: sp.tuple.SrcPort, ServerPort: sp.tuple.DstPort,
-			Joined: sp.joined, Created: e.Created, LastSee: e.LastSeen, Now: w.now, TCPState: s.tcp.SISName(),
+			Joined: sp.joined, Age: w.now - e.Created, TCPState: s.tcp.SISName(),
+			Timeout: max(0, e.LastSeen+w.rs.classes[e.Class()]-w.now),
 		})
 		return true
 	})
@@ -159,6 +181,7 @@ func (w *Worker) interceptSYN(d *Desc, p *pkt, in int) {
 	t := packet.TCP(p.l4)
 	syn := tcpintercept.ParseSYN(p.src, p.dst, t)
 	c := w.jar.Make(w.now, &syn)
+	w.Intercept.thisMinute++
 	b := w.frameRoom(d)
 	seg := b[packet.EthernetHeaderLen+packet.IPv4MinHeaderLen:]
 	n := tcpintercept.WriteSYNACK(seg, &syn, &c, interceptMSS, tcpintercept.DefaultWScale)

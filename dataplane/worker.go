@@ -366,6 +366,9 @@ func (w *Worker) Step(now int64) int {
 	w.smtp.stock(w)
 	w.expireFragments()
 	w.tick()
+	if w.rs.Intercept != nil {
+		w.interceptMinute()
+	}
 	w.flush()
 	w.refill()
 	if w.dp.running.Load() {
