@@ -70,7 +70,9 @@ func Compile(c *config.Config, macs MACSource) (*dataplane.Ruleset, error) {
 		if !ok {
 			return nil, fmt.Errorf("compile tcp intercept: access list %q is not defined", ti.List)
 		}
-		rs.Intercept = &dataplane.Intercept{List: list, FinRst: ti.FinRstTimeout, Connection: ti.ConnectionTimeout}
+		rs.Intercept = &dataplane.Intercept{List: list, FinRst: ti.FinRstTimeout, Connection: ti.ConnectionTimeout,
+			MaxIncomplete: dataplane.InterceptThreshold{Low: ti.MaxIncomplete.Low, High: ti.MaxIncomplete.High},
+			OneMinute:     dataplane.InterceptThreshold{Low: ti.OneMinute.Low, High: ti.OneMinute.High}}
 	}
 	rules := map[string]*dataplane.Rule{}
 	for _, r := range c.Inspect.Rules {

@@ -22,6 +22,8 @@ func InterceptStatsTotal(dp *dataplane.Dataplane) dataplane.InterceptStats {
 			t.Aborted += s.Aborted
 			t.ClientResets += s.ClientResets
 			t.LastMinute += s.LastMinute
+			t.Waiting += s.Waiting
+			t.Aggressive = t.Aggressive || s.Aggressive
 		})
 	}
 	return t

@@ -103,6 +103,11 @@ type InterceptStats struct {
 	ServerResets uint64 // server refused (RST): client reset
 	Aborted      uint64 // waiting connections ended by synwait or thresholds: both reset
 	ClientResets uint64 // client RST while waiting: passed to the server
+	// Waiting is how many connections wait for the server's SYN/ACK
+	// (IOS's incomplete connections).
+	Waiting int
+	// Aggressive: above a threshold, until both are below low.
+	Aggressive bool
 	// LastMinute is how many protected SYNs the last whole minute had
 	// (the "1 minute connection request rate"); thisMinute counts the
 	// current one from minuteStart (interceptMinute).
@@ -205,6 +210,9 @@ func (w *Worker) interceptACK(d *Desc, p *pkt, k *flowtable.Key, pol *ProtoPolic
 	if !ok {
 		return DropInterceptBadCookie
 	}
+	if w.interceptAggressive() {
+		w.deleteOldestWaiting()
+	}
 	h, ok := w.splices.alloc()
 	if !ok {
 		return DropInterceptFull
@@ -229,6 +237,7 @@ func (w *Worker) interceptACK(d *Desc, p *pkt, k *flowtable.Key, pol *ProtoPolic
 	st := w.splices.get(h)
 	*st = spliceState{tuple: a.Tuple, opened: o, clientWindow: t.Window()}
 	w.Intercept.Opened++
+	w.Intercept.Waiting++
 	w.sendServerSYN(d, s, st)
 	return DropNone
 }
@@ -351,6 +360,7 @@ func (w *Worker) interceptJoin(d *Desc, p *pkt, s *Session, idx uint32, st *spli
 		}
 	}
 	st.joined = true
+	w.Intercept.Waiting--
 	if s.smtp != 0 {
 		sm := w.smtp.get(s.smtp)
 		sm.srvNext, sm.srvKnown = o.Cookie+1, true
@@ -398,6 +408,54 @@ func (w *Worker) endIntercept(s *Session) {
 		}
 		w.Intercept.Aborted++
 	}
+	if !st.joined {
+		w.Intercept.Waiting--
+	}
 	w.splices.free(s.splice)
 	s.splice = 0
+}
+
+// share is a worker's part of an intercept threshold (at least 1).
+func (w *Worker) share(n int) int { return max(1, n/len(w.dp.Workers)) }
+
+// interceptRate is the connection requests of the last minute: this
+// minute's and the part of the last minute still within 60 s.
+func (w *Worker) interceptRate() int {
+	s := &w.Intercept
+	el := w.now - s.minuteStart
+	if el >= int64(time.Minute) {
+		return int(s.thisMinute)
+	}
+	return int(s.thisMinute) + int(uint64(int64(time.Minute)-el)*s.LastMinute/uint64(time.Minute))
+}
+
+// interceptAggressive reports whether the worker is in IOS's aggressive
+// mode: entered when the incomplete connections (waiting for the server)
+// or the requests of the last minute exceed their high threshold, left
+// when both fall below low.
+func (w *Worker) interceptAggressive() bool {
+	ic, s := w.rs.Intercept, &w.Intercept
+	rate := w.interceptRate()
+	if !s.Aggressive {
+		s.Aggressive = s.Waiting > w.share(ic.MaxIncomplete.High) || rate > w.share(ic.OneMinute.High)
+	} else if s.Waiting < w.share(ic.MaxIncomplete.Low) && rate < w.share(ic.OneMinute.Low) {
+		s.Aggressive = false
+	}
+	return s.Aggressive
+}
+
+// deleteOldestWaiting is drop-mode oldest: the oldest connection still
+// waiting for the server is deleted (both ends reset: endIntercept).
+// Waiting sessions are on the synwait list, oldest first, among CBAC's
+// other half-open sessions (bounded walk, as deleteOldestHalfOpen).
+func (w *Worker) deleteOldestWaiting() {
+	idx, ok := w.table.Oldest(w.rs.ClassSynWait)
+	for steps := 0; ok && steps < 4096; steps++ {
+		s := &w.sess[idx]
+		if s.splice != 0 && !w.splices.get(s.splice).joined {
+			w.deleteSession(idx)
+			return
+		}
+		idx, ok = w.table.Newer(idx)
+	}
 }

@@ -238,6 +238,7 @@ func (c *icConv) join(win uint16, clientWin uint16) {
 	} else {
 		opts = synOpts(packet.SynOptions{MSS: 1460, WScale: c.sws})
 	}
+	_, halfBefore := c.h.w.SessionCount()
 	srv, cli := c.exchange(portIn, c.fromServer(c.sISN, c.cISN+1, packet.SYN|packet.ACK, win, opts, nil))
 	one(c.t, "ACK to the server", srv, 1)
 	one(c.t, "window update to the client", cli, 1)
@@ -254,8 +255,8 @@ func (c *icConv) join(win uint16, clientWin uint16) {
 	if got := cli[0].Window(); got != clientWin {
 		c.t.Errorf("window update window %d, want %d", got, clientWin)
 	}
-	if _, half := c.h.w.SessionCount(); half != 0 {
-		c.t.Errorf("%d half-open sessions after the join", half)
+	if _, half := c.h.w.SessionCount(); half != halfBefore-1 {
+		c.t.Errorf("%d half-open sessions after the join, %d before", half, halfBefore)
 	}
 }
 
@@ -701,5 +702,82 @@ Client resets before the server answered: 0
 	h.advance(time.Minute)
 	if st := control.InterceptStatsTotal(h.dp); st.LastMinute < 120 || st.LastMinute/60 < 2 {
 		t.Errorf("last minute %d requests", st.LastMinute)
+	}
+}
+
+// Aggressive mode (drop-mode oldest): above max_incomplete high, each new
+// connection deletes the oldest one still waiting for the server, with
+// RSTs to both ends; below low it stops.
+func TestInterceptAggressive(t *testing.T) {
+	h := newHarness(t, compile(t, interceptSeed(t, "", "max_incomplete = { low = 2, high = 3 }\n")))
+	var cs []*icConv
+	open := func(i int) *icConv {
+		c := newIC(t, h, uint16(40600+i), false)
+		c.cookieSYN()
+		h.send(portOut, c.fromClient(c.cISN+1, c.cookie+1, packet.ACK, 1000, nil, nil))
+		cs = append(cs, c)
+		return c
+	}
+	for i := 0; i < 4; i++ {
+		open(i)
+		if len(h.out[portOut]) != 0 || len(h.out[portIn]) != 1 {
+			t.Fatalf("connection %d: %d frames to the client, %d to the server", i, len(h.out[portOut]), len(h.out[portIn]))
+		}
+	}
+	if st := h.w.Intercept; st.Waiting != 4 || st.Aborted != 0 || st.Aggressive {
+		t.Fatalf("after 4: %+v", st)
+	}
+	// The fifth finds 4 > 3 waiting: connection 0 is reset at both ends.
+	open(4)
+	if len(h.out[portOut]) != 1 || len(h.out[portIn]) != 2 {
+		t.Fatalf("fifth: %d frames to the client, %d to the server, want 1 and 2", len(h.out[portOut]), len(h.out[portIn]))
+	}
+	c0 := cs[0]
+	decode(t, h.out[portOut][0])
+	expectSeg(t, "RST to client 0", c0.view(h.out[portOut][0], smtpGlobalIP, smtpClientIP, 25, c0.sport), c0.cookie+1, c0.cISN+1, packet.RST|packet.ACK)
+	if st := h.w.Intercept; st.Waiting != 4 || st.Aborted != 1 || !st.Aggressive {
+		t.Errorf("after 5: %+v", st)
+	}
+	if live, _ := h.w.SessionCount(); live != 4 {
+		t.Errorf("%d sessions, want 4", live)
+	}
+	// The servers of 1, 2, 3 answer: one waits; below low, the next
+	// connection deletes nothing.
+	for _, c := range cs[1:4] {
+		c.join(29200, 29200)
+	}
+	open(5)
+	if st := h.w.Intercept; st.Waiting != 2 || st.Aborted != 1 || st.Aggressive {
+		t.Errorf("after the joins: %+v", st)
+	}
+}
+
+// The problem intercept solves: a random-source SYN flood leaves no
+// half-open session (each SYN is answered with a cookie), so CBAC's
+// max-incomplete never deletes the legitimate connection, which opens
+// and carries its SMTP session.
+func TestInterceptSYNFlood(t *testing.T) {
+	h := newHarness(t, compile(t, interceptSeed(t, "", "")))
+	for i := 0; i < 600; i++ {
+		src := smtpIP4("198.51.100.0") + uint32(i%250) + uint32(i/250)<<8
+		f := icWrite(smtpMAC(macUpstream), smtpMAC(macOut0), src, smtpGlobalIP, uint16(1024+i), 25, uint32(i)*7919, 0, packet.SYN, 1024, nil, nil)
+		out := h.send(portOut, f)
+		if len(out[portOut]) != 1 || len(out[portIn]) != 0 {
+			t.Fatalf("SYN %d: %d cookies, %d to the server", i, len(out[portOut]), len(out[portIn]))
+		}
+		if e := packet.Ethernet(out[portOut][0]); e.Dst() != smtpMAC(macUpstream) {
+			t.Fatalf("cookie for %d sent to %v", i, e.Dst())
+		}
+	}
+	if live, half := h.w.SessionCount(); live != 0 || half != 0 {
+		t.Fatalf("%d sessions (%d half-open) after the flood", live, half)
+	}
+	c := newIC(t, h, 40700, true)
+	c.open()
+	c.sTS++
+	_, cli := c.exchange(portIn, c.fromServer(c.sISN+1, c.cISN+1, packet.ACK|packet.PSH, 300, tsOpt(c.sTS, c.cTS), []byte("220 x\r\n")))
+	one(t, "greeting", cli, 1)
+	if h.w.Intercept.SYNACKs != 601 {
+		t.Errorf("SYNACKs %d, want 601", h.w.Intercept.SYNACKs)
 	}
 }

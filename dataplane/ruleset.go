@@ -62,7 +62,15 @@ type Intercept struct {
 	// FinRst is how long an intercepted connection stays after its close;
 	// Connection its idle timeout (when shorter than its rule's).
 	FinRst, Connection time.Duration
+	// MaxIncomplete (connections waiting for the server) and OneMinute
+	// (connection requests in the last minute): above High, each new
+	// connection deletes the oldest one still waiting (drop-mode
+	// oldest), until both are below Low. Each worker applies its share.
+	MaxIncomplete, OneMinute InterceptThreshold
 }
+
+// InterceptThreshold is a low/high pair of "ip tcp intercept".
+type InterceptThreshold struct{ Low, High int }
 
 // Reassembly sizes the per-worker virtual reassembly table.
 type Reassembly struct {
