@@ -46,8 +46,16 @@ func icWrite(srcMAC, dstMAC packet.MAC, src, dst uint32, sport, dport uint16, se
 	for len(opts)%4 != 0 {
 		opts = append(opts, packet.TCPOptNOP)
 	}
+	return icWriteInto(make([]byte, 2048), srcMAC, dstMAC, src, dst, sport, dport, seq, ack, flags, win, opts, payload)
+}
+
+// icWriteInto is icWrite into b (options already padded), for the
+// allocation tests.
+func icWriteInto(b []byte, srcMAC, dstMAC packet.MAC, src, dst uint32, sport, dport uint16, seq, ack uint32, flags uint8,
+	win uint16, opts, payload []byte) []byte {
 	hl := 20 + len(opts)
-	b := make([]byte, packet.EthernetHeaderLen+20+hl+len(payload))
+	b = b[:packet.EthernetHeaderLen+20+hl+len(payload)]
+	clear(b)
 	e := packet.Ethernet(b)
 	e.SetDst(dstMAC)
 	e.SetSrc(srcMAC)
@@ -779,5 +787,52 @@ func TestInterceptSYNFlood(t *testing.T) {
 	one(t, "greeting", cli, 1)
 	if h.w.Intercept.SYNACKs != 601 {
 		t.Errorf("SYNACKs %d, want 601", h.w.Intercept.SYNACKs)
+	}
+}
+
+// The intercept path allocates nothing: the whole exchange of a new
+// connection (cookie, ACK and server SYN, join, data both ways, close by
+// RST), repeated.
+func TestInterceptAllocs(t *testing.T) {
+	h := newHarness(t, compile(t, interceptSeed(t, "", "")))
+	cnt := newCounter()
+	var last packet.TCP
+	keep := func(f []byte) { last = packet.TCP(packet.IPv4(f[packet.EthernetHeaderLen:]).Payload()) }
+	buf := make([]byte, 2048)
+	cm, om, sm, im := smtpMAC(macClient), smtpMAC(macOut0), smtpMAC(macMail), smtpMAC(macIn0)
+	synOpt := synOpts(packet.SynOptions{MSS: 1460, WScale: -1})
+	greet := []byte("220 x\r\n")
+	port := uint16(20000)
+	const cISN, sISN = 1000, 90000
+	step := func() {
+		h.w.Step(h.now)
+		h.q[portOut].Drain(keep)
+		h.q[portIn].Drain(cnt.fn[portIn])
+	}
+	run := func() {
+		port++
+		h.q[portOut].Inject(icWriteInto(buf, cm, om, smtpClientIP, smtpGlobalIP, port, 25, cISN, 0, packet.SYN, 1000, synOpt, nil))
+		step()
+		cookie := last.Seq()
+		h.q[portOut].Inject(icWriteInto(buf, cm, om, smtpClientIP, smtpGlobalIP, port, 25, cISN+1, cookie+1, packet.ACK, 1000, nil, nil))
+		step()
+		h.q[portIn].Inject(icWriteInto(buf, sm, im, smtpServerIP, smtpClientIP, 25, port, sISN, cISN+1, packet.SYN|packet.ACK, 1000, synOpt, nil))
+		step()
+		h.q[portIn].Inject(icWriteInto(buf, sm, im, smtpServerIP, smtpClientIP, 25, port, sISN+1, cISN+1, packet.ACK|packet.PSH, 1000, nil, greet))
+		step()
+		if last.Seq() != cookie+1 {
+			cnt.n[0] = -1 << 20 // the greeting did not reach the client translated
+		}
+		h.q[portOut].Inject(icWriteInto(buf, cm, om, smtpClientIP, smtpGlobalIP, port, 25, cISN+1, cookie+8, packet.RST|packet.ACK, 0, nil, nil))
+		step()
+	}
+	const runs = 500
+	allocs := testing.AllocsPerRun(runs, run)
+	if allocs != 0 {
+		t.Errorf("%v allocations per intercepted connection, want 0", allocs)
+	}
+	// Per connection to the server: SYN, ACK, RST.
+	if want := 3 * (runs + 1); cnt.n[portIn] != want || cnt.n[0] < 0 {
+		t.Errorf("%d frames to the server, want %d (drops %v)", cnt.n[portIn], want, smtpDrops(h))
 	}
 }
