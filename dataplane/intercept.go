@@ -56,9 +56,10 @@ type spliceState struct {
 	tuple        tcpintercept.Tuple // client -> server, as the client addresses it
 	opened       tcpintercept.Opened
 	splice       tcpintercept.Splice
-	clientWindow uint16 // the client's cookie ACK window (its scale)
-	joined       bool   // the server's SYN/ACK arrived
-	quiet        bool   // ending without resets (an RST already went)
+	halves       tcpintercept.Halves // once joined (a repeated server SYN/ACK is answered again)
+	clientWindow uint16              // the client's cookie ACK window (its scale)
+	joined       bool                // the server's SYN/ACK arrived
+	quiet        bool                // ending without resets (an RST already went)
 }
 
 // splicePool is a worker's splice states: a slab allocated when a ruleset
@@ -273,6 +274,10 @@ func (w *Worker) interceptSegment(d *Desc, p *pkt, s *Session, idx uint32, dir u
 	t := packet.TCP(p.l4)
 	if st.joined {
 		if dir == 1 {
+			if p.flags&packet.SYN != 0 {
+				w.serverSYNACKAgain(d, p, s, st)
+				return false
+			}
 			st.splice.ServerToClient(t)
 		}
 		return true
@@ -335,12 +340,13 @@ func (w *Worker) interceptJoin(d *Desc, p *pkt, s *Session, idx uint32, st *spli
 	o := &st.opened
 	ws, _, _ := t.ParseOptions()
 	tsval, _, ts := t.Timestamps()
-	hv := tcpintercept.Halves{
+	st.halves = tcpintercept.Halves{
 		CookieISN: o.Cookie, ServerISN: t.Seq(), CookieTSval: o.TSecr, ServerTSval: tsval,
 		ClientTS: o.TS, ServerTS: ts, ClientWScale: o.WScale,
 		AdvertisedWScale: tcpintercept.DefaultWScale, ServerWScale: ws,
 	}
-	st.splice = tcpintercept.NewSplice(&hv)
+	hv := &st.halves
+	st.splice = tcpintercept.NewSplice(hv)
 	serverWindow := t.Window()
 	clientWS := int8(-1)
 	if o.WScale >= 0 {
@@ -370,11 +376,17 @@ func (w *Worker) interceptJoin(d *Desc, p *pkt, s *Session, idx uint32, st *spli
 	w.Intercept.Joined++
 	// The ACK to the server, over its SYN/ACK.
 	b := w.frameRoom(d)
-	n := tcpintercept.WriteServerACK(b[packet.EthernetHeaderLen+packet.IPv4MinHeaderLen:], &st.tuple, o, &hv, &st.splice, st.clientWindow)
+	n := tcpintercept.WriteServerACK(b[packet.EthernetHeaderLen+packet.IPv4MinHeaderLen:], &st.tuple, o, hv, &st.splice, st.clientWindow)
 	w.sendBuilt(d, b, st.tuple.Src, st.tuple.Dst, n, s, 0)
 	// The window update to the client, in the addresses it uses.
 	if nd, nb, ok := w.newFrame(); ok {
 		n := tcpintercept.WriteClientACK(nb[packet.EthernetHeaderLen+packet.IPv4MinHeaderLen:], &st.tuple, o, &st.splice, serverWindow)
+		if s.smtp != 0 {
+			// As every server segment of an inspected session: the
+			// client may send no more than the replay copy can keep.
+			ct := packet.TCP(nb[packet.EthernetHeaderLen+packet.IPv4MinHeaderLen:][:n])
+			clampWindow(ct, &w.smtp.get(s.smtp).guard, s.tcp.WindowScale(1))
+		}
 		packet.Ethernet(nb).SetType(packet.EtherTypeIPv4)
 		ip := packet.IPv4(nb[packet.EthernetHeaderLen : packet.EthernetHeaderLen+packet.IPv4MinHeaderLen+n])
 		packet.WriteIPv4Header(ip, st.tuple.Dst, st.tuple.Src, packet.ProtoTCP, 64, n, 0)
@@ -458,4 +470,18 @@ func (w *Worker) deleteOldestWaiting() {
 		}
 		idx, ok = w.table.Newer(idx)
 	}
+}
+
+// serverSYNACKAgain answers a server SYN/ACK that arrives after the join
+// (cbacd's ACK was lost): the same ACK again, over its frame, if it is the
+// SYN/ACK of the join; anything else with SYN is dropped.
+func (w *Worker) serverSYNACKAgain(d *Desc, p *pkt, s *Session, st *spliceState) {
+	t := packet.TCP(p.l4)
+	if p.flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) != packet.SYN|packet.ACK || t.Seq() != st.halves.ServerISN || t.Ack() != st.opened.ISN+1 {
+		w.drop(d, DropTCPSynEstablished)
+		return
+	}
+	b := w.frameRoom(d)
+	n := tcpintercept.WriteServerACK(b[packet.EthernetHeaderLen+packet.IPv4MinHeaderLen:], &st.tuple, &st.opened, &st.halves, &st.splice, st.clientWindow)
+	w.sendBuilt(d, b, st.tuple.Src, st.tuple.Dst, n, s, 0)
 }

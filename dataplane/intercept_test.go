@@ -538,6 +538,27 @@ func TestInterceptHandshakeCases(t *testing.T) {
 			t.Errorf("drops %v", d)
 		}
 	})
+	t.Run("server SYN/ACK again after the join", func(t *testing.T) {
+		h, c := newCase(t)
+		c.open()
+		opts := synOpts(packet.SynOptions{MSS: 1460, WScale: c.sws, SACKPerm: true, TS: true, TSval: c.sTS0, TSecr: 78})
+		srv, cli := c.exchange(portIn, c.fromServer(c.sISN, c.cISN+1, packet.SYN|packet.ACK, 29200, opts, nil))
+		one(t, "ACK to the server again", srv, 1)
+		one(t, "frames to the client", cli, 0)
+		expectSeg(t, "ACK again", srv[0], c.cISN+1, c.sISN+1, packet.ACK)
+		// A SYN/ACK with another ISN is not the join's.
+		srv, cli = c.exchange(portIn, c.fromServer(c.sISN+5, c.cISN+1, packet.SYN|packet.ACK, 29200, opts, nil))
+		if len(srv)+len(cli) != 0 || h.drops(dataplane.DropTCPSynEstablished) != 1 {
+			t.Errorf("other SYN/ACK: %d frames out, drops %v", len(srv)+len(cli), smtpDrops(h))
+		}
+	})
+	t.Run("window update clamped to the replay copy", func(t *testing.T) {
+		h := newHarness(t, compile(t, withBuffer(interceptSeed(t, "", ""), smallBuffer)))
+		c := newIC(t, h, 40304, true)
+		c.cookieSYN()
+		c.cookieACK(1000, nil)
+		c.join(65535, smallBuffer>>7) // 65535>>7 = 511 units; the copy holds 128
+	})
 	t.Run("inbound ACL first", func(t *testing.T) {
 		// The intercept list protects every port; ACL 101 permits only
 		// smtp: a SYN to port 80 is the ACL's, not answered.
