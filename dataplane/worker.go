@@ -68,6 +68,7 @@ type Dataplane struct {
 	// DebugSMTP turns on `debug ip inspect smtp` tracing.
 	DebugSMTP atomic.Bool
 	frameSize int
+	capture   atomic.Pointer[Capture] // cbacctl capture (capture.go)
 }
 
 // Worker is one run-to-completion packet loop. Its fields are touched only
@@ -110,6 +111,7 @@ type Worker struct {
 	fragRest     []Desc     // the other fragments of the datagram being processed
 	// Rate limits of the EvTableFull and EvInspectFull events.
 	tableFull, inspectFull refusalLog
+	capture                workerCapture // capture.go
 	// Stats are the worker's counters; read them through Do.
 	Stats Stats
 }
@@ -313,6 +315,9 @@ func (w *Worker) Step(now int64) int {
 		w.setRuleset(rs)
 	}
 	w.tracing = w.dp.DebugSMTP.Load()
+	if c := w.dp.capture.Load(); c != w.capture.cur {
+		w.setCapture(c)
+	}
 	n := 0
 	for from, row := range w.dp.handoff {
 		if from == w.ID {
@@ -335,6 +340,9 @@ func (w *Worker) Step(now int64) int {
 			rx[i].Port = uint8(p)
 			w.Stats.RxPackets[p]++
 			w.Stats.RxBytes[p] += uint64(rx[i].Len)
+			if w.capture.rx {
+				w.captureRx(&rx[i])
+			}
 			w.process(&rx[i], false, w.warmHint[j])
 			j++
 		}
@@ -376,6 +384,9 @@ func (w *Worker) flush() {
 		sent := 0
 		if q != nil {
 			sent = q.Transmit(ds)
+		}
+		if w.capture.tx {
+			w.captureTx(p, ds[:sent])
 		}
 		for i := 0; i < sent; i++ {
 			w.Stats.TxPackets[p]++
@@ -439,6 +450,9 @@ func (w *Worker) refill() {
 // holds it: hold.go).
 func (w *Worker) drop(d *Desc, r Reason) {
 	w.Stats.Drops[r]++
+	if w.capture.drops {
+		w.captureDrop(d, r)
+	}
 	w.recycle(d.Addr)
 }
 
