@@ -67,13 +67,15 @@ const usage = `commands:
   show access-lists [NAME]
   show arp
   debug ip inspect smtp        (streams the trace until interrupted)
+  capture drops [count N] [reason R] [snaplen N]   (a frame stream: use cbacctl capture)
+  capture interface NAME [count N] [snaplen N]
   clear ip inspect session ID|all
   clear access-list counters
   reload`
 
 // words of the command language; IOS-style unique prefixes are accepted.
 var grammar = map[string][]string{
-	"":                         {"show", "debug", "undebug", "clear", "reload", "help"},
+	"":                         {"show", "debug", "undebug", "clear", "reload", "capture", "help"},
 	"show":                     {"ip", "access-lists", "arp"},
 	"show ip":                  {"inspect", "nat"},
 	"show ip inspect":          {"all", "sessions", "statistics"},
@@ -89,6 +91,7 @@ var grammar = map[string][]string{
 	"clear ip":                 {"inspect"},
 	"clear ip inspect":         {"session"},
 	"clear access-list":        {"counters"},
+	"capture":                  {"drops", "interface"},
 }
 
 // expand resolves abbreviations ("sh ip insp all") against the grammar;
@@ -161,6 +164,8 @@ func (s *Server) Exec(ctx context.Context, line string, w io.Writer) error {
 		ShowARP(w, dp)
 	case cmd == "debug ip inspect smtp":
 		return s.debugSMTP(ctx, w)
+	case len(fields) >= 2 && fields[0] == "capture":
+		return s.capture(ctx, fields, w)
 	case cmd == "undebug ip inspect smtp" || cmd == "undebug all":
 		dp.DebugSMTP.Store(false)
 		fmt.Fprintln(w, "INSPECT SMTP Inspection debugging is off")
