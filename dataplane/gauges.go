@@ -107,3 +107,7 @@ func (dp *Dataplane) Aggressive() (on bool, halfOpen, rate int) {
 
 // NumSMTPAlerts is the number of SMTP alert kinds (Stats.SMTPAlerts).
 const NumSMTPAlerts = smtpfsm.NumAlerts
+
+// Running reports whether worker goroutines run the batches (XDP.Run), so
+// that Do goes through their mailboxes.
+func (dp *Dataplane) Running() bool { return dp.running.Load() }
