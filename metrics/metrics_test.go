@@ -1,12 +1,14 @@
 package metrics_test
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -349,5 +351,40 @@ func TestLabels(t *testing.T) {
 		if got := metrics.ReasonLabel(r); got != want {
 			t.Errorf("ReasonLabel(%v) = %q, want %q", r, got, want)
 		}
+	}
+}
+
+// promtool check metrics finds no problem in the exposition (names, units,
+// HELP, types). Skips without promtool (Debian package prometheus); the
+// integration test runs it on a real cbacd's scrape too.
+func TestPromtoolLint(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not installed (Debian package prometheus)")
+	}
+	f := newFixture(t)
+	f.send(t, portIn, syn(t, 40001, "203.0.113.1"))
+	ts := httptest.NewServer(metrics.Handler(metrics.Source{DP: f.dp, Server: f.srv}))
+	defer ts.Close()
+	resp, err := http.Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) != 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+	// The check can fail: a counter without _total is reported.
+	cmd = exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader("# HELP cbac_bad Bad.\n# TYPE cbac_bad counter\ncbac_bad 1\n")
+	if out, err := cmd.CombinedOutput(); err == nil && !strings.Contains(string(out), "_total") {
+		t.Errorf("promtool accepted a counter without _total: %s", out)
 	}
 }
