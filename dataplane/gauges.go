@@ -41,8 +41,8 @@ type SessionCounts struct {
 
 // CountSessions adds the worker's sessions to c (control plane, through
 // Do: it walks the whole table, so it holds the worker for a time that
-// grows with the number of sessions, about a millisecond per hundred
-// thousand).
+// grows with the number of sessions: 0.5-2 ms per hundred thousand,
+// metrics BenchmarkCountSessions100k).
 func (w *Worker) CountSessions(c *SessionCounts) {
 	w.table.ForEach(func(idx uint32, e *flowtable.Entry) bool {
 		s := &w.sess[idx]
