@@ -9,33 +9,34 @@ import (
 // collector): what a worker holds now, read on the worker through Do, so
 // the packet path keeps no counters for them.
 
-// SessionState is a session's state as `show ip inspect sessions` names it.
-type SessionState uint8
+// SISState is a session's state as `show ip inspect sessions` names it.
+type SISState uint8
 
 const (
-	StateOpening SessionState = iota // SIS_OPENING: half-open
-	StateOpen                        // SIS_OPEN
-	StateClosing                     // SIS_CLOSING: TCP FIN or RST seen
-	NumSessionStates
+	SISOpening SISState = iota // SIS_OPENING: half-open
+	SISOpen                    // SIS_OPEN
+	SISClosing                 // SIS_CLOSING: TCP FIN or RST seen
+	NumSISStates
 )
 
-var sessionStateNames = [NumSessionStates]string{"SIS_OPENING", "SIS_OPEN", "SIS_CLOSING"}
+var sisStateNames = [NumSISStates]string{"SIS_OPENING", "SIS_OPEN", "SIS_CLOSING"}
 
-func (s SessionState) String() string {
-	if s < NumSessionStates {
-		return sessionStateNames[s]
+func (s SISState) String() string {
+	if s < NumSISStates {
+		return sisStateNames[s]
 	}
 	return "?"
 }
 
-// NumProtoKinds bounds ProtoKind: kinds are 1 .. NumProtoKinds-1.
-const NumProtoKinds = InspectESMTP + 1
+// NumProtoKinds bounds ProtoKind: kinds are 1 .. NumProtoKinds-1 (each
+// has a name).
+const NumProtoKinds = ProtoKind(len(protoKindNames))
 
 // SessionCounts are a worker's sessions counted by protocol and state, and
 // those whose addresses NAT translates (the dynamic lines of `show ip nat
 // translations`).
 type SessionCounts struct {
-	ByKind     [NumProtoKinds][NumSessionStates]int
+	ByKind     [NumProtoKinds][NumSISStates]int
 	Translated int
 }
 
@@ -46,17 +47,17 @@ type SessionCounts struct {
 func (w *Worker) CountSessions(c *SessionCounts) {
 	w.table.ForEach(func(idx uint32, e *flowtable.Entry) bool {
 		s := &w.sess[idx]
-		st := StateOpen
+		st := SISOpen
 		switch {
 		case s.flags&sfTCP != 0:
 			switch s.tcp.SISName() {
 			case "SIS_OPENING":
-				st = StateOpening
+				st = SISOpening
 			case "SIS_CLOSING":
-				st = StateClosing
+				st = SISClosing
 			}
 		case s.flags&sfHalfOpen != 0:
-			st = StateOpening
+			st = SISOpening
 		}
 		if s.Kind < NumProtoKinds {
 			c.ByKind[s.Kind][st]++

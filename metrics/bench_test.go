@@ -57,7 +57,7 @@ func BenchmarkCountSessions100k(b *testing.B) {
 	for b.Loop() {
 		var c dataplane.SessionCounts
 		w.CountSessions(&c)
-		if c.ByKind[dataplane.InspectUDP][dataplane.StateOpening] != 100000 {
+		if c.ByKind[dataplane.InspectUDP][dataplane.SISOpening] != 100000 {
 			b.Fatalf("counted %v", c.ByKind[dataplane.InspectUDP])
 		}
 	}

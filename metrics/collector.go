@@ -187,7 +187,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.smtpRewritten, total.SMTPRewritten)
 
 	for k := dataplane.ProtoKind(1); k < dataplane.NumProtoKinds; k++ {
-		for st := dataplane.SessionState(0); st < dataplane.NumSessionStates; st++ {
+		for st := dataplane.SISState(0); st < dataplane.NumSISStates; st++ {
 			gauge(c.sessions, float64(counts.ByKind[k][st]), k.String(), st.String())
 		}
 	}
