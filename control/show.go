@@ -60,6 +60,11 @@ func StatsTotal(dp *dataplane.Dataplane) dataplane.Stats {
 			t.EventsDropped += s.EventsDropped
 			t.SMTPRewritten += s.SMTPRewritten
 			t.Forwarded += s.Forwarded
+			for k := range s.SMTPAlerts {
+				t.SMTPAlerts[k] += s.SMTPAlerts[k]
+			}
+			t.RunNs += s.RunNs
+			t.BusyNs += s.BusyNs
 		})
 	}
 	return t

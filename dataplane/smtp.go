@@ -232,6 +232,7 @@ func (w *Worker) inspectSMTP(d *Desc, s *Session, st *smtpState, idx uint32, dir
 	// first copy wins, rewrites included): its checksum is recomputed.
 	changed := act == tcpstream.Replay
 	if differs {
+		w.Stats.SMTPAlerts[smtpfsm.AlertRetransmitDiffers]++
 		w.smtpAlert(s, idx, EvStreamDiffers, 0, nil)
 	}
 	if start != 0 {
@@ -428,6 +429,11 @@ func (w *Worker) smtpResult(s *Session, idx uint32, res *smtpfsm.Result, tr *smt
 
 func (w *Worker) smtpReport(s *Session, idx uint32, res *smtpfsm.Result, tr *smtpfsm.Trace) {
 	alerts := res.Alerts &^ (1 << smtpfsm.AlertMaxData)
+	for k := smtpfsm.AlertKind(0); k < smtpfsm.NumAlerts; k++ {
+		if alerts.Has(k) {
+			w.Stats.SMTPAlerts[k]++
+		}
+	}
 	if alerts != 0 && s.flags&sfAlert != 0 {
 		var text []byte
 		if alerts.Has(smtpfsm.AlertInvalidCommand) {
@@ -467,6 +473,7 @@ func (w *Worker) resetSession(d *Desc, frame []byte, p *pkt, s *Session, idx uin
 	st := w.smtp.get(s.smtp)
 	t := packet.TCP(p.l4)
 	e := w.table.Entry(idx)
+	w.Stats.SMTPAlerts[smtpfsm.AlertMaxData]++
 	w.smtpAlert(s, idx, EvMaxData, 1<<smtpfsm.AlertMaxData, nil)
 
 	seqToServer := st.guard.Next()
