@@ -133,6 +133,9 @@ type Stats struct {
 	EventsDropped   uint64
 	SMTPRewritten   uint64 // bytes turned into x
 	Forwarded       uint64
+	// HalfOpenResets counts half-open TCP sessions deleted and reset on
+	// both ends, per cause.
+	HalfOpenResets [NumResetCauses]uint64
 }
 
 // ErrOptions is wrapped by New's errors.
