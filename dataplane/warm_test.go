@@ -155,7 +155,7 @@ func TestWarmStaleHint(t *testing.T) {
 			f501, c501 := synsInsideOut(r, 500, 501)
 			again := writeTCP(make([]byte, 128), &conns[0].a, conns[0].na-1, 0, packet.SYN, nil)
 			out := r.sendAll(portIn, [][]byte{f501[0], again}) // one batch, one chunk
-			syns, _ := splitRST(out[portOut]) // and the RSTs of conns 0 and 1
+			syns, _ := splitRST(out[portOut])                  // and the RSTs of conns 0 and 1
 			if len(syns) != 2 {
 				t.Fatalf("%d of 2 SYNs forwarded (drops %v)", len(syns), nonZero(r.w.Stats.Drops[:]))
 			}
