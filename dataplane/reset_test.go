@@ -233,3 +233,29 @@ func TestSYNFloodDeletesOldest(t *testing.T) {
 		t.Errorf("admission counts %d half-open, want 0", shared)
 	}
 }
+
+// Without a free frame the RSTs cannot be built: each is counted as
+// DropNoFrame, the session is deleted all the same and no frame is lost.
+func TestThresholdResetWithoutFrames(t *testing.T) {
+	h := newHarness(t, compile(t, seedVariant(t, "", seedMaxIncomplete, `max_incomplete = { low = 2, high = 3 }`,
+		seedOneMinute, `one_minute = { low = 90000, high = 100000 }`)))
+	r := &run{harness: h}
+	frames, conns := synsInsideOut(r, 0, 4)
+	r.sendAll(portIn, frames[:3])
+	restore := h.w.EmptyPool()
+	out := r.sendAll(portIn, frames[3:])
+	restore()
+	syns, rsts := splitRST(out[portOut])
+	if len(syns) != 1 || len(rsts) != 0 || len(out[portIn]) != 0 {
+		t.Errorf("%d SYNs, %d RSTs out, %d frames in; want 1, 0, 0", len(syns), len(rsts), len(out[portIn]))
+	}
+	if n := h.drops(dataplane.DropNoFrame); n != 2 {
+		t.Errorf("no-frame drops %d, want 2", n)
+	}
+	if conns[0].exists() || !conns[3].exists() {
+		t.Errorf("oldest exists %v, new %v; want false, true", conns[0].exists(), conns[3].exists())
+	}
+	if n := h.w.FramesAccounted(h.q); n != harnessFrames {
+		t.Errorf("%d frames accounted for, want %d", n, harnessFrames)
+	}
+}
