@@ -145,6 +145,9 @@ type Stats struct {
 	// worker was processing, not waiting. Both come from the batch clock
 	// (Step's now), which costs no extra clock read.
 	RunNs, BusyNs int64
+	// HalfOpenResets counts half-open TCP sessions deleted and reset on
+	// both ends, per cause.
+	HalfOpenResets [NumResetCauses]uint64
 }
 
 // ErrOptions is wrapped by New's errors.
