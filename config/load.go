@@ -32,6 +32,7 @@ type (
 		Dataplane   fileDataplane       `toml:"dataplane"`
 		Logging     fileLogging         `toml:"logging"`
 		Reassembly  fileReassembly      `toml:"reassembly"`
+		Metrics     fileMetrics         `toml:"metrics"`
 		Intercept   fileTCPIntercept    `toml:"tcp_intercept"`
 	}
 	fileInspect struct {
@@ -118,6 +119,9 @@ type (
 	fileLogging struct {
 		Syslog    *string `toml:"syslog"`
 		AlertRate *int    `toml:"alert_rate"`
+	}
+	fileMetrics struct {
+		Listen *string `toml:"listen"`
 	}
 	fileReassembly struct {
 		MaxDatagrams *int     `toml:"max_datagrams"`
@@ -328,6 +332,7 @@ func resolve(p *problems, f *fileConfig, keys []toml.Key) *Config {
 			MaxFragments: intOr(f.Reassembly.MaxFragments, DefaultMaxFragments),
 			Timeout:      f.Reassembly.Timeout.or(DefaultReassemblyTime),
 		},
+		Metrics: Metrics{Listen: stringOr(f.Metrics.Listen, "")},
 	}
 	c.TCPIntercept = resolveIntercept(&f.Intercept, hasTable(keys, "tcp_intercept"))
 	for _, name := range orderedNames(keys, []string{"inspect", "rules"}, f.Inspect.Rules) {

@@ -292,11 +292,7 @@ func (w *Worker) interceptSegment(d *Desc, p *pkt, s *Session, idx uint32, dir u
 			// (RFC 9293 3.10.7.4: an ACK would have to name its ISN,
 			// unknown yet).
 			b := w.frameRoom(d)
-			n := writeRST(b, st.tuple.Src, st.tuple.Dst, st.tuple.SrcPort, st.tuple.DstPort, o.ISN+1, 0)
-			rt := packet.TCP(b[packet.EthernetHeaderLen+packet.IPv4MinHeaderLen : n])
-			rt.SetFlags(packet.RST)
-			rt.SetChecksum(0)
-			rt.SetChecksum(rt.CalculateChecksum(st.tuple.Src, st.tuple.Dst))
+			writeRST(b, st.tuple.Src, st.tuple.Dst, st.tuple.SrcPort, st.tuple.DstPort, o.ISN+1, 0, packet.RST)
 			w.sendBuilt(d, b, st.tuple.Src, st.tuple.Dst, packet.TCPMinHeaderLen, s, 0)
 			st.quiet = true
 			w.Intercept.ClientResets++
@@ -317,7 +313,7 @@ func (w *Worker) interceptSegment(d *Desc, p *pkt, s *Session, idx uint32, dir u
 	case flags&packet.RST != 0 && acked:
 		// The server refused: the client is reset in its own space.
 		b := w.frameRoom(d)
-		n := writeRST(b, st.tuple.Dst, st.tuple.Src, st.tuple.DstPort, st.tuple.SrcPort, o.Cookie+1, o.ISN+1)
+		n := writeRST(b, st.tuple.Dst, st.tuple.Src, st.tuple.DstPort, st.tuple.SrcPort, o.Cookie+1, o.ISN+1, packet.RST|packet.ACK)
 		d.Len = uint32(n)
 		w.send(d, b[:n], int(s.port[1]), s.nextHop[1])
 		st.quiet = true
@@ -395,31 +391,35 @@ func (w *Worker) interceptJoin(d *Desc, p *pkt, s *Session, idx uint32, st *spli
 	}
 }
 
-// endIntercept releases session s's splice state as the session ends. A
-// connection still waiting for the server (synwait ran out, a threshold
-// deleted it, clear) is reset at both ends, as IOS does when it drops an
-// intercepted connection: the client in its space, the server (in
-// SYN-RECEIVED) at the client's next sequence number.
-func (w *Worker) endIntercept(s *Session) {
+// resetWaiting resets both ends of intercepted session idx if it still
+// waits for the server and no RST went yet, and reports whether it did:
+// the client, ESTABLISHED with cbacd, at the sequence number it expects
+// (the cookie's + 1, in its space); the server, in SYN-RECEIVED, at the
+// client's next sequence number without an ACK (it would have to name
+// the server's ISN, unknown yet). resetHalfOpen calls it for the
+// thresholds and synwait (TCP tracking's numbers are the client's, not
+// the server's, while it waits).
+func (w *Worker) resetWaiting(idx uint32, s *Session) bool {
 	st := w.splices.get(s.splice)
-	if !st.joined && !st.quiet {
-		o := &st.opened
-		tu := &st.tuple
-		if nd, b, ok := w.newFrame(); ok {
-			n := writeRST(b, tu.Dst, tu.Src, tu.DstPort, tu.SrcPort, o.Cookie+1, o.ISN+1)
-			nd.Len = uint32(n)
-			w.send(&nd, b[:n], int(s.port[1]), s.nextHop[1])
-		}
-		if nd, b, ok := w.newFrame(); ok {
-			writeRST(b, tu.Src, tu.Dst, tu.SrcPort, tu.DstPort, o.ISN+1, 0)
-			rt := packet.TCP(b[packet.EthernetHeaderLen+packet.IPv4MinHeaderLen:][:packet.TCPMinHeaderLen])
-			rt.SetFlags(packet.RST)
-			rt.SetChecksum(0)
-			rt.SetChecksum(rt.CalculateChecksum(tu.Src, tu.Dst))
-			w.sendBuilt(&nd, b, tu.Src, tu.Dst, packet.TCPMinHeaderLen, s, 0)
-		}
-		w.Intercept.Aborted++
+	if st.joined || st.quiet {
+		return false
 	}
+	e := w.table.Entry(idx)
+	o := &st.opened
+	w.sendRST(s, 1, &e.Reply, o.Cookie+1, o.ISN+1, packet.RST|packet.ACK)
+	w.sendRST(s, 0, &e.Orig, o.ISN+1, 0, packet.RST)
+	st.quiet = true
+	w.Intercept.Aborted++
+	return true
+}
+
+// endIntercept releases session idx's splice state as the session ends.
+// A connection still waiting for the server and not reset yet (clear,
+// drop-mode oldest) is reset at both ends (resetWaiting), as IOS does
+// when it drops an intercepted connection.
+func (w *Worker) endIntercept(idx uint32, s *Session) {
+	st := w.splices.get(s.splice)
+	w.resetWaiting(idx, s)
 	if !st.joined {
 		w.Intercept.Waiting--
 	}

@@ -485,8 +485,8 @@ func TestInterceptHandshakeCases(t *testing.T) {
 		expectSeg(t, "RST to the client", c.view(h.out[portOut][0], smtpGlobalIP, smtpClientIP, 25, c.sport), c.cookie+1, c.cISN+1, packet.RST|packet.ACK)
 		expectSeg(t, "RST to the server", c.view(h.out[portIn][0], smtpClientIP, smtpServerIP, c.sport, 25), c.cISN+1, 0, packet.RST)
 		sessions(t, h, 0)
-		if h.w.Intercept.Aborted != 1 {
-			t.Errorf("Aborted %d, want 1", h.w.Intercept.Aborted)
+		if h.w.Intercept.Aborted != 1 || h.w.Stats.HalfOpenResets[dataplane.ResetSynWait] != 1 {
+			t.Errorf("Aborted %d, synwait resets %d, want 1 and 1", h.w.Intercept.Aborted, h.w.Stats.HalfOpenResets[dataplane.ResetSynWait])
 		}
 	})
 	t.Run("client RST mid-handshake", func(t *testing.T) {
