@@ -202,12 +202,22 @@ func (w *Worker) interceptSYN(d *Desc, p *pkt, in int) {
 }
 
 // interceptACK handles a protected ACK without a session: a valid cookie
-// opens the session and the server half. It reports false when the
-// cookie is bad (the caller drops the frame).
+// opens the session and the server half. It returns why the frame is to
+// be dropped (the caller drops it), DropNone when it was used.
+//
+// A client whose cookie ACK was lost is ESTABLISHED behind a zero window
+// and sends only zero-window probes, at one below its next sequence
+// number (RFC 9293 3.8.6.1; Linux sends SND.UNA - 1 without data): a
+// segment without data is also checked as such a probe, else the
+// connection would hang (it doubles a forger's odds, to 2^-27).
 func (w *Worker) interceptACK(d *Desc, p *pkt, k *flowtable.Key, pol *ProtoPolicy, in, out int, nh, nsrc, ndst uint32) Reason {
 	t := packet.TCP(p.l4)
 	a := tcpintercept.ParseACK(p.src, p.dst, t)
 	o, ok := w.jar.Check(w.now, &a)
+	if !ok && len(p.payload) == 0 {
+		a.Seq++
+		o, ok = w.jar.Check(w.now, &a)
+	}
 	if !ok {
 		return DropInterceptBadCookie
 	}

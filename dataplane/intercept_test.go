@@ -502,6 +502,26 @@ func TestInterceptHandshakeCases(t *testing.T) {
 			t.Errorf("counters %+v", h.w.Intercept)
 		}
 	})
+	t.Run("zero-window probe after a lost cookie ACK", func(t *testing.T) {
+		h, c := newCase(t)
+		c.cookieSYN()
+		c.cTS++
+		srv, cli := c.exchange(portOut, c.fromClient(c.cISN, c.cookie+1, packet.ACK, 1000, tsOpt(c.cTS, c.cookieTS), nil))
+		one(t, "frames to the client", cli, 0)
+		one(t, "server SYN", srv, 1)
+		c.checkServerSYN(srv[0], 1000)
+		if h.w.Intercept.Opened != 1 {
+			t.Errorf("Opened %d, want 1", h.w.Intercept.Opened)
+		}
+		// With data it is not a probe: seq one below is a bad cookie.
+		c2 := newIC(t, h, 40305, true)
+		c2.cookieSYN()
+		c2.cTS++
+		srv, cli = c2.exchange(portOut, c2.fromClient(c2.cISN, c2.cookie+1, packet.ACK, 1000, tsOpt(c2.cTS, c2.cookieTS), []byte("x")))
+		if len(srv)+len(cli) != 0 || h.drops(dataplane.DropInterceptBadCookie) != 1 {
+			t.Errorf("data at seq-1: %d frames out, drops %v", len(srv)+len(cli), smtpDrops(h))
+		}
+	})
 	t.Run("data before the server answers", func(t *testing.T) {
 		h, c := newCase(t)
 		c.cookieSYN()
