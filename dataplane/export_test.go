@@ -272,3 +272,6 @@ func (w *Worker) EmptyPool() (restore func()) {
 		}
 	}
 }
+
+// SplicesInUse counts the TCP intercept splice states in use.
+func (w *Worker) SplicesInUse() int { return len(w.splices.states) - len(w.splices.freeList) }
