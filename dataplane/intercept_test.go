@@ -877,3 +877,36 @@ func TestInterceptAllocs(t *testing.T) {
 		t.Errorf("%d frames to the server, want %d (drops %v)", cnt.n[portIn], want, smtpDrops(h))
 	}
 }
+
+// A reload that removes [tcp_intercept] leaves the connections already
+// joined translated to their end; new SYNs go to the server again.
+func TestInterceptReloadOff(t *testing.T) {
+	h := newHarness(t, compile(t, interceptSeed(t, "", "finrst_timeout = \"20s\"\n")))
+	c := newIC(t, h, 40800, false)
+	c.open()
+	off := c.sISN - c.cookie
+	if err := h.dp.Swap(compile(t, smtpSeed(t, ""))); err != nil {
+		t.Fatal(err)
+	}
+	_, cli := c.exchange(portIn, c.fromServer(c.sISN+1, c.cISN+1, packet.ACK|packet.PSH, 300, nil, []byte("220 x\r\n")))
+	one(t, "greeting after the reload", cli, 1)
+	expectSeg(t, "greeting after the reload", cli[0], c.cookie+1, c.cISN+1, packet.ACK|packet.PSH)
+	sseq := c.sISN + 8
+	srv, _ := c.exchange(portOut, c.fromClient(c.cISN+1, sseq-off, packet.FIN|packet.ACK, 500, nil, nil))
+	one(t, "client FIN", srv, 1)
+	expectSeg(t, "client FIN", srv[0], c.cISN+1, sseq, packet.FIN|packet.ACK)
+	_, cli = c.exchange(portIn, c.fromServer(sseq, c.cISN+2, packet.FIN|packet.ACK, 300, nil, nil))
+	one(t, "server FIN", cli, 1)
+	c.exchange(portOut, c.fromClient(c.cISN+2, sseq+1-off, packet.ACK, 500, nil, nil))
+	h.advance(6 * time.Second) // the seed's finwait (5 s): finrst_timeout went with the reload
+	if live, _ := h.w.SessionCount(); live != 0 {
+		t.Errorf("%d sessions 6 s after the close", live)
+	}
+	if h.w.SplicesInUse() != 0 {
+		t.Errorf("%d splice states left", h.w.SplicesInUse())
+	}
+	d := newIC(t, h, 40801, false)
+	srv, cli = d.exchange(portOut, d.fromClient(d.cISN, 0, packet.SYN, 64240, d.synOptions(), nil))
+	one(t, "SYN to the server without intercept", srv, 1)
+	one(t, "cookies", cli, 0)
+}

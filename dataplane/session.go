@@ -165,7 +165,7 @@ func (w *Worker) timerClass(s *Session) uint8 {
 	case tcpstate.TimerSynWait:
 		return w.rs.ClassSynWait
 	case tcpstate.TimerFinWait:
-		if s.splice != 0 {
+		if s.splice != 0 && w.rs.Intercept != nil {
 			return w.rs.interceptFinRst // ip tcp intercept finrst-timeout
 		}
 		return w.rs.ClassFinWait
