@@ -4,42 +4,102 @@
 //	cbacd check -c FILE.toml           load and compile a configuration, then exit
 //	cbacd lab [-c FILE.toml]           build the seed network in namespaces and run it
 //	cbacd replay -c FILE -r IN -w OUT  run the pipeline over a capture (offline)
+//
+// Exit status: 0 on success (and for -h, help), 1 when the command failed
+// (a configuration error, a bad capture, a device that cannot be bound), 2
+// for a command line cbacd cannot run (an unknown command or flag, a
+// missing required flag).
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
+	"strings"
 )
 
 func main() {
-	args := os.Args[1:]
+	os.Exit(run(os.Args[1:]))
+}
+
+// errUsage marks a command line that cannot run (exit status 2).
+var errUsage = errors.New("usage")
+
+// errFlags is a flag error the flag package has already reported with the
+// command's usage (exit status 2, nothing more to print).
+var errFlags = errors.New("bad flags")
+
+func run(args []string) int {
+	cmd := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
 	var err error
-	switch {
-	case len(args) > 0 && args[0] == "lab":
-		err = labMain(args[1:])
-	case len(args) > 0 && args[0] == "replay":
-		err = replayMain(args[1:])
-	case len(args) > 0 && args[0] == "check":
-		err = checkMain(args[1:])
-	case len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help"):
-		fmt.Print(usage)
-		return
-	default:
+	switch cmd {
+	case "":
 		err = runMain(args)
+	case "lab":
+		err = labMain(args)
+	case "replay":
+		err = replayMain(args)
+	case "check":
+		err = checkMain(args)
+	case "help":
+		fmt.Print(usage)
+		return 0
+	default:
+		fmt.Fprintf(os.Stderr, "cbacd: unknown command %q\n%s", cmd, usage)
+		return 2
 	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "cbacd: %v\n", err)
-		os.Exit(1)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errFlags):
+		return 2
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(os.Stderr, "cbacd: %v\n%s", err, usage)
+		return 2
 	}
+	fmt.Fprintf(os.Stderr, "cbacd: %v\n", err)
+	return 1
+}
+
+// newFlagSet makes a subcommand's flag set: errors are returned (not
+// fatal), and -h prints synopsis and the flags.
+func newFlagSet(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: %s\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args: flag.ErrHelp for -h, errFlags for a bad flag (the
+// flag package has printed it), errUsage for arguments left over.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errFlags
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: %s: unexpected argument %q", errUsage, fs.Name(), fs.Arg(0))
+	}
+	return nil
 }
 
 const usage = `usage:
-  cbacd -c FILE.toml [-workers N] [-xdp-mode native|generic] [-force]
+  cbacd -c FILE.toml [-socket PATH] [-workers N] [-xdp-mode auto|native|generic] [-force]
         run the firewall on the configured devices (root; AF_XDP)
   cbacd check -c FILE.toml
         load and compile a configuration, report errors, exit
   cbacd lab [-c FILE.toml] [-prefix cbac-]
         build the seed network in network namespaces and run cbacd in it
-  cbacd replay -c FILE.toml -r IN.pcapng -w OUT.pcapng [-i DEVICE] [-until DURATION]
+  cbacd replay -c FILE.toml -r IN.pcapng -w OUT.pcapng [-i DEVICE] [-until DURATION] [-show]
         run the pipeline over a capture; packet timestamps are the clock
+  cbacd help
+        this text ("cbacd COMMAND -h" lists a command's flags)
 `

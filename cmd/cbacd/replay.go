@@ -1,10 +1,11 @@
 package main
 
 import (
-	"flag"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"cbac/config"
@@ -12,8 +13,16 @@ import (
 	"cbac/dataplane"
 )
 
+// replayMain runs the pipeline over a capture. The output is written to a
+// temporary file beside -w and renamed when the replay succeeds, so a
+// failed replay never leaves an empty or partial file under the name asked
+// for (nor replaces a file that was there). One exception keeps the
+// README's promise: a capture that ends inside a frame (a file still being
+// written, or cut by a copy) keeps what was processed from the whole frames
+// before the cut, if that is at least one transmitted frame; the command
+// still fails.
 func replayMain(args []string) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs := newFlagSet("replay", "cbacd replay -c FILE.toml -r IN.pcapng -w OUT.pcapng [-i DEVICE] [-until DURATION] [-tick DURATION] [-show]")
 	cfgPath := fs.String("c", "", "configuration file")
 	in := fs.String("r", "", "input capture (pcapng, or classic pcap with -i)")
 	out := fs.String("w", "", "output capture (pcapng): every transmitted frame")
@@ -21,11 +30,11 @@ func replayMain(args []string) error {
 	until := fs.Duration("until", 0, "keep the clock running this long after the last packet (timers fire)")
 	tick := fs.Duration("tick", time.Second, "virtual time between timer-only batches")
 	show := fs.Bool("show", false, "print show ip inspect sessions detail and statistics at the end")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *cfgPath == "" || *in == "" || *out == "" {
-		return fmt.Errorf("replay: -c, -r and -w are required")
+		return fmt.Errorf("%w: replay: -c, -r and -w are required", errUsage)
 	}
 	c, err := config.Load(*cfgPath)
 	if err != nil {
@@ -40,12 +49,14 @@ func replayMain(args []string) error {
 		return fmt.Errorf("replay: %w", err)
 	}
 	defer inf.Close()
-	outf, err := os.Create(*out)
+	tmp, err := os.CreateTemp(filepath.Dir(*out), "."+filepath.Base(*out)+".*.tmp")
 	if err != nil {
-		return fmt.Errorf("replay: %w", err)
+		return fmt.Errorf("replay: output: %w", err)
 	}
+	defer os.Remove(tmp.Name()) // gone after the rename; removed otherwise
 	h, err := control.NewIOSHandler(os.Stderr, "", "cbacd")
 	if err != nil {
+		tmp.Close()
 		return err
 	}
 	log := slog.New(h)
@@ -59,11 +70,29 @@ func replayMain(args []string) error {
 		},
 		OnEvent: func(e *dataplane.Event) { srv.HandleEvent(e, time.Unix(0, e.Now)) },
 	}
-	st, rerr := dataplane.Replay(rs, inf, outf, opts)
-	if cerr := outf.Close(); cerr != nil && rerr == nil {
-		rerr = cerr
+	st, rerr := dataplane.Replay(rs, inf, tmp, opts)
+	if rerr != nil {
+		rerr = fmt.Errorf("replay %s: %w", *in, rerr)
 	}
-	fmt.Fprintf(os.Stderr, "replay: %d frames read, %d written to %s\n", st.Read, st.Written, *out)
+	werr := tmp.Chmod(0o644)
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	keep := werr == nil && (rerr == nil || errors.Is(rerr, dataplane.ErrTruncated) && st.Written > 0)
+	if keep {
+		werr = os.Rename(tmp.Name(), *out)
+	}
+	switch {
+	case werr != nil && rerr == nil:
+		rerr = fmt.Errorf("replay: output %s: %w", *out, werr)
+	case rerr != nil && keep && werr == nil:
+		rerr = fmt.Errorf("%w; what the frames before it transmitted is kept in %s (%d frames)", rerr, *out, st.Written)
+	case rerr != nil:
+		rerr = fmt.Errorf("%w; no output written", rerr)
+	}
+	if rerr == nil {
+		fmt.Fprintf(os.Stderr, "replay: %d frames read, %d written to %s\n", st.Read, st.Written, *out)
+	}
 	if *show && dp != nil {
 		all := control.Sessions(dp)
 		control.ShowSessions(os.Stdout, all, true)

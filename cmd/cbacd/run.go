@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,7 +28,7 @@ import (
 // the old one); SIGINT/SIGTERM detach everything and exit. The wire carries
 // nothing once cbacd has stopped (fail closed).
 func runMain(args []string) error {
-	fs := flag.NewFlagSet("cbacd", flag.ContinueOnError)
+	fs := newFlagSet("cbacd", "cbacd -c FILE.toml [flags] (cbacd help: the other commands)")
 	cfgPath := fs.String("c", "", "configuration file (TOML)")
 	sock := fs.String("socket", "", "control socket (default: [control] socket of the configuration)")
 	workers := fs.Int("workers", 0, "workers (0: one per RX queue)")
@@ -37,12 +36,11 @@ func runMain(args []string) error {
 	force := fs.Bool("force", false, "replace an XDP program already attached to a device")
 	cpus := fs.String("cpus", "", "pin workers to these CPUs, e.g. 1 or 2,3 (default: worker i on CPU i)")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the run to this file")
-	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *cfgPath == "" {
-		return fmt.Errorf("-c FILE.toml is required (see cbacd help)")
+		return fmt.Errorf("%w: -c FILE.toml is required", errUsage)
 	}
 	c, err := config.Load(*cfgPath)
 	if err != nil {
