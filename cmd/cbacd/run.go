@@ -11,7 +11,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -85,24 +84,8 @@ func runMain(args []string) error {
 			}
 		}
 	}
-	var reloadMu sync.Mutex
-	srv.Reload = func() error {
-		reloadMu.Lock()
-		defer reloadMu.Unlock()
-		nc, err := config.Load(*cfgPath)
-		if err != nil {
-			return err
-		}
-		nrs, err := control.Compile(nc, deviceMAC)
-		if err != nil {
-			return err
-		}
-		if err := x.DP.Swap(nrs); err != nil {
-			return err
-		}
-		srv.SetConfig(nc)
-		return nil
-	}
+	srv.Load = func() (*config.Config, error) { return config.Load(*cfgPath) }
+	srv.MACs = deviceMAC
 	path := *sock
 	if path == "" {
 		path = c.Control.Socket
@@ -117,11 +100,7 @@ func runMain(args []string) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
-			if err := srv.Reload(); err != nil {
-				log.Warn("%SYS-4-CONFIG_RELOAD_FAILED: " + err.Error() + "; old configuration kept")
-			} else {
-				log.Info("%SYS-5-CONFIG_I: Configured from " + *cfgPath)
-			}
+			srv.Reload("SIGHUP") // logs the outcome
 		}
 	}()
 	go srv.Serve(ctx, ln)
