@@ -314,6 +314,36 @@ func packetBlocks(t *testing.T, b []byte) []int {
 	return offs
 }
 
+// An output that is no regular file is written as the replay goes; a
+// symbolic link's target is replaced, the link stays.
+func TestReplayOutputs(t *testing.T) {
+	cfg := replayConfig(t)
+	in := "../../dataplane/testdata/replay-route.in.pcapng"
+	want := readFrames(t, "../../dataplane/testdata/replay-route.out.pcapng")
+	if r := cbacd(t, "replay", "-c", cfg, "-r", in, "-w", os.DevNull); r.code != 0 {
+		t.Errorf("-w %s: exit %d: %s", os.DevNull, r.code, r.stderr)
+	}
+	if fi, err := os.Stat(os.DevNull); err != nil || fi.Mode().IsRegular() {
+		t.Fatalf("%s is now %v (%v)", os.DevNull, fi.Mode(), err)
+	}
+	dir := t.TempDir()
+	target, link := filepath.Join(dir, "target.pcapng"), filepath.Join(dir, "link.pcapng")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if r := cbacd(t, "replay", "-c", cfg, "-r", in, "-w", link); r.code != 0 {
+		t.Fatalf("-w link: exit %d: %s", r.code, r.stderr)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was replaced (%v)", err)
+	}
+	sameFrames(t, readFrames(t, target), want)
+	// A directory that does not exist: an error, nothing created.
+	if r := cbacd(t, "replay", "-c", cfg, "-r", in, "-w", filepath.Join(dir, "no", "out.pcapng")); r.code != 1 || !strings.Contains(r.stderr, "output") {
+		t.Errorf("-w in a missing directory: exit %d: %s", r.code, r.stderr)
+	}
+}
+
 // writeNg writes frames as pcapng, interfaces named by the frames' dev.
 func writeNg(t *testing.T, path string, frames []frame) {
 	t.Helper()
