@@ -242,8 +242,9 @@ func (s *Server) ReportSuppressed(now time.Time) {
 	}
 }
 
-// showAlerts prints the alert log counts for show ip inspect statistics.
-func (s *Server) showAlerts(w io.Writer) {
+// showControl prints the control plane's part of show ip inspect statistics:
+// the alert log counts and the running configuration generation.
+func (s *Server) showControl(w io.Writer) {
 	s.mu.Lock()
 	logged, suppressed, rate := s.limit.logged, s.limit.suppressed, s.limit.rate
 	gen, file := s.generation, s.cfg.File

@@ -160,7 +160,7 @@ func (s *Server) Exec(ctx context.Context, line string, w io.Writer) error {
 	case cmd == "show ip inspect statistics":
 		st := StatsTotal(dp)
 		ShowStatistics(w, dp, &st)
-		s.showAlerts(w)
+		s.showControl(w)
 		if s.SocketStats != nil {
 			s.SocketStats(w)
 		}
