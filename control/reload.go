@@ -65,8 +65,10 @@ func (s *Server) Reload(by string) error {
 	gen := s.Generation()
 	err := s.reloadLocked(running)
 	if err != nil {
-		s.Log.Warn(fmt.Sprintf("%%SYS-4-CONFIG_RELOAD_FAILED: Reload of %s by %s failed: %v; generation %d keeps running",
-			running.File, by, err, gen))
+		// One log line, even for a file with several errors.
+		msg := strings.ReplaceAll(err.Error(), "\n", "; ")
+		s.Log.Warn(fmt.Sprintf("%%SYS-4-CONFIG_RELOAD_FAILED: Reload of %s by %s failed: %s; generation %d keeps running",
+			running.File, by, msg, gen))
 		return err
 	}
 	s.Log.Info(fmt.Sprintf("%%SYS-5-CONFIG_I: Configured from %s by %s (generation %d)", s.config().File, by, s.Generation()))

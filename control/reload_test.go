@@ -121,6 +121,15 @@ func TestReload(t *testing.T) {
 		!strings.Contains(logs.String(), "generation 2 keeps running\n") {
 		t.Errorf("failed reload not logged:\n%s", logs)
 	}
+	// Several errors: one log line.
+	next = []byte(strings.Replace(string(seed), `tcp_synwait_time = "30s"`, `tcp_synwait_time = "0s"`, 1) + "\n[logging]\nfrobnicate = 1\n")
+	n := strings.Count(logs.String(), "\n")
+	if err := srv.Reload("SIGHUP"); err == nil || !strings.Contains(err.Error(), "\n") {
+		t.Fatalf("a file with two errors: %v", err)
+	}
+	if got := strings.Count(logs.String(), "\n") - n; got != 1 {
+		t.Errorf("a reload with two errors logged %d lines, want 1:\n%s", got, logs)
+	}
 	// A reload may not move interfaces to other devices.
 	next = []byte(strings.Replace(string(seed), `device = "out0"`, `device = "eth9"`, 1))
 	if err := srv.Reload("SIGHUP"); err == nil || !strings.Contains(err.Error(), "eth9") {
