@@ -67,15 +67,10 @@ func TestCbacctlCommands(t *testing.T) {
 				t.Errorf("no %q in the debug stream:\n%s", w, dbg.out.String())
 			}
 		}
+		// Ctrl-C ends it with status 0 (that tracing then stops is
+		// checked in cmd/cbacctl, where the server is in reach).
 		if err := dbg.stop(t, syscall.SIGINT); err != nil {
 			t.Errorf("cbacctl debug after Ctrl-C: %v", err)
-		}
-		// Tracing is off once its only listener left: a conversation now
-		// adds nothing anywhere.
-		n := len(dbg.out.String())
-		smtpConversation(t, l)
-		if len(dbg.out.String()) != n {
-			t.Errorf("output after the interrupt:\n%s", dbg.out.String()[n:])
 		}
 	})
 
