@@ -33,7 +33,6 @@ func execServer(tb testing.TB) *control.Server {
 		tb.Fatal(err)
 	}
 	rs.MaxSessions = 1024
-	rs.SMTPSessions = 16
 	const frameSize, frames = 2048, 512
 	umem := make([]byte, frameSize*frames)
 	var qs []dataplane.Queue
@@ -126,6 +125,11 @@ func TestExecUsage(t *testing.T) {
 			}
 			if line == "show ip inspect statistics" && !strings.Contains(out.String(), "SMTP replay copy: 0 frames held until the server's ACK (0 of them transmitted)\n") {
 				t.Errorf("no SMTP replay copy line:\n%s", out.String())
+			}
+			// One chunk of SMTP states is allocated at start (the most
+			// sessions one batch may create, rounded up to a chunk).
+			if line == "show ip inspect statistics" && !strings.Contains(out.String(), "SMTP inspection: 0 sessions inspected (open connections) of max_sessions; 256 states allocated; 0 refused at the limit\n") {
+				t.Errorf("no SMTP inspection line:\n%s", out.String())
 			}
 		})
 	}

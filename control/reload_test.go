@@ -186,6 +186,16 @@ func TestReloadStartOnly(t *testing.T) {
 			}
 		})
 	}
+	// dataplane.inspected_sessions is read by the workers as they admit
+	// sessions: it applies on reload.
+	{
+		srv, dp, _ := newTestServer(t, []byte(seed))
+		next := []byte(seed + "\n[dataplane]\ninspected_sessions = 100\n")
+		reloadable(srv, &next)
+		if err := srv.Reload("cbacctl"); err != nil || dp.Ruleset().InspectedSessions != 100 {
+			t.Errorf("reload of inspected_sessions: %v, running %d", err, dp.Ruleset().InspectedSessions)
+		}
+	}
 	// The same value written out explicitly is no change.
 	srv, _, _ := newTestServer(t, []byte(seed))
 	next := []byte(seed + fmt.Sprintf("\n[dataplane]\nmax_sessions = %d\n", config.DefaultMaxSessions))

@@ -67,7 +67,7 @@ func serve(t *testing.T) (*control.Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs.MaxSessions, rs.SMTPSessions = 1024, 16
+	rs.MaxSessions, rs.InspectedSessions = 1024, 16
 	const frameSize = 2048
 	umem := make([]byte, frameSize*512)
 	var qs []dataplane.Queue
