@@ -22,7 +22,8 @@ import (
 //
 // In data mode, a segment of 512 bytes or more is kept by holding the
 // frame it is forwarded in (guard.Hold, hold.go) after one scan for the
-// line-start dots (internal/scan), which fsm.ClientLineDot then steps
+// line-start dots, a "." after CR or LF (internal/scan), which
+// fsm.ClientLineDot then steps
 // through; when a frame cannot be held, the copy comes first and finds
 // the dots on the way (keepLineDot), guard.Advance keeps it, and a segment
 // with bytes rewritten is copied again by Commit. The common case of
@@ -335,7 +336,7 @@ func keepLineDot(g *tcpstream.Guard, b []byte) int {
 	// The ring wraps: two copies, and the pair that straddles them.
 	c := len(first)
 	dot := scan.CopyLineDot(first, b[:c]) // c if no dot in b[:c]
-	if dot < c || (b[c-1] == '\n' && b[c] == '.') {
+	if dot < c || ((b[c-1] == '\n' || b[c-1] == '\r') && b[c] == '.') {
 		copy(second, b[c:])
 		return dot
 	}

@@ -4,11 +4,13 @@
 //	cbacd check -c FILE.toml           load and compile a configuration, then exit
 //	cbacd lab [-c FILE.toml]           build the seed network in namespaces and run it
 //	cbacd replay -c FILE -r IN -w OUT  run the pipeline over a capture (offline)
+//	cbacd import-ios [-map A=DEV] FILE translate an IOS running-config to TOML
 //
 // Exit status: 0 on success (and for -h, help), 1 when the command failed
 // (a configuration error, a bad capture, a device that cannot be bound), 2
 // for a command line cbacd cannot run (an unknown command or flag, a
-// missing required flag).
+// missing required flag). import-ios has its own (see importios.go): 2
+// there says that a security-relevant line was not translated.
 package main
 
 import (
@@ -20,7 +22,7 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(cbacdMain(os.Args[1:]))
 }
 
 // errUsage marks a command line that cannot run (exit status 2).
@@ -30,7 +32,8 @@ var errUsage = errors.New("usage")
 // command's usage (exit status 2, nothing more to print).
 var errFlags = errors.New("bad flags")
 
-func run(args []string) int {
+// cbacdMain runs the command line args and returns the exit status.
+func cbacdMain(args []string) int {
 	cmd := ""
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -45,6 +48,8 @@ func run(args []string) int {
 		err = replayMain(args)
 	case "check":
 		err = checkMain(args)
+	case "import-ios":
+		return importIOSMain(args, os.Stdin, os.Stdout, os.Stderr)
 	case "help":
 		fmt.Print(usage)
 		return 0
@@ -100,6 +105,9 @@ const usage = `usage:
         build the seed network in network namespaces and run cbacd in it
   cbacd replay -c FILE.toml -r IN.pcapng -w OUT.pcapng [-i DEVICE] [-until DURATION] [-show]
         run the pipeline over a capture; packet timestamps are the clock
+  cbacd import-ios [-map IOSNAME=DEVICE,...] FILE|-
+        translate an IOS running-config into cbacd TOML (stdout); untranslated
+        lines on stderr; exit 2 if a security-relevant line was not translated
   cbacd help
         this text ("cbacd COMMAND -h" lists a command's flags)
 `

@@ -95,6 +95,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"check", "-h"}, 0, "usage: cbacd check -c FILE.toml"},
 		{[]string{"replay", "-h"}, 0, "usage: cbacd replay"},
 		{[]string{"lab", "-h"}, 0, "usage: cbacd lab"},
+		{[]string{"import-ios", "-h"}, 0, "usage: cbacd import-ios"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"check"}, 2, "-c FILE.toml is required"},
 		{[]string{"check", "-c"}, 2, "flag needs an argument"},
