@@ -70,8 +70,8 @@ const smtpChunk = 256
 // the same buffers' pages serve again), and address space for whole
 // chunks' buffers. Handles are 1 + index so that 0 means none.
 type smtpPool struct {
-	chunks   [][]smtpState // handle h is chunks[(h-1)/smtpChunk][(h-1)%smtpChunk]
-	bufs     [][]byte      // replay buffers of chunk i, bufLen bytes each
+	chunks   []*[smtpChunk]smtpState // handle h is chunks[(h-1)/smtpChunk][(h-1)%smtpChunk]
+	bufs     [][]byte                // replay buffers of chunk i, bufLen bytes each
 	bufLen   int
 	freeList []uint32 // free handles - 1, the most recently freed last
 	inUse    int
@@ -84,7 +84,7 @@ type smtpPool struct {
 func (p *smtpPool) init(w *Worker, max, bufLen, slack int) {
 	p.bufLen = bufLen
 	p.slack = min(slack, max)
-	p.chunks = make([][]smtpState, 0, (max+smtpChunk-1)/smtpChunk)
+	p.chunks = make([]*[smtpChunk]smtpState, 0, (max+smtpChunk-1)/smtpChunk)
 	p.bufs = make([][]byte, 0, cap(p.chunks))
 	p.freeList = make([]uint32, 0, cap(p.chunks)*smtpChunk)
 	p.stock(w)
@@ -95,7 +95,7 @@ func (p *smtpPool) init(w *Worker, max, bufLen, slack int) {
 func (p *smtpPool) stock(w *Worker) {
 	for len(p.freeList) < p.slack && len(p.chunks) < cap(p.chunks) {
 		c := len(p.chunks)
-		p.chunks = append(p.chunks, make([]smtpState, smtpChunk))
+		p.chunks = append(p.chunks, new([smtpChunk]smtpState))
 		p.bufs = append(p.bufs, lazymem.Bytes(w, smtpChunk*p.bufLen))
 		// Free handles are taken from the end: the new chunk's first
 		// state first.
