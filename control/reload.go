@@ -34,6 +34,7 @@ var startOnly = []struct {
 	{"reassembly.timeout", func(c *config.Config) any { return c.Reassembly.Timeout }},
 	{"control.socket", func(c *config.Config) any { return c.Control.Socket }},
 	{"logging.syslog", func(c *config.Config) any { return c.Logging.Syslog }},
+	{"metrics.listen", func(c *config.Config) any { return c.Metrics.Listen }},
 }
 
 // StartOnlyChanges names the start-only keys whose values differ between
@@ -63,16 +64,30 @@ func (s *Server) Reload(by string) error {
 	defer s.reloadMu.Unlock()
 	running := s.config()
 	gen := s.Generation()
-	err := s.reloadLocked(running)
+	var err error
+	if s.Notify != nil {
+		err = s.Notify(func() error { return s.reloadLocked(running) })
+	} else {
+		err = s.reloadLocked(running)
+	}
 	if err != nil {
+		s.reloadsFailed.Add(1)
 		// One log line, even for a file with several errors.
 		msg := strings.ReplaceAll(err.Error(), "\n", "; ")
 		s.Log.Warn(fmt.Sprintf("%%SYS-4-CONFIG_RELOAD_FAILED: Reload of %s by %s failed: %s; generation %d keeps running",
 			running.File, by, msg, gen))
 		return err
 	}
+	s.reloadsOK.Add(1)
 	s.Log.Info(fmt.Sprintf("%%SYS-5-CONFIG_I: Configured from %s by %s (generation %d)", s.config().File, by, s.Generation()))
 	return nil
+}
+
+// ReloadCounts returns how many reloads were applied and refused since
+// start, and the generation of the running configuration. Safe from any
+// goroutine (the metrics collector).
+func (s *Server) ReloadCounts() (ok, failed, generation uint64) {
+	return s.reloadsOK.Load(), s.reloadsFailed.Load(), uint64(s.Generation())
 }
 
 // reloadLocked loads, checks, compiles and installs the next configuration;

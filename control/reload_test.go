@@ -138,6 +138,9 @@ func TestReload(t *testing.T) {
 	if !strings.Contains(logs.String(), "by SIGHUP failed") {
 		t.Errorf("failed SIGHUP reload not logged:\n%s", logs)
 	}
+	if ok, failed, gen := srv.ReloadCounts(); ok != 1 || failed != 3 || gen != 2 {
+		t.Errorf("reload counts: %d ok, %d failed, generation %d; want 1, 3, 2", ok, failed, gen)
+	}
 	if out, _ := execLine(srv, "sh ip insp all"); !strings.HasPrefix(out, "Session audit trail is disabled") {
 		t.Errorf("abbreviated show failed: %q", out)
 	}
@@ -162,6 +165,7 @@ func TestReloadStartOnly(t *testing.T) {
 		{"reassembly.timeout", "[reassembly]\ntimeout = \"5s\""},
 		{"control.socket", "[control]\nsocket = \"/run/other.sock\""},
 		{"logging.syslog", "[logging]\nsyslog = \"udp://127.0.0.1:514\""},
+		{"metrics.listen", "[metrics]\nlisten = \"127.0.0.1:19643\""},
 	} {
 		t.Run(c.key, func(t *testing.T) {
 			srv, dp, logs := newTestServer(t, []byte(seed))

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cbac/config"
@@ -32,7 +33,11 @@ type Server struct {
 	// `show ip inspect statistics`; nil without sockets (replay, tests).
 	SocketStats func(w io.Writer)
 
-	reloadMu sync.Mutex // one reload at a time (Reload)
+	// Notify, if set, wraps each reload (systemd's RELOADING=1 and READY=1).
+	Notify func(reload func() error) error
+
+	reloadMu                 sync.Mutex    // one reload at a time (Reload)
+	reloadsOK, reloadsFailed atomic.Uint64 // reloads applied and refused (ReloadCounts)
 
 	mu         sync.Mutex // guards the fields below
 	cfg        *config.Config
@@ -79,13 +84,15 @@ const Usage = `commands:
   show access-lists [NAME]
   show arp
   debug ip inspect smtp        (streams the trace until interrupted)
+  capture drops [count N] [reason R] [snaplen N]   (a frame stream: use cbacctl capture)
+  capture interface NAME [count N] [snaplen N]
   clear ip inspect session ID|all
   clear access-list counters
   reload`
 
 // words of the command language; IOS-style unique prefixes are accepted.
 var grammar = map[string][]string{
-	"":                         {"show", "debug", "undebug", "clear", "reload", "help"},
+	"":                         {"show", "debug", "undebug", "clear", "reload", "capture", "help"},
 	"show":                     {"ip", "access-lists", "arp"},
 	"show ip":                  {"inspect", "nat"},
 	"show ip inspect":          {"all", "sessions", "statistics"},
@@ -101,6 +108,7 @@ var grammar = map[string][]string{
 	"clear ip":                 {"inspect"},
 	"clear ip inspect":         {"session"},
 	"clear access-list":        {"counters"},
+	"capture":                  {"drops", "interface"},
 }
 
 // expand resolves abbreviations ("sh ip insp all") against the grammar;
@@ -177,6 +185,8 @@ func (s *Server) Exec(ctx context.Context, line string, w io.Writer) error {
 		ShowARP(w, dp)
 	case cmd == "debug ip inspect smtp":
 		return s.debugSMTP(ctx, w)
+	case len(fields) >= 2 && fields[0] == "capture":
+		return s.capture(ctx, fields, w)
 	case cmd == "undebug ip inspect smtp" || cmd == "undebug all":
 		dp.DebugSMTP.Store(false)
 		fmt.Fprintln(w, "INSPECT SMTP Inspection debugging is off")

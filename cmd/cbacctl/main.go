@@ -11,6 +11,8 @@
 //	cbacctl clear ip inspect session ID|all
 //	cbacctl clear access-list counters
 //	cbacctl reload
+//	cbacctl capture drops [-c N] [-reason R] [-s SNAPLEN] -w FILE.pcapng
+//	cbacctl capture interface NAME [-c N] [-s SNAPLEN] -w FILE.pcapng
 //
 // Abbreviations work as on IOS ("cbacctl sh ip insp sess det").
 //
@@ -45,6 +47,11 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if flag.Arg(0) == "capture" {
+		code := capture(ctx, *sock, flag.Args()[1:], os.Stderr)
+		stop()
+		os.Exit(code)
+	}
 	w := &errorLines{dst: os.Stdout, lineStart: true}
 	if err := client(ctx, *sock, strings.Join(flag.Args(), " "), w); err != nil {
 		fmt.Fprintf(os.Stderr, "cbacctl: %v\n", err)

@@ -5,6 +5,7 @@
 //	cbacd lab [-c FILE.toml]           build the seed network in namespaces and run it
 //	cbacd replay -c FILE -r IN -w OUT  run the pipeline over a capture (offline)
 //	cbacd import-ios [-map A=DEV] FILE translate an IOS running-config to TOML
+//	cbacd version                      print the module version, VCS revision and Go version
 //
 // Exit status: 0 on success (and for -h, help), 1 when the command failed
 // (a configuration error, a bad capture, a device that cannot be bound), 2
@@ -34,6 +35,10 @@ var errFlags = errors.New("bad flags")
 
 // cbacdMain runs the command line args and returns the exit status.
 func cbacdMain(args []string) int {
+	if len(args) > 0 && (args[0] == "-version" || args[0] == "--version") {
+		versionMain()
+		return 0
+	}
 	cmd := ""
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -50,6 +55,9 @@ func cbacdMain(args []string) int {
 		err = checkMain(args)
 	case "import-ios":
 		return importIOSMain(args, os.Stdin, os.Stdout, os.Stderr)
+	case "version":
+		versionMain()
+		return 0
 	case "help":
 		fmt.Print(usage)
 		return 0
@@ -108,6 +116,8 @@ const usage = `usage:
   cbacd import-ios [-map IOSNAME=DEVICE,...] FILE|-
         translate an IOS running-config into cbacd TOML (stdout); untranslated
         lines on stderr; exit 2 if a security-relevant line was not translated
+  cbacd version (or -version)
+        print the module version, VCS revision and Go version
   cbacd help
         this text ("cbacd COMMAND -h" lists a command's flags)
 `

@@ -19,6 +19,8 @@ import (
 	"cbac/config"
 	"cbac/control"
 	"cbac/dataplane"
+	"cbac/internal/sdnotify"
+	"cbac/metrics"
 	"cbac/packet"
 )
 
@@ -86,6 +88,15 @@ func runMain(args []string) error {
 	}
 	srv.Load = func() (*config.Config, error) { return config.Load(*cfgPath) }
 	srv.MACs = deviceMAC
+	srv.Notify = func(reload func() error) error { return notifyReload(reload, log)() }
+	if c.Metrics.Listen != "" { // [metrics] listen: read at start only
+		ms, err := metrics.Listen(c.Metrics.Listen, metrics.Source{DP: x.DP, Server: srv, Sockets: x.SocketStats}, log)
+		if err != nil {
+			return err
+		}
+		defer ms.Close()
+		log.Info("cbacd: metrics at http://" + ms.Addr.String() + "/metrics")
+	}
 	path := *sock
 	if path == "" {
 		path = c.Control.Socket
@@ -121,7 +132,9 @@ func runMain(args []string) error {
 		defer f.Close()
 		defer pprof.StopCPUProfile()
 	}
+	go notifyReady(ctx, x.DP, log)
 	x.Run(ctx)
+	sdnotify.Stopping()
 	log.Info("%SYS-5-RELOAD: cbacd stopping: XDP programs detached, the wire carries nothing until it restarts")
 	return nil
 }
