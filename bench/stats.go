@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
-	"strings"
+
+	"cbac/dataplane"
 )
 
 // InspectStats is what `show ip inspect statistics` reports.
@@ -21,12 +22,9 @@ type InspectStats struct {
 
 var statSessionsRE = regexp.MustCompile(`(?m)^Sessions: (\d+) in use of (\d+), (\d+) half-open; (\d+) created, (\d+) deleted$`)
 
-// dropLineRE is a line of the Drops section: the reason, then its count.
-var dropLineRE = regexp.MustCompile(`^\s+(\S.*?)\s+(\d+)$`)
-
 // ParseInspectStatistics reads the text of `show ip inspect statistics`.
 func ParseInspectStatistics(text string) (InspectStats, error) {
-	st := InspectStats{Drops: map[string]uint64{}}
+	var st InspectStats
 	m := statSessionsRE.FindStringSubmatch(text)
 	if m == nil {
 		return st, fmt.Errorf("show ip inspect statistics: no Sessions line in %q", text)
@@ -36,30 +34,17 @@ func ParseInspectStatistics(text string) (InspectStats, error) {
 	st.HalfOpen, _ = strconv.Atoi(m[3])
 	st.Created, _ = strconv.ParseUint(m[4], 10, 64)
 	st.Deleted, _ = strconv.ParseUint(m[5], 10, 64)
-	inDrops := false
-	for _, line := range strings.Split(text, "\n") {
-		if !strings.HasPrefix(line, " ") {
-			inDrops = line == "Drops:"
-			continue
-		}
-		if !inDrops {
-			continue
-		}
-		if d := dropLineRE.FindStringSubmatch(line); d != nil {
-			st.Drops[d[1]], _ = strconv.ParseUint(d[2], 10, 64)
-		}
-	}
+	st.Drops = parseDrops(text)
 	return st, nil
 }
 
-// RefusedDrops are the drop reasons that mean a session, or a frame of
-// one, was refused for want of a resource (table, pool, frames) or by a
-// DoS threshold: none may appear under well-behaved load.
+// RefusedDrops are the drop reasons that mean a new session was refused
+// for want of room (session table, inspected sessions, a blocked host) or
+// a frame for want of a free UMEM frame: none may appear under
+// well-behaved load.
 var RefusedDrops = []string{
-	"session table full",
-	"half-open threshold",
-	"host blocked (max-incomplete host)",
-	"SMTP inspection pool full",
-	"inspected stream buffer full",
-	"no free frame",
+	dataplane.DropSessionTableFull.String(),
+	dataplane.DropHostBlocked.String(),
+	dataplane.DropSMTPPoolFull.String(),
+	dataplane.DropNoFrame.String(),
 }

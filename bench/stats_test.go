@@ -25,3 +25,13 @@ func TestParseInspectStatistics(t *testing.T) {
 		t.Error("no Sessions line: want an error")
 	}
 }
+
+func TestSinkMessages(t *testing.T) {
+	out := "sess=1 quit=1 mesg=0\rsess=3 quit=2 mesg=1\rsess=17 quit=16 mesg=100000\r"
+	if n, ok := SinkMessages(out); !ok || n != 100000 {
+		t.Errorf("SinkMessages = %d, %v; want 100000, true", n, ok)
+	}
+	if _, ok := SinkMessages("smtp-sink: fatal: bind 10.10.10.2 port 25: Address in use\n"); ok {
+		t.Error("no counter: want ok false")
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -36,6 +37,8 @@ func main() {
 	dataMiB := flag.Int64("data-mib", 0, "body size in MiB of each SMTP data throughput transfer (default 200, quick 20)")
 	dataRounds := flag.Int("data-rounds", 0, "SMTP data throughput: transfers of each kind (default 3, quick 2)")
 	inspBuf := flag.Int("inspected-buffer", 0, "SMTP data throughput: cbacd's dataplane.inspected_buffer in bytes (default: cbacd's)")
+	scenarios := flag.String("scenarios", "", "comma-separated subset of "+strings.Join(bench.ScenarioNames, ",")+" (default: all)")
+	mtaMessages := flag.Int("mta-messages", 0, "smtp-source -> smtp-sink: messages per contender (default 100000, quick 20000)")
 	flag.Parse()
 
 	o := bench.DefaultOptions(*quick)
@@ -50,6 +53,18 @@ func main() {
 		o.DataRounds = *dataRounds
 	}
 	o.InspectedBuffer = *inspBuf
+	if *mtaMessages > 0 {
+		o.MTAMessages = *mtaMessages
+	}
+	if *scenarios != "" {
+		o.Scenarios = strings.Split(*scenarios, ",")
+		for _, s := range o.Scenarios {
+			if !slices.Contains(bench.ScenarioNames, s) {
+				fmt.Fprintf(os.Stderr, "cbacbench: -scenarios: unknown scenario %q (want %s)\n", s, strings.Join(bench.ScenarioNames, ","))
+				os.Exit(2)
+			}
+		}
+	}
 	if *contenders != "" {
 		o.Contenders = strings.Split(*contenders, ",")
 	}

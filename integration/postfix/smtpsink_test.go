@@ -2,7 +2,6 @@ package postfix
 
 import (
 	"context"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,26 +37,13 @@ func sourceMessages() int {
 	return 100000
 }
 
-var sinkCountRE = regexp.MustCompile(`mesg=(\d+)`)
-
-// sinkMessages is the last message count smtp-sink -c printed (it
-// rewrites one status line with CR after every session end, QUIT and ".").
-func sinkMessages(out string) (int, bool) {
-	m := sinkCountRE.FindAllStringSubmatch(out, -1)
-	if m == nil {
-		return 0, false
-	}
-	n, err := strconv.Atoi(m[len(m)-1][1])
-	return n, err == nil
-}
-
 func TestSMTPSourceToSink(t *testing.T) {
 	e := startFirewall(t, "smtp-source", "smtp-sink")
 	sinkOut := e.startSink(t)
 	e.waitBanner(t, func() string {
 		return "smtp-sink output:\n" + tail(strings.ReplaceAll(sinkOut.String(), "\r", "\n"), 20)
 	})
-	before, _ := sinkMessages(sinkOut.String())
+	before, _ := bench.SinkMessages(sinkOut.String())
 
 	n := sourceMessages()
 	argv := []string{tool(t, "smtp-source"), "-s", strconv.Itoa(sourceSessions), "-l", strconv.Itoa(sourceLength),
@@ -82,7 +68,7 @@ func TestSMTPSourceToSink(t *testing.T) {
 	// exited. A short wait covers a status line still being written.
 	var got int
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		got, _ = sinkMessages(sinkOut.String())
+		got, _ = bench.SinkMessages(sinkOut.String())
 		if got-before >= n || time.Now().After(deadline) {
 			break
 		}
