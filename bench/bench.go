@@ -95,6 +95,8 @@ type Options struct {
 
 	// Scenarios, if not empty, runs only these (ScenarioNames).
 	Scenarios []string
+	// Soak, if > 0, runs the soak for that long instead of the scenarios.
+	Soak time.Duration
 
 	Log io.Writer
 }
@@ -164,6 +166,7 @@ type Results struct {
 	Data       []DataResult       `json:"smtp_data"`
 	MTA        []MTAResult        `json:"smtp_source_sink"`
 	Placement  []PlacementResult  `json:"placement"`
+	Soak       *SoakResult        `json:"soak,omitempty"`
 	Notes      []string           `json:"notes"`
 	Errors     []string           `json:"errors,omitempty"`
 }
@@ -243,7 +246,11 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 			b.logf("cbacbench: teardown: %v", err)
 		}
 	}()
-	err = b.run(ctx)
+	if o.Soak > 0 {
+		err = b.soak(ctx, o.Soak)
+	} else {
+		err = b.run(ctx)
+	}
 	b.res.Machine.DurationSec = time.Since(start).Seconds()
 	b.res.Machine.LoadEnd = loadavg()
 	if err == nil && ctx.Err() != nil {

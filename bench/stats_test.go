@@ -35,3 +35,51 @@ func TestSinkMessages(t *testing.T) {
 		t.Error("no counter: want ok false")
 	}
 }
+
+func TestSoakSample(t *testing.T) {
+	text := "Sessions: 120 in use of 4096, 3 half-open; 40000 created, 39880 deleted\n" +
+		"SMTP inspection: 7 sessions inspected (open connections) of max_sessions; 64 states allocated; 0 refused at the limit\n" +
+		"SMTP replay copy: 5 frames held until the server's ACK (1 of them transmitted)\n" +
+		"UMEM frames: 3000 free in the workers' pools of 8192 (the rest in the kernel's rings or in flight)\n" +
+		"Drops:\n  no free frame                        2\n  session table full                   1\n  TCP out of window                    9\n"
+	s, err := soakSample(text, 64<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := SoakSample{RSS: 64 << 20, Sessions: 120, HalfOpen: 3, Created: 40000, UMEMFree: 3000, UMEMFrames: 8192,
+		FramesHeld: 5, SMTPInspected: 7, SMTPAllocated: 64, Refused: 3}
+	if s != want {
+		t.Errorf("soakSample = %+v\nwant %+v", s, want)
+	}
+	if _, err := soakSample("Sessions: 1 in use of 2, 0 half-open; 1 created, 0 deleted\n", 0); err == nil {
+		t.Error("no UMEM line: want an error")
+	}
+}
+
+func TestSoakChecks(t *testing.T) {
+	var flatRun, leak []SoakSample
+	for i := 0; i < 100; i++ {
+		s := SoakSample{T: float64(i), RSS: 100 << 20, Sessions: 1000 + i%7, HalfOpen: 10, UMEMFree: 4000, FramesHeld: 3, SMTPAllocated: -1}
+		flatRun = append(flatRun, s)
+		s.RSS += uint64(i) << 20 // 1 MiB a second
+		s.UMEMFree -= 30 * i     // frames lost
+		leak = append(leak, s)
+	}
+	for _, c := range soakChecks(flatRun, 10) {
+		if !c.OK {
+			t.Errorf("flat series: %+v", c)
+		}
+	}
+	bad := map[string]bool{}
+	for _, c := range soakChecks(leak, 10) {
+		if !c.OK {
+			bad[c.Series] = true
+		}
+	}
+	if !bad["rss_mib"] || !bad["umem_frames_free"] || bad["sessions"] || len(bad) != 2 {
+		t.Errorf("leaking series flagged: %v, want rss_mib and umem_frames_free", bad)
+	}
+	if c := soakChecks(flatRun[:5], 0); len(c) != 1 || c[0].OK {
+		t.Errorf("too few samples: %+v", c)
+	}
+}

@@ -5,6 +5,8 @@
 //	sudo cbacbench                      full run (10-15 minutes), table on stdout
 //	sudo cbacbench -quick               smoke run (under 2 minutes)
 //	sudo cbacbench -out bench/results   also write results.json, .txt, .svg, SUMMARY.md
+//	sudo cbacbench -scenarios mta,placement   only these scenarios
+//	sudo cbacbench -soak 10m -out bench/results/soak   the soak (not in CI)
 package main
 
 import (
@@ -38,6 +40,7 @@ func main() {
 	dataRounds := flag.Int("data-rounds", 0, "SMTP data throughput: transfers of each kind (default 3, quick 2)")
 	inspBuf := flag.Int("inspected-buffer", 0, "SMTP data throughput: cbacd's dataplane.inspected_buffer in bytes (default: cbacd's)")
 	scenarios := flag.String("scenarios", "", "comma-separated subset of "+strings.Join(bench.ScenarioNames, ",")+" (default: all)")
+	soak := flag.Duration("soak", 0, "run the soak for this long (e.g. 10m) instead of the scenarios: mixed traffic through cbacd, its state sampled every second; -out gets series.csv, soak.json, SUMMARY.md")
 	mtaMessages := flag.Int("mta-messages", 0, "smtp-source -> smtp-sink: messages per contender (default 100000, quick 20000)")
 	flag.Parse()
 
@@ -53,6 +56,7 @@ func main() {
 		o.DataRounds = *dataRounds
 	}
 	o.InspectedBuffer = *inspBuf
+	o.Soak = *soak
 	if *mtaMessages > 0 {
 		o.MTAMessages = *mtaMessages
 	}
@@ -76,7 +80,15 @@ func main() {
 	defer stop()
 	start := time.Now()
 	res, err := bench.Run(ctx, o)
-	if res != nil {
+	if res != nil && res.Soak != nil {
+		if *out != "" {
+			if werr := res.WriteSoak(*out, err); werr != nil {
+				fmt.Fprintf(os.Stderr, "cbacbench: %v\n", werr)
+				os.Exit(1)
+			}
+			fmt.Fprintf(os.Stderr, "cbacbench: wrote %s/{series.csv,soak.json,SUMMARY.md}\n", *out)
+		}
+	} else if res != nil {
 		res.WriteTable(os.Stdout)
 		if *out != "" {
 			if werr := res.WriteFiles(*out); werr != nil {
