@@ -150,6 +150,7 @@ type Machine struct {
 	DUTCPU      int       `json:"dut_cpu"`
 	XDPMode     string    `json:"cbacd_xdp_mode"`
 	Quick       bool      `json:"quick"`
+	Scenarios   []string  `json:"scenarios,omitempty"` // empty: all
 }
 
 // Results is everything a run measured.
@@ -671,7 +672,7 @@ func loadavg() string {
 
 func describeMachine(o Options) Machine {
 	m := Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), LoadStart: loadavg(), Started: time.Now().UTC(),
-		GenCPU: o.GenCPU, DUTCPU: o.DUTCPU, XDPMode: o.XDPMode, Quick: o.Quick}
+		GenCPU: o.GenCPU, DUTCPU: o.DUTCPU, XDPMode: o.XDPMode, Quick: o.Quick, Scenarios: o.Scenarios}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {

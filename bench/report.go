@@ -105,8 +105,46 @@ func (r *Results) WriteTable(w io.Writer) {
 	for _, c := range r.Contenders {
 		fmt.Fprintf(w, "  %-10s %s\n", c.Name, c.Describe)
 	}
+	if r.mtaOf(cbacdDefaultPlacement.Name) != nil {
+		fmt.Fprintf(w, "  %-10s %s (scenario 8)\n", cbacdDefaultPlacement.Name, cbacdDefaultPlacement.Describe)
+	}
 
-	fmt.Fprintf(w, "\n%s (trafgen %s, straight into the sink, no DUT)\n", HeadCeiling, m.Trafgen)
+	if r.ran("throughput") {
+		r.writeThroughput(w)
+	}
+	if r.ran("tcp") {
+		r.writeTCP(w)
+	}
+	if r.ran("flood") {
+		r.writeFlood(w)
+	}
+	if r.ran("capacity") {
+		r.writeCapacity(w)
+	}
+	if r.ran("data") {
+		r.writeData(w)
+	}
+	if r.ran("mta") {
+		r.writeMTA(w)
+	}
+	r.writePlacement(w)
+	if len(r.Notes) > 0 {
+		fmt.Fprintln(w, "\nNotes:")
+		for _, n := range r.Notes {
+			fmt.Fprintf(w, "  - %s\n", n)
+		}
+	}
+	if len(r.Errors) > 0 {
+		fmt.Fprintln(w, "\nErrors:")
+		for _, e := range r.Errors {
+			fmt.Fprintf(w, "  - %s\n", e)
+		}
+	}
+}
+
+// writeThroughput prints the generator's ceiling and scenario 1.
+func (r *Results) writeThroughput(w io.Writer) {
+	fmt.Fprintf(w, "\n%s (trafgen %s, straight into the sink, no DUT)\n", HeadCeiling, r.Machine.Trafgen)
 	fmt.Fprintf(w, "  %-10s %12s %12s\n", "frame", "offered kpps", "delivered")
 	for _, c := range r.Ceiling {
 		fmt.Fprintf(w, "  %-10s %12s %12s\n", fmt.Sprintf("%dB", c.FrameSize), kpps(c.OfferedPps), kpps(c.DeliveredPps))
@@ -157,7 +195,10 @@ func (r *Results) WriteTable(w io.Writer) {
 	if short > 0 {
 		fmt.Fprintf(w, "  note: %d of %d trials offered less than 95%% of their target with no loss (generator core busy, or the DUT pushing back through the kernel); on a busy machine the zero-loss rates are lower bounds\n", short, trials)
 	}
+}
 
+// writeTCP prints scenarios 2, 3 and 4 (and issue 2 item 6).
+func (r *Results) writeTCP(w io.Writer) {
 	fmt.Fprintf(w, "\n%s: CPU-ns per forwarded packet on the DUT core at a fixed rate (64B NATed UDP)\n", HeadCost)
 	fmt.Fprintf(w, "  %-10s %10s %10s %8s %10s %10s %10s %10s\n", "contender", "rate kpps", "delivered", "loss", "DUT ns/p", "process", "softirq", "core busy")
 	for _, c := range r.Contenders {
@@ -181,7 +222,10 @@ func (r *Results) WriteTable(w io.Writer) {
 	for _, c := range r.Contenders {
 		writeRate(w, c.Name, r.SMTP)
 	}
+}
 
+// writeFlood prints scenario 5.
+func (r *Results) writeFlood(w io.Writer) {
 	fmt.Fprintf(w, "\n%s: random-source SYNs to 172.22.1.110:25 at the generator's full rate, legitimate SMTP sessions (5 s timeout) meanwhile\n", HeadFlood)
 	fmt.Fprintf(w, "  %-10s %10s %12s %12s %10s %10s %s\n", "contender", "flood kpps", "to server", "legit done", "share", "half-open", "policy")
 	for _, c := range r.Contenders {
@@ -201,25 +245,13 @@ func (r *Results) WriteTable(w io.Writer) {
 			fmt.Fprintf(w, "  %-10s %10s (no static NAT: 172.22.1.110 does not exist)\n", c.Name, "n/a")
 		}
 	}
+}
 
+// writeCapacity prints scenario 6.
+func (r *Results) writeCapacity(w io.Writer) {
 	fmt.Fprintf(w, "\n%s: memory per session\n", HeadCapacity)
 	for _, c := range r.Capacity {
 		fmt.Fprintf(w, "  %-32s %9d sessions %8.0f bytes/session  %s\n", c.What, c.Sessions, c.BytesPerSession, c.Note)
-	}
-	r.writeData(w)
-	r.writeMTA(w)
-	r.writePlacement(w)
-	if len(r.Notes) > 0 {
-		fmt.Fprintln(w, "\nNotes:")
-		for _, n := range r.Notes {
-			fmt.Fprintf(w, "  - %s\n", n)
-		}
-	}
-	if len(r.Errors) > 0 {
-		fmt.Fprintln(w, "\nErrors:")
-		for _, e := range r.Errors {
-			fmt.Fprintf(w, "  - %s\n", e)
-		}
 	}
 }
 
@@ -310,6 +342,19 @@ func formatCounts(m map[string]uint64) string {
 		fmt.Fprintf(&b, "%s %d", k, m[k])
 	}
 	return b.String()
+}
+
+// ran reports whether the run included scenario name (Options.Scenarios).
+func (r *Results) ran(name string) bool {
+	if len(r.Machine.Scenarios) == 0 {
+		return true
+	}
+	for _, s := range r.Machine.Scenarios {
+		if s == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *Results) mtaOf(c string) *MTAResult {
