@@ -90,8 +90,9 @@ type Options struct {
 	MTAMessages int
 	MTATimeout  time.Duration
 	// PlacementTrial is the measurement window of each placement of
-	// scenario 9.
-	PlacementTrial time.Duration
+	// scenario 9, PlacementRounds how often each is measured.
+	PlacementTrial  time.Duration
+	PlacementRounds int
 
 	// Scenarios, if not empty, runs only these (ScenarioNames).
 	Scenarios []string
@@ -114,7 +115,7 @@ func DefaultOptions(quick bool) Options {
 		FloodClients: 4, FloodDuration: 10 * time.Second,
 		MaxSessions: 1 << 20, CapacitySessions: 1000000, CapacityLive: 1000000,
 		DataBytes: 200 << 20, DataRounds: 3,
-		MTAMessages: 100000, MTATimeout: 150 * time.Second, PlacementTrial: 3 * time.Second,
+		MTAMessages: 100000, MTATimeout: 150 * time.Second, PlacementTrial: 3 * time.Second, PlacementRounds: 3,
 		Log: os.Stderr,
 	}
 	if quick {
@@ -126,7 +127,7 @@ func DefaultOptions(quick bool) Options {
 		o.ConnClients, o.SMTPClients = 16, 8
 		o.CapacitySessions, o.CapacityLive = 100000, 0
 		o.DataBytes, o.DataRounds = 20<<20, 2
-		o.MTAMessages, o.MTATimeout, o.PlacementTrial = 20000, 60*time.Second, time.Second
+		o.MTAMessages, o.MTATimeout, o.PlacementTrial, o.PlacementRounds = 20000, 60*time.Second, time.Second, 1
 	}
 	if runtime.NumCPU() < 2 {
 		o.DUTCPU = 0

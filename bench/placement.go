@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -21,12 +22,26 @@ type PlacementResult struct {
 	Placement string `json:"placement"` // "default" or "-cpus N"
 	BusyCPU   int    `json:"busy_loop_cpu"`
 	// At the generator's full rate, 64-byte frames, 1k flows.
-	OfferedPps   float64 `json:"offered_pps"`
-	DeliveredPps float64 `json:"delivered_pps"`
-	// WorkerCPU is the CPU the busiest thread of cbacd (the worker) last
-	// ran on, read at the end of the window.
-	WorkerCPU int    `json:"worker_cpu"`
-	Error     string `json:"error,omitempty"`
+	// The medians over the rounds, and each round's delivered rate.
+	OfferedPps   float64   `json:"offered_pps"`
+	DeliveredPps float64   `json:"delivered_pps"`
+	Rounds       []float64 `json:"delivered_pps_rounds"`
+	// WorkerCPUs is, per round, the CPU the busiest thread of cbacd (the
+	// worker) last ran on, read at the end of the window.
+	WorkerCPUs []int  `json:"worker_cpus"`
+	Error      string `json:"error,omitempty"`
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // busiestThreadCPU returns the CPU that the thread of pid with the most
@@ -79,15 +94,28 @@ func (b *Bench) placement(ctx context.Context) {
 		b.fail("placement", err)
 		return
 	}
+	type cell struct {
+		c       Contender
+		res     PlacementResult
+		offered []float64
+	}
+	var cells []*cell
 	for _, mode := range modes {
 		for _, pl := range []string{PlacementDefault, strconv.Itoa(o.DUTCPU), strconv.Itoa(o.GenCPU)} {
-			c := Contender{Name: "cbacd", Kind: KindCBACD, NAT: true, XDPMode: mode, Placement: pl}
-			res := PlacementResult{XDPMode: mode, Placement: "default", BusyCPU: o.GenCPU}
+			c := &cell{c: Contender{Name: "cbacd", Kind: KindCBACD, NAT: true, XDPMode: mode, Placement: pl},
+				res: PlacementResult{XDPMode: mode, Placement: "default", BusyCPU: o.GenCPU}}
 			if pl != PlacementDefault {
-				res.Placement = "-cpus " + pl
+				c.res.Placement = "-cpus " + pl
 			}
-			b.logf("cbacbench: placement: cbacd %s, %s XDP, busy loop on cpu %d", res.Placement, mode, o.GenCPU)
-			err := b.withContender(ctx, c, func(r *running) error {
+			cells = append(cells, c)
+		}
+	}
+	// Rounds interleave the placements, so that a change in the machine's
+	// other load does not fall on one placement only.
+	for round := 0; round < o.PlacementRounds; round++ {
+		for _, c := range cells {
+			b.logf("cbacbench: placement round %d: cbacd %s, %s XDP, busy loop on cpu %d", round+1, c.res.Placement, c.res.XDPMode, o.GenCPU)
+			err := b.withContender(ctx, c.c, func(r *running) error {
 				if err := b.warmUp(ctx, r, 1000); err != nil {
 					return err
 				}
@@ -95,19 +123,24 @@ func (b *Bench) placement(ctx context.Context) {
 				if err != nil {
 					return err
 				}
-				res.OfferedPps, res.DeliveredPps = tr.OfferedPps, tr.DeliveredPps
-				res.WorkerCPU, _ = busiestThreadCPU(r.pid)
+				cpu, _ := busiestThreadCPU(r.pid)
+				c.offered = append(c.offered, tr.OfferedPps)
+				c.res.Rounds = append(c.res.Rounds, tr.DeliveredPps)
+				c.res.WorkerCPUs = append(c.res.WorkerCPUs, cpu)
+				b.logf("  offered %.0f delivered %.0f pps, worker on cpu %d", tr.OfferedPps, tr.DeliveredPps, cpu)
 				return nil
 			})
-			if err != nil {
-				res.Error = err.Error()
-				b.fail("placement "+res.Placement+" "+mode, err)
-			}
-			b.logf("  offered %.0f delivered %.0f pps, worker on cpu %d", res.OfferedPps, res.DeliveredPps, res.WorkerCPU)
-			b.res.Placement = append(b.res.Placement, res)
 			if ctx.Err() != nil {
 				return
 			}
+			if err != nil {
+				c.res.Error = err.Error()
+				b.fail("placement "+c.res.Placement+" "+c.res.XDPMode, err)
+			}
 		}
+	}
+	for _, c := range cells {
+		c.res.OfferedPps, c.res.DeliveredPps = median(c.offered), median(c.res.Rounds)
+		b.res.Placement = append(b.res.Placement, c.res)
 	}
 }

@@ -408,14 +408,19 @@ func (r *Results) writePlacement(w io.Writer) {
 	if len(r.Placement) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\n%s: cbacd, 64B NATed UDP (1k flows) at the generator's full rate, a busy loop pinned to cpu %d (the generator's)\n", HeadPlacement, r.Placement[0].BusyCPU)
-	fmt.Fprintf(w, "  %-8s %-10s %12s %14s %10s\n", "xdp", "placement", "offered kpps", "delivered kpps", "worker cpu")
+	fmt.Fprintf(w, "\n%s: cbacd, 64B NATed UDP (1k flows) at the generator's full rate, a busy loop pinned to cpu %d (the generator's); medians of %d interleaved rounds\n",
+		HeadPlacement, r.Placement[0].BusyCPU, len(r.Placement[0].Rounds))
+	fmt.Fprintf(w, "  %-8s %-10s %12s %14s  %s\n", "xdp", "placement", "offered kpps", "delivered kpps", "delivered kpps per round (worker cpu)")
 	for _, p := range r.Placement {
-		if p.Error != "" {
-			fmt.Fprintf(w, "  %-8s %-10s ERROR %s\n", p.XDPMode, p.Placement, p.Error)
-			continue
+		var rounds []string
+		for i, v := range p.Rounds {
+			rounds = append(rounds, fmt.Sprintf("%s (%d)", kpps(v), p.WorkerCPUs[i]))
 		}
-		fmt.Fprintf(w, "  %-8s %-10s %12s %14s %10d\n", p.XDPMode, p.Placement, kpps(p.OfferedPps), kpps(p.DeliveredPps), p.WorkerCPU)
+		line := strings.Join(rounds, ", ")
+		if p.Error != "" {
+			line += " ERROR " + p.Error
+		}
+		fmt.Fprintf(w, "  %-8s %-10s %12s %14s  %s\n", p.XDPMode, p.Placement, kpps(p.OfferedPps), kpps(p.DeliveredPps), line)
 	}
 }
 
