@@ -11,10 +11,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 )
+
+var workersLineRE = regexp.MustCompile(`%SYS-6-WORKERS: [^\n]*`)
 
 // PlacementResult is one placement of scenario 9.
 type PlacementResult struct {
@@ -29,6 +32,7 @@ type PlacementResult struct {
 	// WorkerCPUs is, per round, the CPU the busiest thread of cbacd (the
 	// worker) last ran on, read at the end of the window.
 	WorkerCPUs []int  `json:"worker_cpus"`
+	Logged     string `json:"logged,omitempty"` // cbacd's %SYS-6-WORKERS line
 	Error      string `json:"error,omitempty"`
 }
 
@@ -124,6 +128,11 @@ func (b *Bench) placement(ctx context.Context) {
 					return err
 				}
 				cpu, _ := busiestThreadCPU(r.pid)
+				if log, err := os.ReadFile(r.logf.Name()); err == nil {
+					if m := workersLineRE.FindString(string(log)); m != "" {
+						c.res.Logged = m
+					}
+				}
 				c.offered = append(c.offered, tr.OfferedPps)
 				c.res.Rounds = append(c.res.Rounds, tr.DeliveredPps)
 				c.res.WorkerCPUs = append(c.res.WorkerCPUs, cpu)

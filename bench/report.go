@@ -422,6 +422,11 @@ func (r *Results) writePlacement(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %-8s %-10s %12s %14s  %s\n", p.XDPMode, p.Placement, kpps(p.OfferedPps), kpps(p.DeliveredPps), line)
 	}
+	for _, p := range r.Placement {
+		if p.Placement == "default" && p.Logged != "" {
+			fmt.Fprintf(w, "  cbacd's default (%s XDP): %s\n", p.XDPMode, p.Logged)
+		}
+	}
 }
 
 func writeRate(w io.Writer, name string, rs []RateResult) {

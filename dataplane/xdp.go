@@ -30,7 +30,8 @@ type XDPOptions struct {
 	Seed  uint64
 	// CPUs pins worker i to CPUs[i % len(CPUs)]. Empty: no pinning; each
 	// worker keeps its own OS thread and the scheduler places it among the
-	// CPUs the process may run on, moving it off a CPU other load took.
+	// CPUs the process may run on, moving it off a CPU other load took
+	// (cbacd chooses CPUs itself unless told: cmd/cbacd placement.go).
 	CPUs []int
 	// Spin is how long a worker keeps polling its rings after the last
 	// frame before it sleeps in poll(2) (default 200 µs; negative: never
@@ -155,6 +156,10 @@ func OpenXDP(rs *Ruleset, o XDPOptions) (x *XDP, err error) {
 	}
 	return x, nil
 }
+
+// SetCPUs sets the CPUs the workers are pinned to, as XDPOptions.CPUs
+// (before Run).
+func (x *XDP) SetCPUs(cpus []int) { x.cpus = cpus }
 
 // Run runs one goroutine per worker, each locked to its OS thread and,
 // with XDPOptions.CPUs, pinned, until ctx ends.

@@ -35,7 +35,7 @@ func runMain(args []string) error {
 	workers := fs.Int("workers", 0, "workers (0: one per RX queue)")
 	mode := fs.String("xdp-mode", "auto", "XDP attach mode: auto, native or generic")
 	force := fs.Bool("force", false, "replace an XDP program already attached to a device")
-	cpus := fs.String("cpus", "", "pin worker i to the i-th of these CPUs, e.g. 1 or 2,3 (default: no pinning, the scheduler places the workers)")
+	cpus := fs.String("cpus", "", "pin worker i to the i-th of these CPUs, e.g. 1 or 2,3 (default: CPUs that service none of the devices' interrupts or RPS, else not pinned)")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the run to this file")
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
 	if err := fs.Parse(args); err != nil {
@@ -73,6 +73,10 @@ func runMain(args []string) error {
 		return err
 	}
 	defer x.Close()
+	placement := fmt.Sprintf("workers pinned to CPUs %v (-cpus)", cpuList)
+	if cpuList == nil {
+		placement = defaultPlacement(x, rs)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -133,6 +137,7 @@ func runMain(args []string) error {
 			f.Name, f.Device, packet.IPString(f.Addr), f.PrefixLen, f.MAC))
 	}
 	log.Info(fmt.Sprintf("%%SYS-5-RESTART: cbacd %s running, %d worker(s), control socket %s", c.Hostname, len(x.DP.Workers), path))
+	log.Info("%SYS-6-WORKERS: " + placement)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -180,4 +185,32 @@ func parseCPUs(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// defaultPlacement pins the workers to CPUs that service none of the
+// devices' receive work, when there are enough of them (placement.go),
+// and says what it did.
+func defaultPlacement(x *dataplane.XDP, rs *dataplane.Ruleset) string {
+	var set unix.CPUSet
+	var allowed []int
+	if unix.SchedGetaffinity(0, &set) == nil {
+		for c := 0; c < 1024; c++ {
+			if set.IsSet(c) {
+				allowed = append(allowed, c)
+			}
+		}
+	}
+	var devs []string
+	for _, f := range rs.Ifaces {
+		devs = append(devs, f.Device)
+	}
+	pick, avoided := realRoots.workerCPUs(allowed, devs, len(x.DP.Workers))
+	switch {
+	case pick != nil:
+		x.SetCPUs(pick)
+		return fmt.Sprintf("workers pinned to CPUs %v, away from CPUs %v that service the devices' interrupts or RPS", pick, avoided)
+	case avoided != nil:
+		return fmt.Sprintf("workers not pinned: CPUs %v service the devices' interrupts or RPS and too few others are left", avoided)
+	}
+	return "workers not pinned: the devices have no interrupt or RPS CPUs to avoid"
 }
