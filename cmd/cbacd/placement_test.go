@@ -77,3 +77,14 @@ func TestParseCPUListAndMask(t *testing.T) {
 		t.Errorf("parseCPUMask(zz) = %v, want nil", got)
 	}
 }
+
+func TestParseCPUsNone(t *testing.T) {
+	for _, s := range []string{"", "none"} {
+		if l, err := parseCPUs(s); err != nil || l != nil {
+			t.Errorf("parseCPUs(%q) = %v, %v; want nil, nil", s, l, err)
+		}
+	}
+	if _, err := parseCPUs("nonsense"); err == nil {
+		t.Error("parseCPUs(nonsense): want an error")
+	}
+}

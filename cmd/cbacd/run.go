@@ -35,7 +35,7 @@ func runMain(args []string) error {
 	workers := fs.Int("workers", 0, "workers (0: one per RX queue)")
 	mode := fs.String("xdp-mode", "auto", "XDP attach mode: auto, native or generic")
 	force := fs.Bool("force", false, "replace an XDP program already attached to a device")
-	cpus := fs.String("cpus", "", "pin worker i to the i-th of these CPUs, e.g. 1 or 2,3 (default: CPUs that service none of the devices' interrupts or RPS, else not pinned)")
+	cpus := fs.String("cpus", "", "pin worker i to the i-th of these CPUs, e.g. 1 or 2,3; none: not pinned (default: CPUs that service none of the devices' interrupts or RPS, else not pinned)")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the run to this file")
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
 	if err := fs.Parse(args); err != nil {
@@ -74,7 +74,10 @@ func runMain(args []string) error {
 	}
 	defer x.Close()
 	placement := fmt.Sprintf("workers pinned to CPUs %v (-cpus)", cpuList)
-	if cpuList == nil {
+	switch {
+	case *cpus == "none":
+		placement = "workers not pinned (-cpus none)"
+	case cpuList == nil:
 		placement = defaultPlacement(x, rs)
 	}
 
@@ -165,9 +168,10 @@ func deviceMAC(dev string) (packet.MAC, bool) {
 	return m, true
 }
 
-// parseCPUs reads a comma-separated CPU list ("1", "2,3").
+// parseCPUs reads a comma-separated CPU list ("1", "2,3"); "none" and ""
+// are no list.
 func parseCPUs(s string) ([]int, error) {
-	if s == "" {
+	if s == "" || s == "none" {
 		return nil, nil
 	}
 	// The CPUs this process may run on (taskset narrows them; Go's
