@@ -37,7 +37,7 @@ const (
 // cbacdDefaultPlacement is cbacd with its own worker placement (no
 // pinning), for the scenarios that compare placements.
 var cbacdDefaultPlacement = Contender{Name: "cbacd-default", Kind: KindCBACD, NAT: true, Placement: PlacementDefault,
-	Describe: "cbacd, seed policy, its default worker placement (away from the CPUs of the devices' receive work)"}
+	Describe: "cbacd, seed policy, its default worker placement (not pinned: the scheduler places the worker)"}
 
 // MachineCPU is the whole machine's CPU time over a measurement.
 type MachineCPU struct {

@@ -3,10 +3,10 @@ package bench
 // Scenario 9: where cbacd's worker runs. With a competing load pinned to
 // the generator's CPU (a busy loop, as other work on a shared machine),
 // 64-byte NATed UDP (1k flows) at the generator's full rate through cbacd
-// placed four ways: its default (away from the CPUs of the devices'
-// receive work: here the DUT CPU, where RPS sends in0's and out0's),
-// -cpus none (the scheduler's choice), -cpus DUT and -cpus GEN (the
-// loaded CPU, where the old default put worker 0). Reported: the packets
+// placed four ways: its default (not pinned: the scheduler's choice),
+// -cpus auto (away from the CPUs of the devices' receive work: here from
+// the DUT CPU, where RPS sends in0's and out0's), -cpus DUT and -cpus GEN
+// (the loaded CPU, where the old default put worker 0). Reported: the packets
 // delivered per second, and the CPU the worker ran on.
 
 import (
@@ -107,7 +107,7 @@ func (b *Bench) placement(ctx context.Context) {
 	}
 	var cells []*cell
 	for _, mode := range modes {
-		for _, pl := range []string{PlacementDefault, "none", strconv.Itoa(o.DUTCPU), strconv.Itoa(o.GenCPU)} {
+		for _, pl := range []string{PlacementDefault, "auto", strconv.Itoa(o.DUTCPU), strconv.Itoa(o.GenCPU)} {
 			c := &cell{c: Contender{Name: "cbacd", Kind: KindCBACD, NAT: true, XDPMode: mode, Placement: pl},
 				res: PlacementResult{XDPMode: mode, Placement: "default", BusyCPU: o.GenCPU}}
 			if pl != PlacementDefault {

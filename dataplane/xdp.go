@@ -31,7 +31,7 @@ type XDPOptions struct {
 	// CPUs pins worker i to CPUs[i % len(CPUs)]. Empty: no pinning; each
 	// worker keeps its own OS thread and the scheduler places it among the
 	// CPUs the process may run on, moving it off a CPU other load took
-	// (cbacd chooses CPUs itself unless told: cmd/cbacd placement.go).
+	// (cbacd -cpus auto chooses CPUs: cmd/cbacd placement.go).
 	CPUs []int
 	// Spin is how long a worker keeps polling its rings after the last
 	// frame before it sleeps in poll(2) (default 200 µs; negative: never

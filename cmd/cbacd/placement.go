@@ -1,15 +1,16 @@
 package main
 
-// Default worker placement. Without -cpus, cbacd pins its workers to CPUs
-// that service none of its devices' receive work (their interrupts'
-// affinity and their RX queues' RPS masks), worker i to the i-th of them,
-// when there are at least as many such CPUs as workers. Softirq work runs
-// before any task on its CPU, so a worker that shares a CPU with its own
-// devices' receive processing gets what is left of it; other processes
-// only time-share. Otherwise (veths have no interrupts and, by default,
-// no RPS: nothing to avoid; or too few CPUs left) the workers are not
-// pinned and the scheduler places them, moving them off a CPU that other
-// load takes.
+// Worker placement. By default the workers are not pinned: each keeps its
+// own OS thread and the scheduler places it, moving it off a CPU that
+// other load takes. -cpus LIST pins worker i to the i-th CPU of the list.
+// -cpus auto pins them to CPUs that service none of cbacd's devices'
+// receive work (their interrupts' affinity and their RX queues' RPS
+// masks), worker i to the i-th of them, when there are at least as many
+// such CPUs as workers, and leaves them unpinned otherwise: softirq work
+// runs before any task on its CPU, so on a machine set aside for cbacd a
+// worker beside its own devices' receive processing gets only what is
+// left of that CPU. Veths have no interrupts and, unless configured, no
+// RPS: nothing to avoid.
 
 import (
 	"fmt"

@@ -79,7 +79,7 @@ func TestParseCPUListAndMask(t *testing.T) {
 }
 
 func TestParseCPUsNone(t *testing.T) {
-	for _, s := range []string{"", "none"} {
+	for _, s := range []string{"", "none", "auto"} {
 		if l, err := parseCPUs(s); err != nil || l != nil {
 			t.Errorf("parseCPUs(%q) = %v, %v; want nil, nil", s, l, err)
 		}

@@ -35,7 +35,7 @@ func runMain(args []string) error {
 	workers := fs.Int("workers", 0, "workers (0: one per RX queue)")
 	mode := fs.String("xdp-mode", "auto", "XDP attach mode: auto, native or generic")
 	force := fs.Bool("force", false, "replace an XDP program already attached to a device")
-	cpus := fs.String("cpus", "", "pin worker i to the i-th of these CPUs, e.g. 1 or 2,3; none: not pinned (default: CPUs that service none of the devices' interrupts or RPS, else not pinned)")
+	cpus := fs.String("cpus", "", "pin worker i to the i-th of these CPUs, e.g. 1 or 2,3; auto: to CPUs that service none of the devices' interrupts or RPS, if enough (default: not pinned)")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the run to this file")
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
 	if err := fs.Parse(args); err != nil {
@@ -74,11 +74,11 @@ func runMain(args []string) error {
 	}
 	defer x.Close()
 	placement := fmt.Sprintf("workers pinned to CPUs %v (-cpus)", cpuList)
-	switch {
-	case *cpus == "none":
-		placement = "workers not pinned (-cpus none)"
-	case cpuList == nil:
-		placement = defaultPlacement(x, rs)
+	switch *cpus {
+	case "", "none":
+		placement = "workers not pinned: the scheduler places them"
+	case "auto":
+		placement = autoPlacement(x, rs)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -168,10 +168,10 @@ func deviceMAC(dev string) (packet.MAC, bool) {
 	return m, true
 }
 
-// parseCPUs reads a comma-separated CPU list ("1", "2,3"); "none" and ""
-// are no list.
+// parseCPUs reads a comma-separated CPU list ("1", "2,3"); "", "none"
+// and "auto" are no list.
 func parseCPUs(s string) ([]int, error) {
-	if s == "" || s == "none" {
+	if s == "" || s == "none" || s == "auto" {
 		return nil, nil
 	}
 	// The CPUs this process may run on (taskset narrows them; Go's
@@ -191,10 +191,10 @@ func parseCPUs(s string) ([]int, error) {
 	return out, nil
 }
 
-// defaultPlacement pins the workers to CPUs that service none of the
-// devices' receive work, when there are enough of them (placement.go),
-// and says what it did.
-func defaultPlacement(x *dataplane.XDP, rs *dataplane.Ruleset) string {
+// autoPlacement (-cpus auto) pins the workers to CPUs that service none
+// of the devices' receive work, when there are enough of them
+// (placement.go), and says what it did.
+func autoPlacement(x *dataplane.XDP, rs *dataplane.Ruleset) string {
 	var set unix.CPUSet
 	var allowed []int
 	if unix.SchedGetaffinity(0, &set) == nil {
@@ -212,9 +212,9 @@ func defaultPlacement(x *dataplane.XDP, rs *dataplane.Ruleset) string {
 	switch {
 	case pick != nil:
 		x.SetCPUs(pick)
-		return fmt.Sprintf("workers pinned to CPUs %v, away from CPUs %v that service the devices' interrupts or RPS", pick, avoided)
+		return fmt.Sprintf("workers pinned to CPUs %v (-cpus auto), away from CPUs %v that service the devices' interrupts or RPS", pick, avoided)
 	case avoided != nil:
-		return fmt.Sprintf("workers not pinned: CPUs %v service the devices' interrupts or RPS and too few others are left", avoided)
+		return fmt.Sprintf("workers not pinned (-cpus auto): CPUs %v service the devices' interrupts or RPS and too few others are left", avoided)
 	}
-	return "workers not pinned: the devices have no interrupt or RPS CPUs to avoid"
+	return "workers not pinned (-cpus auto): the devices have no interrupt or RPS CPUs to avoid"
 }
