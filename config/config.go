@@ -228,6 +228,10 @@ type Dataplane struct {
 	// InspectedBuffer is the per-session replay copy of forwarded but
 	// unacknowledged payload of inspected sessions, in bytes.
 	InspectedBuffer int
+	// InspectedSessions caps the SMTP sessions inspected at once (open
+	// connections; a closed one keeps no inspection state); 0, the
+	// default: only max_sessions does.
+	InspectedSessions int
 }
 
 // Logging configures event output.

@@ -269,6 +269,7 @@ ring_size = 512
 max_sessions = 1000
 fail_open = true
 inspected_buffer = 4096
+inspected_sessions = 500
 [logging]
 syslog = "udp://127.0.0.1:514"
 alert_rate = 5
@@ -294,7 +295,7 @@ timeout = "1s"
 		t.Errorf("arp %+v", c.ARP)
 	}
 	if c.Control.Socket != "/tmp/c.sock" ||
-		c.Dataplane != (Dataplane{2, 4096, 512, 1000, true, 4096}) ||
+		c.Dataplane != (Dataplane{2, 4096, 512, 1000, true, 4096, 500}) ||
 		c.Logging != (Logging{"udp://127.0.0.1:514", 5}) ||
 		c.Reassembly != (Reassembly{8, 4, time.Second}) {
 		t.Errorf("runtime sections %+v %+v %+v %+v", c.Control, c.Dataplane, c.Logging, c.Reassembly)

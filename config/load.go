@@ -111,6 +111,8 @@ type (
 		MaxSessions     *int  `toml:"max_sessions"`
 		FailOpen        *bool `toml:"fail_open"`
 		InspectedBuffer *int  `toml:"inspected_buffer"`
+		// InspectedSessions: see Dataplane.InspectedSessions.
+		InspectedSessions *int `toml:"inspected_sessions"`
 	}
 	fileLogging struct {
 		Syslog    *string `toml:"syslog"`
@@ -308,12 +310,13 @@ func resolve(p *problems, f *fileConfig, keys []toml.Key) *Config {
 		},
 		Control: Control{Socket: stringOr(f.Control.Socket, DefaultControlSocket)},
 		Dataplane: Dataplane{
-			Workers:         intOr(f.Dataplane.Workers, 0),
-			Frames:          intOr(f.Dataplane.Frames, DefaultFrames),
-			RingSize:        intOr(f.Dataplane.RingSize, DefaultRingSize),
-			MaxSessions:     intOr(f.Dataplane.MaxSessions, DefaultMaxSessions),
-			FailOpen:        boolOr(f.Dataplane.FailOpen, false),
-			InspectedBuffer: intOr(f.Dataplane.InspectedBuffer, DefaultInspectedBuffer),
+			Workers:           intOr(f.Dataplane.Workers, 0),
+			Frames:            intOr(f.Dataplane.Frames, DefaultFrames),
+			RingSize:          intOr(f.Dataplane.RingSize, DefaultRingSize),
+			MaxSessions:       intOr(f.Dataplane.MaxSessions, DefaultMaxSessions),
+			FailOpen:          boolOr(f.Dataplane.FailOpen, false),
+			InspectedBuffer:   intOr(f.Dataplane.InspectedBuffer, DefaultInspectedBuffer),
+			InspectedSessions: intOr(f.Dataplane.InspectedSessions, 0),
 		},
 		Logging: Logging{
 			Syslog:    stringOr(f.Logging.Syslog, ""),

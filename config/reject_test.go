@@ -154,6 +154,8 @@ var badCases = []struct {
 		kind: ErrValue, key: "dataplane.max_sessions", why: "must be from 1 to 16777215"},
 	{name: "too many fragments per datagram", text: "[reassembly]\nmax_fragments = 100 # ERR\n",
 		kind: ErrValue, key: "reassembly.max_fragments", why: "must be from 1 to 64"},
+	{name: "negative inspected sessions", text: "[dataplane]\ninspected_sessions = -1 # ERR\n",
+		kind: ErrValue, key: "dataplane.inspected_sessions", why: "inspected_sessions is -1: must be at least 0"},
 	{name: "negative workers", text: "[dataplane]\nworkers = -1 # ERR\n",
 		kind: ErrValue, key: "dataplane.workers", why: "workers is -1: must be at least 0"},
 	{name: "bad syslog", text: "[logging]\nsyslog = \"127.0.0.1:514\" # ERR\n",

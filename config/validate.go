@@ -329,6 +329,7 @@ func (c *Config) validateRuntime(p *problems) {
 	// The session table holds at most 2^24-1 sessions per worker.
 	within(p, "dataplane.max_sessions", d.MaxSessions, 1, 1<<24-1)
 	atLeast(p, "dataplane.inspected_buffer", d.InspectedBuffer, 1)
+	atLeast(p, "dataplane.inspected_sessions", d.InspectedSessions, 0)
 	if n := d.RingSize; n < 1 || n&(n-1) != 0 {
 		p.add("dataplane.ring_size", errorf(ErrValue, "ring_size is %d: must be a power of two (AF_XDP rings)", n))
 	}

@@ -39,10 +39,11 @@ func ip4(a netip.Addr) uint32 {
 // Compile turns a validated configuration into a compiled Ruleset.
 func Compile(c *config.Config, macs MACSource) (*dataplane.Ruleset, error) {
 	rs := &dataplane.Ruleset{
-		Hostname:     c.Hostname,
-		MaxSessions:  c.Dataplane.MaxSessions,
-		StreamBuffer: c.Dataplane.InspectedBuffer,
-		AlertRate:    c.Logging.AlertRate,
+		Hostname:          c.Hostname,
+		MaxSessions:       c.Dataplane.MaxSessions,
+		StreamBuffer:      c.Dataplane.InspectedBuffer,
+		InspectedSessions: c.Dataplane.InspectedSessions,
+		AlertRate:         c.Logging.AlertRate,
 		Reassembly: dataplane.Reassembly{
 			MaxDatagrams: c.Reassembly.MaxDatagrams, MaxFragments: c.Reassembly.MaxFragments,
 			Timeout: c.Reassembly.Timeout,

@@ -34,7 +34,6 @@ func execServer(tb testing.TB) *control.Server {
 		tb.Fatal(err)
 	}
 	rs.MaxSessions = 1024
-	rs.SMTPSessions = 16
 	const frameSize, frames = 2048, 512
 	umem := make([]byte, frameSize*frames)
 	var qs []dataplane.Queue
@@ -136,6 +135,11 @@ func TestExecUsage(t *testing.T) {
 				} else if n, _ := fmt.Sscanf(out.String()[i:], "UMEM frames: %d free in the workers' pools of %d", &free, &total); n != 2 || total <= 0 || free > total {
 					t.Errorf("UMEM frames line: %d free of %d:\n%s", free, total, out.String())
 				}
+			}
+			// One chunk of SMTP states is allocated at start (the most
+			// sessions one batch may create, rounded up to a chunk).
+			if line == "show ip inspect statistics" && !strings.Contains(out.String(), "SMTP inspection: 0 sessions inspected (open connections) of max_sessions; 256 states allocated; 0 refused at the limit\n") {
+				t.Errorf("no SMTP inspection line:\n%s", out.String())
 			}
 		})
 	}

@@ -18,7 +18,8 @@ import (
 )
 
 // Message formats a worker event as its IOS log line, and reports whether
-// it is an alert (rate limited) or accounting (audit trail, never dropped).
+// it is an alert (rate limited) or not (audit trail, refusals at a
+// capacity limit: never dropped).
 // Trace events are not log messages (see TraceLine).
 func Message(e *dataplane.Event, rs *dataplane.Ruleset) (msg string, alert bool) {
 	ini := hostPort(e.Key.Src, e.Key.SrcPort)
@@ -59,10 +60,24 @@ func Message(e *dataplane.Event, rs *dataplane.Ruleset) (msg string, alert bool)
 		ev := inspect.Event{Kind: inspect.EventKind(e.Aux[0]), Count: int(e.Aux[1]), Limit: int(e.Aux[2]),
 			Rate: int(e.Aux[3]), Host: e.Key.Dst, Minutes: int(e.Alert)}
 		return ev.Message(), true
+	// Refusals at a capacity limit: the worker reports them at most once
+	// a second (dataplane refusalLog), so they bypass the alert limit.
 	case dataplane.EvTableFull:
-		return "%FW-4-SESSION_TABLE_FULL: session table full, new sessions refused", true
+		return fmt.Sprintf("%%FW-4-SESSION_TABLE_FULL: Session table full (%d sessions on worker %d, dataplane.max_sessions), %d new %s refused",
+			e.Aux[0], e.Aux[2], e.Aux[1], plural(e.Aux[1], "session", "sessions")), false
+	case dataplane.EvInspectFull:
+		return fmt.Sprintf("%%FW-4-INSPECT_SESSIONS_MAX: Inspected sessions at their maximum (%d on worker %d, dataplane.inspected_sessions), %d new SMTP %s refused",
+			e.Aux[0], e.Aux[2], e.Aux[1], plural(e.Aux[1], "session", "sessions")), false
 	}
 	return fmt.Sprintf("event %d", e.Kind), true
+}
+
+// plural is one if n is 1, else many.
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // smtpAlertMessage formats the first alert of an SMTP alert set.

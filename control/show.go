@@ -172,6 +172,7 @@ func ShowStatistics(w io.Writer, dp *dataplane.Dataplane, st *dataplane.Stats) {
 	rs := dp.Ruleset()
 	live, half, held, parked := 0, 0, 0, 0
 	framesFree, frames := 0, 0
+	inspected, allocated := 0, 0
 	for i := range dp.Workers {
 		dp.Do(i, func(wk *dataplane.Worker) {
 			l, h := wk.SessionCount()
@@ -183,10 +184,19 @@ func ShowStatistics(w io.Writer, dp *dataplane.Dataplane, st *dataplane.Stats) {
 			ff, ft := wk.FramesFree()
 			framesFree += ff
 			frames = ft
+			n, a, _ := wk.InspectedSessions()
+			inspected += n
+			allocated += a
 		})
 	}
 	fmt.Fprintf(w, "Sessions: %d in use of %d, %d half-open; %d created, %d deleted\n",
 		live, rs.MaxSessions, half, st.SessionsCreated, st.SessionsDeleted)
+	limit := "max_sessions"
+	if rs.InspectedSessions > 0 {
+		limit = fmt.Sprint(rs.InspectedSessions)
+	}
+	fmt.Fprintf(w, "SMTP inspection: %d sessions inspected (open connections) of %s; %d states allocated; %d refused at the limit\n",
+		inspected, limit, allocated, st.Drops[dataplane.DropSMTPPoolFull])
 	fmt.Fprintf(w, "Workers: %d; frames handed over between workers: %d\n", len(dp.Workers), st.HandedOver)
 	fmt.Fprintf(w, "Packets forwarded: %d; SMTP bytes rewritten: %d\n", st.Forwarded, st.SMTPRewritten)
 	fmt.Fprintf(w, "SMTP replay copy: %d frames held until the server's ACK (%d of them transmitted)\n", held, parked)

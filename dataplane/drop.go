@@ -14,7 +14,6 @@ const (
 	DropARPIgnored               // ARP not for one of our addresses (after learning)
 	DropIPInvalid                // bad version, IHL, total length
 	DropIPChecksum               // IPv4 header checksum wrong
-	DropIPOptions                // IPv4 options are not forwarded
 	DropTTLExpired               // TTL <= 1 on a packet to be routed
 	DropToUs                     // addressed to the router itself and not answered
 	DropL4Invalid                // truncated TCP/UDP/ICMP header
@@ -30,9 +29,8 @@ const (
 	DropTCPSynEstablished        // SYN on an established session
 	DropTCPInvalid               // other TCP state-machine refusals
 	DropSessionTableFull         // new session refused: table at its maximum
-	DropHalfOpenLimit            // new session refused by max-incomplete / one-minute
 	DropHostBlocked              // new TCP connection to a blocked host (block-time)
-	DropSMTPPoolFull             // no SMTP inspection state left for a new session
+	DropSMTPPoolFull             // new SMTP session refused: inspected sessions at their limit
 	DropStreamOutOfOrder         // inspected stream: segment beyond the next expected byte
 	DropStreamBufferFull         // inspected stream: replay copy full until the peer ACKs
 	DropSMTPMaxData              // max-data exceeded: session reset
@@ -41,7 +39,6 @@ const (
 	DropTxRingFull               // egress TX ring had no room
 	DropHandoffFull              // hand-over ring to the owning worker was full
 	DropNoFrame                  // no free UMEM frame to build a packet
-	DropICMPUnrelated            // ICMP error that refers to no session
 	NumReasons
 )
 
@@ -54,7 +51,6 @@ var reasonNames = [NumReasons]string{
 	DropARPIgnored:        "ARP not for us",
 	DropIPInvalid:         "IPv4 header invalid",
 	DropIPChecksum:        "IPv4 header checksum",
-	DropIPOptions:         "IPv4 options",
 	DropTTLExpired:        "TTL expired",
 	DropToUs:              "to router, not answered",
 	DropL4Invalid:         "L4 header truncated",
@@ -70,9 +66,8 @@ var reasonNames = [NumReasons]string{
 	DropTCPSynEstablished: "TCP SYN on established session",
 	DropTCPInvalid:        "TCP invalid for state",
 	DropSessionTableFull:  "session table full",
-	DropHalfOpenLimit:     "half-open threshold",
 	DropHostBlocked:       "host blocked (max-incomplete host)",
-	DropSMTPPoolFull:      "SMTP inspection pool full",
+	DropSMTPPoolFull:      "inspected sessions at limit",
 	DropStreamOutOfOrder:  "inspected stream out of order",
 	DropStreamBufferFull:  "inspected stream buffer full",
 	DropSMTPMaxData:       "SMTP max-data exceeded",
@@ -81,7 +76,6 @@ var reasonNames = [NumReasons]string{
 	DropTxRingFull:        "TX ring full",
 	DropHandoffFull:       "worker hand-over ring full",
 	DropNoFrame:           "no free frame",
-	DropICMPUnrelated:     "ICMP error without session",
 }
 
 func (r Reason) String() string {

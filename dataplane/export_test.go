@@ -174,3 +174,52 @@ func (w *Worker) PoisonFree(qs []*FakeQueue) {
 
 // FramesEverHeld is how many frames the worker's SMTP guards have held.
 func (w *Worker) FramesEverHeld() uint64 { return w.holds.total }
+
+// SMTPPool reports the worker's SMTP inspection states: in use, free and
+// allocated (a state is in use or free, never both nor neither).
+func (w *Worker) SMTPPool() (inUse, free, allocated int) {
+	return w.smtp.inUse, len(w.smtp.freeList), len(w.smtp.chunks) * smtpChunk
+}
+
+// AdmissionHalfOpen is the admission control's half-open count (shared by
+// the workers) and this worker's half-open TCP count for host dst.
+func (w *Worker) AdmissionHalfOpen(dst uint32) (shared, host int) {
+	host, _ = w.adm.HostHalfOpen(dst, w.now)
+	return w.adm.Shared().HalfOpen(), host
+}
+
+// CreateSession runs createSession for frame, an inspected packet arriving
+// on port in, as forwardNew does but without its checks of the TCP flags,
+// so that a test reaches tcpstate.Conn.Init's refusals (a packet cannot:
+// forwardNew lets only a valid SYN through). It reports createSession's
+// reason, or DropNoRoute / DropNone when the frame is not routed or not
+// inspected.
+func (w *Worker) CreateSession(frame []byte, in int) Reason {
+	var p pkt
+	if r := parseIPv4(&p, frame[packet.EthernetHeaderLen:]); r != DropNone {
+		return r
+	}
+	var k flowtable.Key
+	p.key(&k)
+	rs := w.rs
+	ifc := &rs.Ifaces[in]
+	nsrc, ndst := p.src, p.dst
+	if ifc.NAT == NATOutside {
+		if l, ok := rs.NAT.GlobalToLocal(p.dst); ok {
+			ndst = l
+		}
+	}
+	out, nh, ok := rs.lookupRoute(ndst)
+	if !ok {
+		return DropNoRoute
+	}
+	pol := ifc.InspectIn.Match(p.proto, p.dport)
+	if pol == nil {
+		pol = rs.Ifaces[out].InspectOut.Match(p.proto, p.dport)
+	}
+	if pol == nil {
+		return DropNone
+	}
+	_, r := w.createSession(&p, &k, pol, in, out, nh, nsrc, ndst)
+	return r
+}

@@ -258,8 +258,11 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 	dirty := false
 	switch p.proto {
 	case packet.ProtoTCP:
-		if s.smtp != 0 && w.reassembling && len(w.fragRest) > 0 {
-			w.drop(d, DropFragment) // see frag.go: fail closed
+		if s.Kind.inspected() && w.reassembling && len(w.fragRest) > 0 {
+			// See frag.go: fail closed, also once the inspection state
+			// is released (the fragments after the first are never seen
+			// by TCP tracking).
+			w.drop(d, DropFragment)
 			return
 		}
 		t := packet.TCP(p.l4)
@@ -283,7 +286,15 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 		if wasHalf && !s.tcp.HalfOpen() {
 			w.halfOpenDone(s)
 		}
-		if c := w.timerClass(s); c != w.table.Entry(idx).Class() {
+		closed := s.tcp.Closed()
+		closing := closed && s.flags&sfClosed == 0 // this segment closed the connection
+		if c := w.timerClass(s); c != w.table.Entry(idx).Class() || closing {
+			// A new class restarts the timer; so does the close, from
+			// which finwait runs (SPEC.md 4), although LAST_ACK was in
+			// the finwait class already.
+			if closing {
+				s.flags |= sfClosed
+			}
 			w.table.SetClass(idx, c, w.now)
 		}
 		if s.smtp != 0 {
@@ -294,15 +305,23 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 			}
 			if !held {
 				r, changed := w.inspectSMTP(d, s, st, idx, dir, t, p, dot)
+				if r == DropSMTPMaxData {
+					w.resetSession(d, frame, p, s, idx, dir)
+					return
+				}
 				if r != DropNone {
-					if r == DropSMTPMaxData {
-						w.resetSession(d, frame, p, s, idx, dir)
-						return
+					if closed {
+						w.releaseInspection(s) // nothing left to inspect
 					}
 					w.drop(d, r)
 					return
 				}
 				dirty = changed
+			}
+			if closed {
+				// This segment closed the connection (SPEC.md 4): the
+				// state is released; the session waits out finwait.
+				w.releaseInspection(s)
 			}
 		}
 	case packet.ProtoUDP:
@@ -486,6 +505,7 @@ func (w *Worker) createSession(p *pkt, k *flowtable.Key, pol *ProtoPolicy, in, o
 	if st != flowtable.OK {
 		w.adm.HalfOpenDone(ndst, isTCP)
 		if st == flowtable.Full {
+			w.refused(&w.tableFull, EvTableFull, w.table.Capacity())
 			return 0, DropSessionTableFull
 		}
 		return 0, DropNoSession
@@ -517,10 +537,14 @@ func (w *Worker) createSession(p *pkt, k *flowtable.Key, pol *ProtoPolicy, in, o
 			return 0, tcpDrop(v)
 		}
 		if isSMTP {
-			h, ok := w.smtp.alloc(&pol.SMTP, t.Seq()+1)
+			limit := w.smtpLimit()
+			h, ok := w.smtp.alloc(&pol.SMTP, t.Seq()+1, limit)
 			if !ok {
+				// At the configured limit (the pool never runs dry
+				// below it: smtpPool.stock).
 				w.table.Delete(idx)
-				w.adm.HalfOpenDone(ndst, true)
+				w.halfOpenDone(s)
+				w.refused(&w.inspectFull, EvInspectFull, limit)
 				return 0, DropSMTPPoolFull
 			}
 			s.smtp = h

@@ -31,10 +31,12 @@ type Ruleset struct {
 	Thresholds  inspect.Thresholds
 	Timers      Timers
 	MaxSessions int
-	// SMTPSessions caps concurrently inspected SMTP sessions (each holds a
-	// replay buffer of StreamBuffer bytes).
-	SMTPSessions int
-	StreamBuffer int
+	// InspectedSessions caps the sessions inspected at the application
+	// layer (SMTP) at once, shared among the workers; 0: only the session
+	// table's capacity does. Each holds an inspection state and a replay
+	// buffer of StreamBuffer bytes until its connection closes.
+	InspectedSessions int
+	StreamBuffer      int
 	// AlertRate caps alert and log events per second (rate limiting happens
 	// when the control plane formats them).
 	AlertRate int
@@ -200,8 +202,8 @@ func (rs *Ruleset) Compile() error {
 	if rs.MaxSessions > flowtable.MaxCapacity {
 		return fmt.Errorf("%w: max_sessions %d (at most %d)", ErrRuleset, rs.MaxSessions, flowtable.MaxCapacity)
 	}
-	if rs.SMTPSessions <= 0 {
-		rs.SMTPSessions = 4096
+	if rs.InspectedSessions < 0 {
+		rs.InspectedSessions = 0
 	}
 	if rs.StreamBuffer <= 0 {
 		rs.StreamBuffer = 262144 // config.DefaultInspectedBuffer

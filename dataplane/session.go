@@ -35,6 +35,7 @@ const (
 	sfDNS
 	sfReplied
 	sfTCP
+	sfClosed // TCP connection closed: finwait restarted from the close
 )
 
 // SessionInfo describes one session for `show ip inspect sessions`.
@@ -104,7 +105,7 @@ func (w *Worker) SessionCount() (live, halfOpen int) {
 }
 
 // finalize ends a session whose keys are already gone from the table:
-// audit trail, threshold counts, SMTP state.
+// audit trail, threshold counts, SMTP state (unless released at close).
 func (w *Worker) finalize(idx uint32) {
 	s := &w.sess[idx]
 	e := w.table.Entry(idx)
@@ -115,18 +116,7 @@ func (w *Worker) finalize(idx uint32) {
 		ev.Aux[1] = int64(e.Reply.SrcPort)
 		w.emit(&ev)
 	}
-	if s.smtp != 0 {
-		g := &w.smtp.get(s.smtp).guard
-		for {
-			off, ok := g.Release()
-			if !ok {
-				break
-			}
-			w.letGo(off)
-		}
-		w.smtp.free(s.smtp)
-		s.smtp = 0
-	}
+	w.releaseInspection(s)
 	w.Stats.SessionsDeleted++
 }
 
@@ -144,8 +134,10 @@ func (w *Worker) expire() {
 	}
 }
 
-// tick advances the thresholds and forwards their events.
+// tick advances the thresholds and forwards their events, and those of
+// refusals left unreported (refusalLog).
 func (w *Worker) tick() {
+	w.flushRefusals()
 	w.adm.Tick(w.now)
 	evs := w.adm.TakeEvents()
 	for i := range evs {
@@ -169,6 +161,16 @@ func (w *Worker) timerClass(s *Session) uint8 {
 		return w.rs.ClassFinWait
 	}
 	return s.idle
+}
+
+// releaseInspection ends the application-layer inspection of session s,
+// whose connection closed (forwardSession) or which ends (finalize): its
+// SMTP state, the one inspector's so far (another's would be released
+// here too). The session itself stays as it is.
+func (w *Worker) releaseInspection(s *Session) {
+	if s.smtp != 0 {
+		w.releaseSMTP(s)
+	}
 }
 
 // halfOpenDone ends a session's half-open accounting once (it became

@@ -40,7 +40,10 @@ import (
 
 // smtpState is the SMTP inspection state of one session: the command and
 // reply machines, the client stream's guard with its replay copy, and the
-// server stream's next expected sequence (SPEC.md 5).
+// server stream's next expected sequence (SPEC.md 5). It lives only while
+// the connection is open: releaseSMTP frees it when TCP tracking sees the
+// connection closed (both FINs acknowledged, or an RST), although the
+// session itself waits out finwait.
 type smtpState struct {
 	fsm         smtpfsm.Session
 	policy      smtpfsm.Policy
@@ -50,36 +53,72 @@ type smtpState struct {
 	passthrough bool   // STARTTLS accepted: bytes are no longer parsed
 }
 
-// smtpPool is a worker's preallocated SMTP states and replay buffers;
-// handles are 1 + index so that 0 means none.
+// smtpChunk is how many states the pool adds at a time (a power of two).
+const smtpChunk = 256
+
+// smtpPool is a worker's SMTP states and replay buffers. It grows in
+// chunks of smtpChunk states, each with its replay buffers in one lazily
+// committed slab, between batches (stock), so that the packet path never
+// allocates and always finds a free state while it may create one: it
+// holds at least slack free states after each batch, slack being the most
+// sessions one batch can create. It never grows past the table's
+// capacity (a session holds one state at most) and does not shrink.
+// Memory: the states (2.3 KB each, most of it the guard's held ranges)
+// and the written pages of the buffers of the most sessions inspected at
+// once since start (free states are reused most recently freed first, so
+// the same buffers' pages serve again), and address space for whole
+// chunks' buffers. Handles are 1 + index so that 0 means none.
 type smtpPool struct {
-	states   []smtpState
-	bufs     []byte
+	chunks   [][]smtpState // handle h is chunks[(h-1)/smtpChunk][(h-1)%smtpChunk]
+	bufs     [][]byte      // replay buffers of chunk i, bufLen bytes each
 	bufLen   int
-	freeList []uint32
+	freeList []uint32 // free handles - 1, the most recently freed last
+	inUse    int
+	slack    int // free states stock keeps
 }
 
-// init sizes the pool for n sessions of bufLen-byte replay buffers. The
-// buffers are one lazily committed slab that lives as long as w (resident
-// memory: the buffers in use, most recently used first).
-func (p *smtpPool) init(w *Worker, n, bufLen int) {
-	p.states = make([]smtpState, n)
-	p.bufs = lazymem.Bytes(w, n*bufLen)
+// init sets the pool up for at most max sessions (rounded up to a chunk)
+// of bufLen-byte replay buffers, slack of them possibly created in one
+// batch, and stocks it.
+func (p *smtpPool) init(w *Worker, max, bufLen, slack int) {
 	p.bufLen = bufLen
-	p.freeList = make([]uint32, 0, n)
-	for i := n - 1; i >= 0; i-- {
-		p.freeList = append(p.freeList, uint32(i))
+	p.slack = min(slack, max)
+	p.chunks = make([][]smtpState, 0, (max+smtpChunk-1)/smtpChunk)
+	p.bufs = make([][]byte, 0, cap(p.chunks))
+	p.freeList = make([]uint32, 0, cap(p.chunks)*smtpChunk)
+	p.stock(w)
+}
+
+// stock adds chunks until slack states are free, or the pool is at its
+// maximum (between batches: it allocates).
+func (p *smtpPool) stock(w *Worker) {
+	for len(p.freeList) < p.slack && len(p.chunks) < cap(p.chunks) {
+		c := len(p.chunks)
+		p.chunks = append(p.chunks, make([]smtpState, smtpChunk))
+		p.bufs = append(p.bufs, lazymem.Bytes(w, smtpChunk*p.bufLen))
+		// Free handles are taken from the end: the new chunk's first
+		// state first.
+		n := len(p.freeList)
+		free := p.freeList[:n+smtpChunk]
+		copy(free[smtpChunk:], free[:n])
+		for i := 0; i < smtpChunk; i++ {
+			free[i] = uint32((c+1)*smtpChunk - 1 - i)
+		}
+		p.freeList = free
 	}
 }
 
-func (p *smtpPool) alloc(pol *smtpfsm.Policy, isn uint32) (uint32, bool) {
+// alloc takes a free state for a session of policy pol whose client stream
+// starts at isn, unless limit states (> 0) are in use already.
+func (p *smtpPool) alloc(pol *smtpfsm.Policy, isn uint32, limit int) (uint32, bool) {
 	n := len(p.freeList)
-	if n == 0 {
+	if n == 0 || (limit > 0 && p.inUse >= limit) {
 		return 0, false
 	}
 	i := p.freeList[n-1]
 	p.freeList = p.freeList[:n-1]
-	st := &p.states[i]
+	p.inUse++
+	st := p.get(i + 1)
 	*st = smtpState{policy: *pol}
 	st.fsm.Reset()
 	st.guard.Init(isn, p.buf(i+1))
@@ -88,16 +127,62 @@ func (p *smtpPool) alloc(pol *smtpfsm.Policy, isn uint32) (uint32, bool) {
 
 // buf is the replay buffer of handle h.
 func (p *smtpPool) buf(h uint32) []byte {
-	off := int(h-1) * p.bufLen
-	return p.bufs[off : off+p.bufLen : off+p.bufLen]
+	off := int((h-1)%smtpChunk) * p.bufLen
+	return p.bufs[(h-1)/smtpChunk][off : off+p.bufLen : off+p.bufLen]
 }
 
-func (p *smtpPool) get(h uint32) *smtpState { return &p.states[h-1] }
+func (p *smtpPool) get(h uint32) *smtpState { return &p.chunks[(h-1)/smtpChunk][(h-1)%smtpChunk] }
 
 func (p *smtpPool) free(h uint32) {
-	if len(p.freeList) < cap(p.freeList) {
-		p.freeList = append(p.freeList, h-1)
+	p.freeList = append(p.freeList, h-1) // within capacity: every handle is free once
+	p.inUse--
+}
+
+// releaseSMTP ends the SMTP inspection of session s (s.smtp != 0): every
+// frame its guard holds is let go (hold.go) and its state goes back to the
+// pool; s.smtp is 0 afterwards. It runs (releaseInspection) once the
+// connection is closed for inspection (tcpstate.Conn.Closed: both FINs
+// acknowledged, or an RST accepted), or when the session ends before.
+// After it, TCP tracking alone judges the session's segments: in TIME_WAIT
+// and CLOSE it passes only retransmitted FINs and ACKs and in-window RSTs,
+// and drops new data (tcpstate/STATES.md), so no new client byte reaches
+// the server uninspected. A retransmission of old
+// bytes passes as it did with the state (tcpstream keeps only what the
+// server has not acknowledged): the server acknowledged every byte before
+// the client's FIN, and its TCP discards them.
+func (w *Worker) releaseSMTP(s *Session) {
+	g := &w.smtp.get(s.smtp).guard
+	for {
+		off, ok := g.Release()
+		if !ok {
+			break
+		}
+		w.letGo(off)
 	}
+	w.smtp.free(s.smtp)
+	s.smtp = 0
+}
+
+// inspected reports whether sessions of kind k are inspected at the
+// application layer (an smtpState while the connection is open).
+func (k ProtoKind) inspected() bool { return k == InspectSMTP || k == InspectESMTP }
+
+// smtpLimit is how many SMTP states the worker may have in use: its share
+// of Ruleset.InspectedSessions, or 0 for no limit but the table's.
+func (w *Worker) smtpLimit() int {
+	n := w.rs.InspectedSessions
+	if n <= 0 {
+		return 0
+	}
+	return max(1, n/len(w.dp.Workers))
+}
+
+// InspectedSessions reports how many SMTP inspection states the worker has
+// in use, how many it has allocated (in use or free), and its limit (0:
+// the session table's capacity) for `show ip inspect statistics` (call it
+// through Dataplane.Do).
+func (w *Worker) InspectedSessions() (inUse, allocated, limit int) {
+	return w.smtp.inUse, len(w.smtp.chunks) * smtpChunk, w.smtpLimit()
 }
 
 // inspectSMTP runs the SMTP machines over a segment of an inspected session

@@ -19,7 +19,8 @@
 //     -> NAT inside->outside -> outbound ACL
 //     f. TTL, next-hop MAC (ARP resolve with a bounded pending queue)
 //  4. transmit per port, reclaim completions, refill the fill rings
-//  5. frames waiting for ARP, session expiry (bounded), threshold tick
+//  5. frames waiting for ARP, session expiry (bounded), SMTP pool top-up
+//     (smtpPool.stock), threshold tick and refusal reports (refusalLog)
 //  6. control-plane requests (mailbox), between batches only
 //
 // The clock is read once per batch (now) by the caller; nothing on the
@@ -107,6 +108,8 @@ type Worker struct {
 	vfr          *vfr.Table // virtual reassembly (frag.go)
 	fragOut      []vfr.Frag // scratch for vfr results
 	fragRest     []Desc     // the other fragments of the datagram being processed
+	// Rate limits of the EvTableFull and EvInspectFull events.
+	tableFull, inspectFull refusalLog
 	// Stats are the worker's counters; read them through Do.
 	Stats Stats
 }
@@ -158,10 +161,6 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 	if perSessions < 1 {
 		perSessions = 1
 	}
-	perSMTP := rs.SMTPSessions / o.Workers
-	if perSMTP < 1 {
-		perSMTP = 1
-	}
 	dp.handoff = make([][]*spsc[Desc], o.Workers)
 	for i := range dp.handoff {
 		dp.handoff[i] = make([]*spsc[Desc], o.Workers)
@@ -198,7 +197,16 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 		w.vfr = vfr.New(rs.Reassembly.MaxDatagrams, rs.Reassembly.MaxFragments, int64(rs.Reassembly.Timeout), o.Seed^0x5bd1e995+uint64(i))
 		w.fragOut = make([]vfr.Frag, 0, w.vfr.MaxFragments()+1)
 		w.fragRest = make([]Desc, 0, w.vfr.MaxFragments())
-		w.smtp.init(w, perSMTP, rs.StreamBuffer)
+		// The SMTP pool grows to the table's capacity, keeping enough
+		// states free for the sessions one batch can create: a batch
+		// from each port and from each other worker's hand-over ring.
+		ports := 0
+		for p := range o.Queues[i] {
+			if o.Queues[i][p] != nil {
+				ports++
+			}
+		}
+		w.smtp.init(w, w.table.Capacity(), rs.StreamBuffer, o.BatchSize*(ports+o.Workers-1))
 		w.holds.init(nframes, o.FrameSize, per/4)
 		for p := range o.Queues[i] {
 			if p >= maxPorts {
@@ -335,6 +343,7 @@ func (w *Worker) Step(now int64) int {
 	w.flush()
 	w.serviceARP()
 	w.expire()
+	w.smtp.stock(w)
 	w.expireFragments()
 	w.tick()
 	w.flush()

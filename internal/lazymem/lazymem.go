@@ -2,10 +2,10 @@
 // commits page by page as it is first written: anonymous private mappings,
 // outside the Go heap.
 //
-// The dataplane preallocates a replay buffer for every SMTP session it may
-// inspect at once (4096 by default). With a Go slice, that whole slab is
-// cleared whenever the allocator reuses memory for it, and once written
-// it stays resident. A lazy slab costs, in resident memory, only the pages
+// The dataplane reserves replay buffers for SMTP sessions in slabs of 256
+// as it comes to inspect more sessions at once. With a Go slice, a whole
+// slab is cleared whenever the allocator reuses memory for it, and once
+// written it stays resident. A lazy slab costs, in resident memory, only the pages
 // sessions have written (the pool hands out recently freed buffers first),
 // and nothing to create.
 package lazymem
