@@ -53,8 +53,12 @@ func readCPU(cpu int) (cpuTimes, error) {
 	return cpuTimes{}, fmt.Errorf("/proc/stat: no line for %s", want)
 }
 
-// procTicks returns utime+stime of a process (all its threads).
+// procTicks returns utime+stime of a process (all its threads; 0: this
+// process).
 func procTicks(pid int) (uint64, error) {
+	if pid == 0 {
+		pid = os.Getpid()
+	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
