@@ -59,7 +59,10 @@ func TestSoakSample(t *testing.T) {
 func TestSoakChecks(t *testing.T) {
 	var flatRun, leak []SoakSample
 	for i := 0; i < 100; i++ {
-		s := SoakSample{T: float64(i), RSS: 100 << 20, Sessions: 1000 + i%7, HalfOpen: 10, UMEMFree: 4000, FramesHeld: 3, SMTPAllocated: -1}
+		// The mail rate doubles over the run; closed sessions follow it.
+		rate := 100 + i
+		s := SoakSample{T: float64(i), RSS: 100 << 20, Sessions: 10 + 5*rate, HalfOpen: 10, UMEMFree: 4000, FramesHeld: 3, SMTPAllocated: -1,
+			Mails: 100*i + i*(i+1)/2}
 		flatRun = append(flatRun, s)
 		s.RSS += uint64(i) << 20 // 1 MiB a second
 		s.UMEMFree -= 30 * i     // frames lost
@@ -76,10 +79,23 @@ func TestSoakChecks(t *testing.T) {
 			bad[c.Series] = true
 		}
 	}
-	if !bad["rss_mib"] || !bad["umem_frames_free"] || bad["sessions"] || len(bad) != 2 {
+	if !bad["rss_mib"] || !bad["umem_frames_free"] || len(bad) != 2 {
 		t.Errorf("leaking series flagged: %v, want rss_mib and umem_frames_free", bad)
 	}
 	if c := soakChecks(flatRun[:5], 0); len(c) != 1 || c[0].OK {
 		t.Errorf("too few samples: %+v", c)
+	}
+}
+
+func TestSoakChecksSessionLeak(t *testing.T) {
+	var run []SoakSample
+	for i := 0; i < 100; i++ {
+		// A steady mail rate, and sessions that never go.
+		run = append(run, SoakSample{T: float64(i), Sessions: 500 + 40*i, Mails: 100 * i, SMTPAllocated: -1})
+	}
+	for _, c := range soakChecks(run, 10) {
+		if c.Series == "sessions_per_mail_per_second" && c.OK {
+			t.Errorf("leaking sessions pass: %+v", c)
+		}
 	}
 }

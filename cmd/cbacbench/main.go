@@ -41,6 +41,7 @@ func main() {
 	inspBuf := flag.Int("inspected-buffer", 0, "SMTP data throughput: cbacd's dataplane.inspected_buffer in bytes (default: cbacd's)")
 	scenarios := flag.String("scenarios", "", "comma-separated subset of "+strings.Join(bench.ScenarioNames, ",")+" (default: all)")
 	soak := flag.Duration("soak", 0, "run the soak for this long (e.g. 10m) instead of the scenarios: mixed traffic through cbacd, its state sampled every second; -out gets series.csv, soak.json, SUMMARY.md")
+	soakReport := flag.String("soak-report", "", "recompute the checks of this soak.json and rewrite the soak's files in -out")
 	mtaMessages := flag.Int("mta-messages", 0, "smtp-source -> smtp-sink: messages per contender (default 100000, quick 20000)")
 	flag.Parse()
 
@@ -75,6 +76,17 @@ func main() {
 	o.CBACD = *cbacd
 	if o.CBACD == "" {
 		o.CBACD = findCBACD()
+	}
+	if *soakReport != "" {
+		if *out == "" {
+			fmt.Fprintln(os.Stderr, "cbacbench: -soak-report needs -out")
+			os.Exit(2)
+		}
+		if err := bench.ReportSoak(*soakReport, *out); err != nil {
+			fmt.Fprintf(os.Stderr, "cbacbench: %v\n", err)
+			os.Exit(1)
+		}
+		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
