@@ -103,7 +103,7 @@ type Options struct {
 }
 
 // DefaultOptions are the full run's (about 10-15 minutes) or, quick, the CI
-// smoke run's (under 2 minutes).
+// smoke run's (about 3 minutes).
 func DefaultOptions(quick bool) Options {
 	o := Options{
 		Prefix: "cbb-", GenCPU: 0, DUTCPU: 1, XDPMode: "generic",

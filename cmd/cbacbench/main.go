@@ -3,7 +3,7 @@
 // namespaces it builds and removes itself (see package bench).
 //
 //	sudo cbacbench                      full run (10-15 minutes), table on stdout
-//	sudo cbacbench -quick               smoke run (under 2 minutes)
+//	sudo cbacbench -quick               smoke run (about 3 minutes)
 //	sudo cbacbench -out bench/results   also write results.json, .txt, .svg, SUMMARY.md
 //	sudo cbacbench -scenarios mta,placement   only these scenarios
 //	sudo cbacbench -soak 10m -out bench/results/soak   the soak (not in CI)
@@ -26,7 +26,7 @@ import (
 )
 
 func main() {
-	quick := flag.Bool("quick", false, "smoke run: one frame size, one flow count, short trials (under 2 minutes)")
+	quick := flag.Bool("quick", false, "smoke run: one frame size, one flow count, short trials (about 3 minutes)")
 	out := flag.String("out", "", "directory for results.json, results.txt, results.svg and SUMMARY.md")
 	cbacd := flag.String("cbacd", "", "cbacd binary (default: next to cbacbench, then $PATH)")
 	prefix := flag.String("prefix", "cbb-", "namespace name prefix")
