@@ -12,7 +12,7 @@ build:
 
 # Everything CI checks: formatting, vet, all tests under the race detector
 # (integration tests need root: run as root, as CI does), then a bounded
-# fuzz run of every stream parser and header view.
+# fuzz run of every fuzz target (stream parsers, header views, the pipeline).
 test: lint race fuzz
 
 unit:
@@ -21,12 +21,16 @@ unit:
 race:
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
+# Every fuzz target of every package, found with `go test -list` (so none
+# is forgotten), each for $(FUZZTIME): go test -fuzz runs one target of one
+# package at a time.
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzSession$$' -fuzztime=$(FUZZTIME) ./smtpfsm
-	$(GO) test -run='^$$' -fuzz='^FuzzParseEntry$$' -fuzztime=$(FUZZTIME) ./acl
-	$(GO) test -run='^$$' -fuzz='^FuzzViews$$' -fuzztime=$(FUZZTIME) ./packet
-	$(GO) test -run='^$$' -fuzz='^FuzzGuard$$' -fuzztime=$(FUZZTIME) ./tcpstream
-	$(GO) test -run='^$$' -fuzz='^FuzzLineDot$$' -fuzztime=$(FUZZTIME) ./internal/scan
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$t"; \
+			$(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+		done; \
+	done
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -17,6 +17,10 @@ const (
 	DropTTLExpired               // TTL <= 1 on a packet to be routed
 	DropToUs                     // addressed to the router itself and not answered
 	DropL4Invalid                // truncated TCP/UDP/ICMP header
+	DropTCPChecksum              // TCP checksum wrong
+	DropUDPChecksum              // UDP checksum present (non-zero) and wrong
+	DropICMPChecksum             // ICMP checksum wrong
+	DropChecksumPartial          // TCP/UDP checksum left unfinished by the sender's offload
 	DropFragment                 // fragment not handled (reassembly off or failed)
 	DropNoRoute                  // no connected prefix or static route
 	DropACLIn                    // denied by the inbound access list
@@ -54,6 +58,10 @@ var reasonNames = [NumReasons]string{
 	DropTTLExpired:        "TTL expired",
 	DropToUs:              "to router, not answered",
 	DropL4Invalid:         "L4 header truncated",
+	DropTCPChecksum:       "TCP checksum",
+	DropUDPChecksum:       "UDP checksum",
+	DropICMPChecksum:      "ICMP checksum",
+	DropChecksumPartial:   "checksum partial (sender offload)",
 	DropFragment:          "fragment not handled",
 	DropNoRoute:           "no route",
 	DropACLIn:             "inbound ACL deny",

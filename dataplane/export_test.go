@@ -3,6 +3,7 @@ package dataplane
 import (
 	"cbac/flowtable"
 	"cbac/packet"
+	"cbac/smtpfsm"
 	"cbac/tcpstate"
 )
 
@@ -20,10 +21,10 @@ func (q *FakeQueue) FillFrames() []uint64 { return ringAddrs(q.fill) }
 func (q *FakeQueue) InFlight() int { return q.rx.len() + q.tx.len() + q.done.len() }
 
 // HeldFrames counts frames the worker holds outside its pool and rings:
-// waiting for ARP, in hand-over rings towards it, or parked for an SMTP
-// guard (hold.go).
+// waiting for ARP, in hand-over rings towards it, parked for an SMTP
+// guard (hold.go), or fragments in virtual reassembly (frag.go).
 func (w *Worker) HeldFrames() int {
-	n := w.pend.n + w.holds.parked
+	n := w.pend.n + w.holds.parked + w.vfr.Held()
 	for from, row := range w.dp.handoff {
 		if from != w.ID {
 			n += row[w.ID].len()
@@ -78,7 +79,7 @@ func (w *Worker) FastPath(frames, scratch [][]byte, now int64) int {
 		hint := w.warmHint[j]
 		j++
 		var p pkt
-		if parseIPv4(&p, f[14:]) != DropNone || p.proto != 6 {
+		if parseIPv4(&p, f[14:]) != DropNone || p.proto != 6 || verifyL4(&p) != DropNone {
 			continue
 		}
 		var k flowtable.Key
@@ -174,6 +175,42 @@ func (w *Worker) PoisonFree(qs []*FakeQueue) {
 
 // FramesEverHeld is how many frames the worker's SMTP guards have held.
 func (w *Worker) FramesEverHeld() uint64 { return w.holds.total }
+
+// SessionState is what the packet path keeps about one session, comparable
+// with ==: a test takes it before and after a frame to show that the frame
+// changed nothing (TCP windows, timers, NAT, byte counts, the SMTP
+// machines, the stream guard's next expected byte and kept copy).
+type SessionState struct {
+	Session   Session
+	Entry     flowtable.Entry
+	SMTP      smtpfsm.Session
+	GuardNext uint32
+	GuardBase uint32
+	GuardHeld int
+	SrvNext   uint32
+	SrvKnown  bool
+	HalfOpen  int // the worker's half-open count
+	SMTPFree  int // free SMTP states in the worker's pool
+}
+
+// StateOf returns the state of the session k (of either direction)
+// belongs to; ok is false if there is none.
+func (w *Worker) StateOf(k flowtable.Key) (st SessionState, ok bool) {
+	st.HalfOpen, st.SMTPFree = w.halfOpen, len(w.smtp.freeList)
+	idx, _, ok := w.table.Lookup(&k)
+	if !ok {
+		return st, false
+	}
+	s := &w.sess[idx]
+	st.Session, st.Entry = *s, *w.table.Entry(idx)
+	if s.smtp != 0 {
+		m := w.smtp.get(s.smtp)
+		st.SMTP = m.fsm
+		st.GuardNext, st.GuardBase, st.GuardHeld = m.guard.Next(), m.guard.Base(), m.guard.Held()
+		st.SrvNext, st.SrvKnown = m.srvNext, m.srvKnown
+	}
+	return st, true
+}
 
 // SMTPPool reports the worker's SMTP inspection states: in use, free and
 // allocated (a state is in use or free, never both nor neither).

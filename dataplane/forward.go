@@ -69,6 +69,19 @@ func (w *Worker) process(d *Desc, handedOver bool, hint uint32) {
 			return
 		}
 	}
+	// The transport checksum is verified before anything below can change
+	// state (a session, a TCP window, a stream guard, the SMTP machine;
+	// the router's own echo reply too). A frame handed over was verified
+	// by the worker that received it. A fragment carries only part of
+	// what its datagram's checksum covers: with virtual reassembly it is
+	// verified over the whole datagram (frag.go), without it every
+	// fragment is dropped below.
+	if !handedOver && !p.ip.IsFragment() {
+		if r := verifyL4(&p); r != DropNone {
+			w.drop(d, r)
+			return
+		}
+	}
 	// Trim Ethernet padding: the frame is exactly the IP datagram from now on.
 	d.Len = uint32(packet.EthernetHeaderLen + len(p.ip))
 	frame = frame[:d.Len]
@@ -86,13 +99,16 @@ func (w *Worker) process(d *Desc, handedOver bool, hint uint32) {
 			w.fragInput(d, &p) // frag.go
 			return
 		}
-		if p.nonFirst {
-			// Without virtual reassembly a non-initial fragment has no
-			// L4 header to match a session or ACL ports: dropped (fail
-			// closed).
-			w.drop(d, DropFragment)
-			return
-		}
+		// Without virtual reassembly every fragment is dropped (fail
+		// closed). A non-initial fragment has no L4 header to match a
+		// session or ACL ports. A first fragment has one, but its L4
+		// checksum covers the whole datagram, so it cannot be verified
+		// before it would create a session, move a TCP window or feed
+		// an inspector; and with its followers dropped the receiver
+		// could never reassemble it, so forwarding it would serve no
+		// one (decision).
+		w.drop(d, DropFragment)
+		return
 	}
 
 	var k flowtable.Key
@@ -184,6 +200,41 @@ func parseIPv4(p *pkt, b []byte) Reason {
 				p.icmpErr = true
 				p.inner = inner
 			}
+		}
+	}
+	return DropNone
+}
+
+// verifyL4 verifies the TCP, UDP (when present: 0 means none, RFC 768) or
+// ICMP checksum of a whole datagram that parseIPv4 accepted (not a
+// fragment). A TCP/UDP checksum that fails is told apart when it holds only
+// the pseudo-header sum a sender leaves for offload hardware to finish
+// (packet.IsPartialChecksum): dropped all the same, under its own reason,
+// so that an operator sees why (README, "Checksums and offloads"). Other
+// protocols carry no checksum cbac knows.
+func verifyL4(p *pkt) Reason {
+	switch p.proto {
+	case packet.ProtoTCP:
+		t := packet.TCP(p.l4)
+		if t.ChecksumValid(p.src, p.dst) {
+			return DropNone
+		}
+		if t.ChecksumPartial(p.src, p.dst) {
+			return DropChecksumPartial
+		}
+		return DropTCPChecksum
+	case packet.ProtoUDP:
+		u := packet.UDP(p.l4)
+		if u.ChecksumValid(p.src, p.dst) {
+			return DropNone
+		}
+		if u.ChecksumPartial(p.src, p.dst) {
+			return DropChecksumPartial
+		}
+		return DropUDPChecksum
+	case packet.ProtoICMP:
+		if !packet.ICMPv4(p.l4).ChecksumValid() {
+			return DropICMPChecksum
 		}
 	}
 	return DropNone

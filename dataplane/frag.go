@@ -18,6 +18,15 @@ import (
 // (fail closed): the command inspector sees payload in sequence order and
 // would otherwise pass the later fragments' bytes unjudged. TCP senders set
 // DF, so this costs nothing in practice (decision).
+//
+// Checksums: each fragment's IPv4 header checksum is verified as it
+// arrives (parseIPv4); the TCP, UDP or ICMP checksum covers the whole
+// datagram, so it is verified once the datagram is complete, over the
+// fragments' payloads in order, before the pipeline runs on it; a wrong one
+// drops every fragment under the checksum's reason. Holding fragments in
+// the table is the only state a fragment changes before that. Without
+// virtual reassembly every fragment is dropped (forward.go: a first
+// fragment's checksum cannot be verified).
 
 // descOf turns a vfr fragment back into the frame descriptor it came from.
 func descOf(f *vfr.Frag) Desc {
@@ -31,6 +40,13 @@ func (w *Worker) fragInput(d *Desc, p *pkt) {
 	switch {
 	case st == vfr.Held:
 	case st == vfr.Complete:
+		if r := w.verifyDatagram(out); r != DropNone {
+			for i := range out {
+				fd := descOf(&out[i])
+				w.drop(&fd, r)
+			}
+			return
+		}
 		w.reassembled(out, false)
 	default:
 		w.drop(d, DropFragment)
@@ -44,6 +60,72 @@ func (w *Worker) fragInput(d *Desc, p *pkt) {
 			w.emit(&ev)
 		}
 	}
+}
+
+// verifyDatagram verifies the TCP, UDP (when present) or ICMP checksum of
+// a reassembled datagram, out being its fragments in offset order as
+// vfr.Table.Add returns them. The checksum covers the payloads of all of
+// them: they are summed in order, which chains (packet.Checksum) because
+// every fragment but the last carries a multiple of 8 bytes (vfr drops
+// any other). Each frame passed parseIPv4 when it arrived, and vfr's
+// tiny-fragment check guarantees the first holds the whole L4 header.
+func (w *Worker) verifyDatagram(out []vfr.Frag) Reason {
+	first := w.fragIP(&out[0])
+	proto, src, dst := first.Protocol(), first.Src(), first.Dst()
+	total := out[len(out)-1].End() // the transport segment's length
+	l4 := first.Payload()
+	n := total // bytes the checksum covers
+	var sum uint32
+	var field uint16
+	switch proto {
+	case packet.ProtoTCP:
+		field = packet.TCP(l4).Checksum()
+		sum = packet.PseudoHeaderChecksum(src, dst, proto, uint16(total))
+	case packet.ProtoUDP:
+		u := packet.UDP(l4)
+		field = u.Checksum()
+		if field == 0 {
+			return DropNone // no checksum (RFC 768)
+		}
+		n = int(u.Length())
+		if n < packet.UDPHeaderLen || n > total {
+			return DropL4Invalid
+		}
+		sum = packet.PseudoHeaderChecksum(src, dst, proto, uint16(n))
+	case packet.ProtoICMP:
+	default:
+		return DropNone
+	}
+	for i := range out {
+		b := w.fragIP(&out[i]).Payload()
+		if len(b) > n {
+			b = b[:n]
+		}
+		sum = packet.Checksum(b, sum)
+		n -= len(b)
+	}
+	if packet.Fold(sum) == 0 {
+		return DropNone
+	}
+	switch proto {
+	case packet.ProtoTCP:
+		if packet.IsPartialChecksum(field, src, dst, proto, uint16(total)) {
+			return DropChecksumPartial
+		}
+		return DropTCPChecksum
+	case packet.ProtoUDP:
+		if packet.IsPartialChecksum(field, src, dst, proto, packet.UDP(l4).Length()) {
+			return DropChecksumPartial
+		}
+		return DropUDPChecksum
+	}
+	return DropICMPChecksum
+}
+
+// fragIP is the IPv4 datagram (one fragment) in a held fragment's frame.
+func (w *Worker) fragIP(f *vfr.Frag) packet.IPv4 {
+	d := descOf(f)
+	return packet.IPv4(w.frame(&d)[packet.EthernetHeaderLen:])
 }
 
 func fragKey(k *vfr.Key) (fk flowtable.Key) {

@@ -494,7 +494,8 @@ func TestInitFailureLeavesNothing(t *testing.T) {
 // SMTP sessions beyond about 800 a second.) The one-minute and per-host
 // thresholds are raised: 10,000 sessions a second, 50 opened at once to one
 // server, would turn aggressive mode on, which deletes half-open sessions
-// by design.
+// by design. It takes about 0.5 s, 20 s of CPU under -race; -short runs
+// 10,000 sessions.
 func TestSMTPSessionsAtScale(t *testing.T) {
 	const (
 		perGroup = 50 // sessions run in lockstep, one frame each per batch

@@ -22,7 +22,8 @@ import (
 //
 // In data mode, a segment of 512 bytes or more is kept by holding the
 // frame it is forwarded in (guard.Hold, hold.go) after one scan for the
-// line-start dots (internal/scan), which fsm.ClientLineDot then steps
+// line-start dots, a "." after CR or LF (internal/scan), which
+// fsm.ClientLineDot then steps
 // through; when a frame cannot be held, the copy comes first and finds
 // the dots on the way (keepLineDot), guard.Advance keeps it, and a segment
 // with bytes rewritten is copied again by Commit. The common case of
@@ -69,8 +70,8 @@ const smtpChunk = 256
 // the same buffers' pages serve again), and address space for whole
 // chunks' buffers. Handles are 1 + index so that 0 means none.
 type smtpPool struct {
-	chunks   [][]smtpState // handle h is chunks[(h-1)/smtpChunk][(h-1)%smtpChunk]
-	bufs     [][]byte      // replay buffers of chunk i, bufLen bytes each
+	chunks   []*[smtpChunk]smtpState // handle h is chunks[(h-1)/smtpChunk][(h-1)%smtpChunk]
+	bufs     [][]byte                // replay buffers of chunk i, bufLen bytes each
 	bufLen   int
 	freeList []uint32 // free handles - 1, the most recently freed last
 	inUse    int
@@ -83,7 +84,7 @@ type smtpPool struct {
 func (p *smtpPool) init(w *Worker, max, bufLen, slack int) {
 	p.bufLen = bufLen
 	p.slack = min(slack, max)
-	p.chunks = make([][]smtpState, 0, (max+smtpChunk-1)/smtpChunk)
+	p.chunks = make([]*[smtpChunk]smtpState, 0, (max+smtpChunk-1)/smtpChunk)
 	p.bufs = make([][]byte, 0, cap(p.chunks))
 	p.freeList = make([]uint32, 0, cap(p.chunks)*smtpChunk)
 	p.stock(w)
@@ -94,7 +95,7 @@ func (p *smtpPool) init(w *Worker, max, bufLen, slack int) {
 func (p *smtpPool) stock(w *Worker) {
 	for len(p.freeList) < p.slack && len(p.chunks) < cap(p.chunks) {
 		c := len(p.chunks)
-		p.chunks = append(p.chunks, make([]smtpState, smtpChunk))
+		p.chunks = append(p.chunks, new([smtpChunk]smtpState))
 		p.bufs = append(p.bufs, lazymem.Bytes(w, smtpChunk*p.bufLen))
 		// Free handles are taken from the end: the new chunk's first
 		// state first.
@@ -335,7 +336,7 @@ func keepLineDot(g *tcpstream.Guard, b []byte) int {
 	// The ring wraps: two copies, and the pair that straddles them.
 	c := len(first)
 	dot := scan.CopyLineDot(first, b[:c]) // c if no dot in b[:c]
-	if dot < c || (b[c-1] == '\n' && b[c] == '.') {
+	if dot < c || ((b[c-1] == '\n' || b[c-1] == '\r') && b[c] == '.') {
 		copy(second, b[c:])
 		return dot
 	}

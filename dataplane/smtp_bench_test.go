@@ -254,7 +254,7 @@ func TestSMTPPipelineAllocs(t *testing.T) {
 // The data path the benchmark measures, for correctness: message data is
 // copied into the replay copy and scanned for line-start dots in one pass
 // (internal/scan), across every wrap of the 16 KiB ring. Segments of
-// random sizes carry dot-stuffed lines and bare-LF dots (rewritten to x);
+// random sizes carry dot-stuffed lines and LF "." CRLF (rewritten to x);
 // half are retransmitted with other bytes, and the server must get the
 // first copy each time; a dot-stuffed line and then the end of data sit
 // astride a wrap, with the LF at the ring's last byte and the "." at its
@@ -274,8 +274,8 @@ func TestSMTPDataReplayCopyWraps(t *testing.T) {
 			body = append(body, "..stuffed line\r\n"...)
 			want = append(want, "..stuffed line\r\n"...)
 		case 1:
-			body = append(body, "bare\n.lf\r\n"...)
-			want = append(want, "bare\nxlf\r\n"...)
+			body = append(body, "bare\n.\r\n"...) // LF "." CRLF, a look-alike
+			want = append(want, "bare\nx\r\n"...)
 		default:
 			l := bytes.Repeat([]byte("Lorem ipsum. "), 1+rng.IntN(8))
 			l = append(l, "\r\n"...)
@@ -333,6 +333,16 @@ func TestSMTPDataReplayCopyWraps(t *testing.T) {
 	// still message data, so EXPN passes.
 	fillTo(ring - 5)
 	sendSeg([]byte("yyy\r\n..z\r\n"), true)
+	c.send("EXPN y\r\n", "EXPN y\r\n")
+	// CR "." CRLF astride a wrap (CR at index ring-1, "." at 0), found
+	// across the two copies: the "." reaches the server as 'x', and so
+	// does the retransmission.
+	fillTo(ring - 5)
+	before := len(got)
+	sendSeg([]byte("yyyy\r.\r\n"), true)
+	if string(got[before:]) != "yyyy\rx\r\n" {
+		t.Fatalf("CR . CRLF astride the wrap reached the server as %q", got[before:])
+	}
 	c.send("EXPN y\r\n", "EXPN y\r\n")
 	// The end of data astride the next wrap: then EXPN is a command.
 	fillTo(ring - 5)

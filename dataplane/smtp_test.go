@@ -932,3 +932,45 @@ func TestSMTPRewriteFrameIntact(t *testing.T) {
 		t.Errorf("EtherType changed")
 	}
 }
+
+// SMTP smuggling on the message data fast path: a 1460-byte data segment
+// (held, scanned once by internal/scan) with CR "." CRLF inside, then
+// commands that a server ending lines at a bare CR would run. The "."
+// reaches the server as 'x', nothing else changes, one alert; the real end
+// still ends the data.
+func TestSMTPSmugglingFastPath(t *testing.T) {
+	h := newHarness(t, compile(t, smtpSeed(t, "")))
+	c := openSMTP(t, h, 40140, -1)
+	c.toData()
+	line := "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod\r\n"
+	smuggled := "\r.\r\nMAIL FROM:<ceo@example.com>\r\nRCPT TO:<all@example.com>\r\nDATA\r\n"
+	seg := []byte(strings.Repeat(line, 10) + "last line" + smuggled)
+	for len(seg) < 1460 {
+		seg = append(seg, line...)
+	}
+	seg = seg[:1460]
+	seg[1458], seg[1459] = '\r', '\n'
+	want := append([]byte(nil), seg...)
+	k := strings.Index(string(seg), "\r.\r\n")
+	want[k+1] = 'x'
+	rewritten, frames := h.w.Stats.SMTPRewritten, h.w.FramesEverHeld()
+	c.send(string(seg), string(want))
+	if h.w.FramesEverHeld() != frames+1 {
+		t.Errorf("the segment was not held (fast path): %d frames held before, %d after", frames, h.w.FramesEverHeld())
+	}
+	if !c.hasMessage("%FW-4-SMTP_BAD_DATA_END") {
+		t.Errorf("no look-alike alert: %q", c.messages())
+	}
+	if got := h.w.Stats.SMTPRewritten - rewritten; got != 1 {
+		t.Errorf("SMTPRewritten +%d, want 1", got)
+	}
+	// The same segment again (the next 1460 bytes): same rewrite, no
+	// second alert for the message.
+	c.send(string(seg), string(want))
+	if c.hasMessage("%FW-4-SMTP_BAD_DATA_END") {
+		t.Errorf("second alert for one message: %q", c.messages())
+	}
+	c.send(".\r\n", ".\r\n")
+	c.reply("250 2.0.0 Ok: queued\r\n")
+	c.send("EXPN root\r\n", "xxxxxxxxx\r\n")
+}

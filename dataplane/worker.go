@@ -9,7 +9,9 @@
 //  3. receive a batch from every port, warm the cache lines its session
 //     lookups will read (warm.go), and for each frame (forward.go):
 //     a. Ethernet: ARP is answered/learned (l2.go); non-IPv4 is dropped
-//     b. IPv4 header checks; packets for the router itself (ICMP echo)
+//     b. IPv4 header checks and every checksum (IPv4 header, TCP, UDP,
+//     ICMP; a fragment's over its reassembled datagram, frag.go) before
+//     any state changes; packets for the router itself (ICMP echo)
 //     c. owner check: a flow belongs to one worker; others hand it over
 //     d. session lookup (one lookup finds either direction); a packet of a
 //     known session skips the ACLs (how return traffic passes ACL 101)
@@ -108,10 +110,10 @@ type Worker struct {
 	vfr          *vfr.Table // virtual reassembly (frag.go)
 	fragOut      []vfr.Frag // scratch for vfr results
 	fragRest     []Desc     // the other fragments of the datagram being processed
-	// Rate limits of the EvTableFull and EvInspectFull events.
-	tableFull, inspectFull refusalLog
 	// Stats are the worker's counters; read them through Do.
 	Stats Stats
+	// Rate limits of the EvTableFull and EvInspectFull events.
+	tableFull, inspectFull refusalLog
 }
 
 // Stats are one worker's counters.

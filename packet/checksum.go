@@ -23,20 +23,27 @@ import (
 // trailing byte is padded with a zero byte on the right, as RFC 1071 says.
 //
 // The sum is computed 8 bytes at a time in a uint64 with end-around carry;
-// this is valid because 2^16, 2^32 and 2^64 are all 1 modulo 0xffff.
+// this is valid because 2^16, 2^32 and 2^64 are all 1 modulo 0xffff. The
+// main loop takes 64 bytes per round as one add-with-carry chain (the carry
+// of each add feeds the next, ADCQ on amd64) and counts the chain's last
+// carry apart, so that no round waits on the previous round's carry flag:
+// the chain runs at one 8-byte add per cycle (twice the speed of counting
+// every carry separately; BenchmarkChecksum).
 func Checksum(b []byte, initial uint32) uint32 {
 	sum := uint64(initial)
 	var carry, c uint64
-	for len(b) >= 32 {
-		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(b), 0)
+	for len(b) >= 64 {
+		w := b[:64:64]
+		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(w), 0)
+		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(w[8:]), c)
+		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(w[16:]), c)
+		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(w[24:]), c)
+		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(w[32:]), c)
+		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(w[40:]), c)
+		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(w[48:]), c)
+		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(w[56:]), c)
 		carry += c
-		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(b[8:]), 0)
-		carry += c
-		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(b[16:]), 0)
-		carry += c
-		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(b[24:]), 0)
-		carry += c
-		b = b[32:]
+		b = b[64:]
 	}
 	for len(b) >= 8 {
 		sum, c = bits.Add64(sum, binary.BigEndian.Uint64(b), 0)
@@ -85,6 +92,19 @@ func Fold(sum uint32) uint16 {
 // L4 header and payload.
 func PseudoHeaderChecksum(src, dst uint32, proto uint8, length uint16) uint32 {
 	return src>>16 + src&0xffff + dst>>16 + dst&0xffff + uint32(proto) + uint32(length)
+}
+
+// IsPartialChecksum reports whether field, the checksum field of a TCP or
+// UDP segment (proto) of length bytes from src to dst, holds the folded
+// pseudo-header sum, not complemented and without the segment's bytes: what
+// a sender writes when it leaves the checksum to offload hardware (Linux
+// CHECKSUM_PARTIAL; the NIC, or the kernel when no NIC can, adds the segment
+// and complements the result on the way out). A frame that crosses a veth
+// or some drivers into AF_XDP arrives with the checksum still unfinished.
+// Ask only about a segment whose checksum did not verify: a finished
+// checksum can take this value by chance (1 in 65536).
+func IsPartialChecksum(field uint16, src, dst uint32, proto uint8, length uint16) bool {
+	return field == fold16(PseudoHeaderChecksum(src, dst, proto, length))
 }
 
 // Incremental update, RFC 1624 section 3, equation 3:

@@ -43,6 +43,16 @@ func TestChecksumAgainstNaive(t *testing.T) {
 			}
 		}
 	}
+	ones := make([]byte, 4096+64) // every add carries
+	for i := range ones {
+		ones[i] = 0xff
+	}
+	for n := 0; n <= 300; n++ {
+		b := ones[n&7 : n&7+n]
+		if got, want := Fold(Checksum(b, 0xfffffff0)), naiveChecksum(append([]byte{0xff, 0xff, 0xff, 0xf0}, b...)); got != want && got^want != 0xffff {
+			t.Fatalf("all ones, len %d: Checksum %#04x, naive %#04x", n, got, want)
+		}
+	}
 	for i := 0; i < 2000; i++ {
 		n := r.IntN(4096)
 		off := r.IntN(64)
@@ -301,6 +311,172 @@ func TestIPv4ChecksumValid(t *testing.T) {
 		want := naiveSum(b) == 0xffff
 		if got := IPv4(b).ChecksumValid(); got != want {
 			t.Fatalf("header %x: ChecksumValid %v, reference %v", b, got, want)
+		}
+	}
+}
+
+// l4Case is a transport segment with its pseudo-header, checksummed by the
+// reference (naiveChecksum over the pseudo-header bytes and the segment).
+type l4Case struct {
+	src, dst uint32
+	proto    uint8
+	seg      []byte // the TCP/UDP/ICMP header and payload
+	field    int    // offset of the checksum field
+	length   uint16 // length in the pseudo-header (UDP: its Length field)
+}
+
+// pseudo returns the pseudo-header bytes (RFC 793 section 3.1, RFC 768),
+// none for ICMP.
+func (c *l4Case) pseudo() []byte {
+	if c.proto == ProtoICMP {
+		return nil
+	}
+	var ph [12]byte
+	binary.BigEndian.PutUint32(ph[0:], c.src)
+	binary.BigEndian.PutUint32(ph[4:], c.dst)
+	ph[9] = c.proto
+	binary.BigEndian.PutUint16(ph[10:], c.length)
+	return ph[:]
+}
+
+// refValid is the reference verdict: the ones'-complement sum over the
+// pseudo-header and the segment (up to length) is all ones.
+func (c *l4Case) refValid() bool {
+	n := len(c.seg)
+	if c.proto == ProtoUDP {
+		n = int(c.length)
+	}
+	return naiveSum(append(c.pseudo(), c.seg[:n]...)) == 0xffff
+}
+
+func (c *l4Case) valid() bool {
+	switch c.proto {
+	case ProtoTCP:
+		return TCP(c.seg).ChecksumValid(c.src, c.dst)
+	case ProtoUDP:
+		return UDP(c.seg).ChecksumValid(c.src, c.dst)
+	}
+	return ICMPv4(c.seg).ChecksumValid()
+}
+
+func (c *l4Case) partial() bool {
+	switch c.proto {
+	case ProtoTCP:
+		return TCP(c.seg).ChecksumPartial(c.src, c.dst)
+	case ProtoUDP:
+		return UDP(c.seg).ChecksumPartial(c.src, c.dst)
+	}
+	return false
+}
+
+func randomL4(r *rand.Rand) *l4Case {
+	c := &l4Case{src: r.Uint32(), dst: r.Uint32()}
+	n := r.IntN(1600)
+	switch r.IntN(3) {
+	case 0:
+		c.proto, c.field = ProtoTCP, 16
+		c.seg = randBytes(r, 20+n)
+		c.seg[12] = 5 << 4
+		c.length = uint16(len(c.seg))
+	case 1:
+		c.proto, c.field = ProtoUDP, 6
+		c.seg = randBytes(r, 8+n)
+		l := 8 + n
+		if r.IntN(4) == 0 {
+			l -= r.IntN(n + 1) // bytes past Length are not covered
+		}
+		binary.BigEndian.PutUint16(c.seg[4:], uint16(l))
+		c.length = uint16(l)
+	default:
+		c.proto, c.field = ProtoICMP, 2
+		c.seg = randBytes(r, 8+n)
+	}
+	if r.IntN(6) == 0 {
+		for i := range c.seg { // long carry chains
+			if i != 4 && i != 5 || c.proto != ProtoUDP {
+				c.seg[i] = 0xff
+			}
+		}
+	}
+	return c
+}
+
+// The L4 checksum primitives agree with the reference on random segments
+// whose checksum is right, wrong by one bit, wrong by a changed pseudo-
+// header, and unfinished (the pseudo-header sum a CHECKSUM_PARTIAL sender
+// leaves); a UDP checksum of 0 means none.
+func TestL4ChecksumAgainstNaive(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	counts := map[string]int{}
+	for i := 0; i < 20000; i++ {
+		c := randomL4(r)
+		binary.BigEndian.PutUint16(c.seg[c.field:], 0)
+		n := len(c.seg)
+		if c.proto == ProtoUDP {
+			n = int(c.length)
+		}
+		sum := naiveChecksum(append(c.pseudo(), c.seg[:n]...))
+		if sum == 0 && c.proto == ProtoUDP {
+			sum = 0xffff // RFC 768: a computed 0 is sent as all ones
+		}
+		partialField := naiveSum(c.pseudo())
+		kind := []string{"right", "bit flipped", "address changed", "partial", "udp none"}[r.IntN(5)]
+		field := sum
+		switch kind {
+		case "bit flipped":
+			if c.proto == ProtoUDP && n == 8 {
+				continue
+			}
+		case "address changed":
+			if c.proto == ProtoICMP {
+				continue
+			}
+			c.src ^= 1 << r.IntN(32)
+		case "partial":
+			if c.proto == ProtoICMP {
+				continue
+			}
+			field = partialField
+		case "udp none":
+			if c.proto != ProtoUDP {
+				continue
+			}
+			field = 0
+		}
+		binary.BigEndian.PutUint16(c.seg[c.field:], field)
+		if kind == "bit flipped" {
+			k := r.IntN(8 * n)
+			if c.proto == ProtoUDP {
+				// Not the header: a changed Length changes what is
+				// covered, and a field turned 0 means none.
+				k = 64 + r.IntN(8*(n-8))
+			}
+			c.seg[k/8] ^= 1 << (k % 8)
+		}
+		want := c.refValid() || kind == "udp none"
+		if got := c.valid(); got != want {
+			t.Fatalf("%s proto %d len %d: ChecksumValid %v, reference %v", kind, c.proto, len(c.seg), got, want)
+		}
+		if kind == "right" && !want {
+			t.Fatalf("reference rejects its own checksum")
+		}
+		if kind == "bit flipped" && want {
+			t.Fatalf("one flipped bit went unnoticed: proto %d field %#x n %d", c.proto, binary.BigEndian.Uint16(c.seg[c.field:]), n)
+		}
+		if c.proto != ProtoICMP {
+			wantPartial := binary.BigEndian.Uint16(c.seg[c.field:]) == naiveSum(c.pseudo())
+			if got := c.partial(); got != wantPartial {
+				t.Fatalf("%s proto %d len %d: ChecksumPartial %v, reference %v", kind, c.proto, len(c.seg), got, wantPartial)
+			}
+			if kind == "partial" && !wantPartial {
+				t.Fatalf("reference: the partial field is not partial")
+			}
+		}
+		counts[kind]++
+	}
+	for _, k := range []string{"right", "bit flipped", "address changed", "partial", "udp none"} {
+		if counts[k] < 500 {
+			t.Errorf("case %q ran %d times", k, counts[k])
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package packet
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // TCP is a TCP segment, header and payload (RFC 793 section 3.1, RFC 3168
 // for ECE/CWR):
@@ -63,6 +66,11 @@ const (
 	TCPOptMSS      = 2
 	TCPOptWScale   = 3
 	TCPOptSACKPerm = 4
+	TCPOptSACK     = 5
+	TCPOptTS       = 8
+
+	// TCPOptTSLen is the length of the Timestamps option (RFC 7323 section 3).
+	TCPOptTSLen = 10
 )
 
 // IsValid reports whether t holds a complete header: at least 20 bytes, data
@@ -182,6 +190,13 @@ func (t TCP) ChecksumValid(src, dst uint32) bool {
 	return Fold(Checksum(t, PseudoHeaderChecksum(src, dst, ProtoTCP, uint16(len(t))))) == 0
 }
 
+// ChecksumPartial reports whether the checksum field holds only the
+// pseudo-header sum for src and dst, left for offload hardware to finish
+// (IsPartialChecksum). Ask after ChecksumValid failed.
+func (t TCP) ChecksumPartial(src, dst uint32) bool {
+	return IsPartialChecksum(t.Checksum(), src, dst, ProtoTCP, uint16(len(t)))
+}
+
 // ParseOptions returns the window scale shift (-1 if absent), the MSS (0 if
 // absent) and whether SACK-permitted is present. It walks the options with a
 // loop bounded by their length (at most 40 bytes); a malformed option
@@ -221,4 +236,132 @@ func (t TCP) ParseOptions() (wscale int8, mss uint16, sackPerm bool) {
 		i += l
 	}
 	return wscale, mss, sackPerm
+}
+
+// FindOption returns the offset in t of the kind byte of the first option of
+// the given kind and that option's length, or (-1, 0) when there is none.
+// The walk follows ParseOptions' rules: EOL ends it, a malformed option
+// (length < 2 or past the end) stops it. The caller checks the length it
+// expects (a SACK option is 2+8n bytes, RFC 2018 section 3).
+func (t TCP) FindOption(kind uint8) (off, length int) {
+	opts := t.Options()
+	for i := 0; i < len(opts); {
+		k := opts[i]
+		if k == TCPOptEOL {
+			break
+		}
+		if k == TCPOptNOP {
+			i++
+			continue
+		}
+		if i+1 >= len(opts) {
+			break
+		}
+		l := int(opts[i+1])
+		if l < 2 || i+l > len(opts) {
+			break
+		}
+		if k == kind {
+			return TCPMinHeaderLen + i, l
+		}
+		i += l
+	}
+	return -1, 0
+}
+
+// Timestamps returns TSval and TSecr of the Timestamps option (RFC 7323
+// section 3), and whether a well-formed one (length 10) is present.
+func (t TCP) Timestamps() (tsval, tsecr uint32, ok bool) {
+	off, l := t.FindOption(TCPOptTS)
+	if off < 0 || l != TCPOptTSLen {
+		return 0, 0, false
+	}
+	return binary.BigEndian.Uint32(t[off+2:]), binary.BigEndian.Uint32(t[off+6:]), true
+}
+
+// Uint32At returns the big-endian 32-bit value at byte offset off of t (an
+// option field such as TSval or a SACK edge).
+func (t TCP) Uint32At(off int) uint32 { return binary.BigEndian.Uint32(t[off:]) }
+
+// SetUint32AtWithChecksum writes v big-endian at byte offset off of t (an
+// option field, which may sit at an odd offset) and updates the checksum
+// incrementally (RFC 1624 eqn. 3). At an odd offset the four bytes are the
+// low and high halves of three checksum words; their contribution is the
+// byte-swapped ones'-complement sum of the two big-endian halves (RFC 1071
+// section 2(B)), so one 16-bit update of the folded halves covers it.
+func (t TCP) SetUint32AtWithChecksum(off int, v uint32) {
+	old := binary.BigEndian.Uint32(t[off:])
+	if off&1 == 0 {
+		t.SetChecksum(ChecksumUpdate32(t.Checksum(), old, v))
+	} else {
+		o := bits.ReverseBytes16(fold16(old>>16 + old&0xffff))
+		n := bits.ReverseBytes16(fold16(v>>16 + v&0xffff))
+		t.SetChecksum(ChecksumUpdate16(t.Checksum(), o, n))
+	}
+	binary.BigEndian.PutUint32(t[off:], v)
+}
+
+// SynOptions are the options of a SYN or SYN/ACK that WriteSynOptions lays
+// out: MSS (0: none), window scale shift (-1: none), SACK-permitted, and
+// Timestamps when TS is set.
+type SynOptions struct {
+	MSS          uint16
+	WScale       int8
+	SACKPerm     bool
+	TS           bool
+	TSval, TSecr uint32
+}
+
+// Len returns the number of option bytes WriteSynOptions writes for o, a
+// multiple of 4, at most 20.
+func (o *SynOptions) Len() int {
+	n := 0
+	if o.MSS != 0 {
+		n += 4
+	}
+	if o.TS {
+		n += 12
+	} else if o.SACKPerm {
+		n += 4
+	}
+	if o.WScale >= 0 {
+		n += 4
+	}
+	return n
+}
+
+// WriteSynOptions writes o into b (at least o.Len() bytes) in Linux's order
+// and padding (tcp_options_write, and netfilter SYNPROXY's copy of it):
+//
+//	MSS:            kind 2, len 4, mss                        (4 bytes)
+//	TS with SACK:   kind 4, len 2, kind 8, len 10, TSval, TSecr (12 bytes)
+//	TS alone:       NOP, NOP, kind 8, len 10, TSval, TSecr      (12 bytes)
+//	SACK alone:     NOP, NOP, kind 4, len 2                    (4 bytes)
+//	window scale:   NOP, kind 3, len 3, shift                  (4 bytes)
+//
+// so that every 32-bit field sits 4-byte aligned. It returns o.Len().
+func WriteSynOptions(b []byte, o *SynOptions) int {
+	n := 0
+	if o.MSS != 0 {
+		binary.BigEndian.PutUint32(b[n:], TCPOptMSS<<24|4<<16|uint32(o.MSS))
+		n += 4
+	}
+	if o.TS {
+		if o.SACKPerm {
+			binary.BigEndian.PutUint32(b[n:], TCPOptSACKPerm<<24|2<<16|TCPOptTS<<8|TCPOptTSLen)
+		} else {
+			binary.BigEndian.PutUint32(b[n:], TCPOptNOP<<24|TCPOptNOP<<16|TCPOptTS<<8|TCPOptTSLen)
+		}
+		binary.BigEndian.PutUint32(b[n+4:], o.TSval)
+		binary.BigEndian.PutUint32(b[n+8:], o.TSecr)
+		n += 12
+	} else if o.SACKPerm {
+		binary.BigEndian.PutUint32(b[n:], TCPOptNOP<<24|TCPOptNOP<<16|TCPOptSACKPerm<<8|2)
+		n += 4
+	}
+	if o.WScale >= 0 {
+		binary.BigEndian.PutUint32(b[n:], TCPOptNOP<<24|TCPOptWScale<<16|3<<8|uint32(uint8(o.WScale)))
+		n += 4
+	}
+	return n
 }

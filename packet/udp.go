@@ -117,3 +117,10 @@ func (u UDP) ChecksumValid(src, dst uint32) bool {
 	l := u.Length()
 	return Fold(Checksum(u[:l], PseudoHeaderChecksum(src, dst, ProtoUDP, l))) == 0
 }
+
+// ChecksumPartial reports whether the checksum field holds only the
+// pseudo-header sum for src, dst and Length, left for offload hardware to
+// finish (IsPartialChecksum). Ask after ChecksumValid failed.
+func (u UDP) ChecksumPartial(src, dst uint32) bool {
+	return IsPartialChecksum(u.Checksum(), src, dst, ProtoUDP, u.Length())
+}

@@ -27,7 +27,7 @@ const (
 	// section 2.3.8); the rest of the line is rewritten.
 	AlertBareCR
 	// AlertBadDataEnd: an end-of-data look-alike with a bare CR or LF
-	// (SMTP smuggling); see data.go.
+	// (SMTP smuggling), neutralised; raised once per message. See data.go.
 	AlertBadDataEnd
 	// AlertRetransmitDiffers is raised by the caller (stream consistency),
 	// not by this package; it is here so that all SMTP alerts share a type.

@@ -21,7 +21,9 @@ const maxCommandLine = 512
 // commands (a legal client waits for 354, RFC 5321 section 4.1.1.4), so a
 // client that streams its body early gets illegal lines rewritten. This
 // cannot desynchronise the end of data: a line starting with "." is always
-// illegal as a command, so the server can never see an early end marker.
+// illegal as a command, and a "." after a bare CR inside a line is
+// rewritten with the rest of that line (AlertBareCR), so the server can
+// never see an early end marker.
 //
 //go:noinline
 func (s *Session) Client(p *Policy, b []byte, tr *Trace) (r Result) {
@@ -35,9 +37,9 @@ func (s *Session) Client(p *Policy, b []byte, tr *Trace) (r Result) {
 
 // ClientLineDot is Client for a caller that has already looked for the
 // first line-start dot of b: dot must be scan.LineDot(b), the index of the
-// first "." in b that follows a LF, or len(b). Data mode then goes straight
-// to it instead of scanning b (the dataplane finds it while copying b into
-// the replay copy). What Client would return goes to *r, which the caller
+// first "." in b that follows a CR or a LF, or len(b). Data mode then goes
+// straight to it instead of scanning b (the dataplane finds it while
+// copying b into the replay copy). What Client would return goes to *r, which the caller
 // zeroes: a result written in place, never copied, costs nothing on the
 // path of a data segment, where the machine has little else to do.
 func (s *Session) ClientLineDot(p *Policy, b []byte, dot int, tr *Trace, r *Result) {
@@ -55,11 +57,12 @@ func (s *Session) ClientLineDot(p *Policy, b []byte, dot int, tr *Trace, r *Resu
 // a line, all of b is message data, and only its last bytes tell the
 // state after it (what data does for such a b, without the call). It
 // counts b and returns true, or, in any other case (another mode, a line
-// start, quarantine, max-data reached, fewer than two bytes), changes
-// nothing and returns false.
+// start, a "." right after a CR that ended the last segment, quarantine,
+// max-data reached, fewer than two bytes), changes nothing and returns
+// false.
 func (s *Session) SkipData(p *Policy, b []byte) bool {
 	n := uint64(len(b))
-	if n < 2 || s.mode != ModeData || s.dstate > dCR || s.quarantine || (p.MaxData != 0 && s.dataBytes+n > p.MaxData) {
+	if n < 2 || s.mode != ModeData || !s.inLine(b[0]) || (p.MaxData != 0 && s.dataBytes+n > p.MaxData) {
 		return false
 	}
 	s.dstate = lastState(b[n-2], b[n-1])

@@ -95,10 +95,11 @@ type Session struct {
 	pNum    uint64
 
 	// Data mode (data.go).
-	dstate     uint8
-	dotPend    uint8
-	quarantine bool
-	dataBytes  uint64
+	dstate      uint8
+	dotPend     uint8
+	quarantine  bool
+	dataAlerted bool // AlertBadDataEnd raised for this message
+	dataBytes   uint64
 
 	// Reply accounting: command k (1-based) is answered by reply k+1, reply 1
 	// being the greeting.

@@ -7,7 +7,20 @@
 // the state of the current command line and the current reply line, in a
 // fixed-size struct without pointers, so any split of the stream into
 // segments gives the same output bytes and verdicts (the PIPELINING check,
-// which is about segments, excepted). STATES.md draws the machines.
+// which is about segments, excepted, and the bytes of an end-of-data
+// look-alike cut by a split; see below). STATES.md draws the machines.
+//
+// SMTP smuggling (data.go): in message data, every end-of-data look-alike
+// {CRLF, bare LF, bare CR} "." {CRLF, bare LF, bare CR} other than
+// CRLF "." CRLF is neutralised where it stands, by turning its "." into 'x'
+// (or, when the "." went out in an earlier segment, the bare LF or CR after
+// it), so that no server, whichever of CR, LF or CRLF it takes as a line
+// end, finds an end of data before the real one; bytes outside look-alikes
+// pass unchanged, lengths never change, and each message with a look-alike
+// raises AlertBadDataEnd once. Two splits cannot be met in place, and
+// data.go says what is rewritten instead: a "." after a bare LF or CR that
+// ends a segment becomes 'x' at once; CRLF "." CR that ends a segment,
+// followed by a byte other than LF, quarantines the rest of the message.
 //
 // Nothing here does I/O, allocates per call, logs or reads the clock.
 package smtpfsm

@@ -4,6 +4,7 @@
 //	cbacd check -c FILE.toml           load and compile a configuration, then exit
 //	cbacd lab [-c FILE.toml]           build the seed network in namespaces and run it
 //	cbacd replay -c FILE -r IN -w OUT  run the pipeline over a capture (offline)
+//	cbacd import-ios [-map A=DEV] FILE translate an IOS running-config to TOML
 package main
 
 import (
@@ -21,6 +22,8 @@ func main() {
 		err = replayMain(args[1:])
 	case len(args) > 0 && args[0] == "check":
 		err = checkMain(args[1:])
+	case len(args) > 0 && args[0] == "import-ios":
+		os.Exit(importIOSMain(args[1:], os.Stdin, os.Stdout, os.Stderr))
 	case len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help"):
 		fmt.Print(usage)
 		return
@@ -46,4 +49,7 @@ const usage = `usage:
         build the seed network in network namespaces and run cbacd in it
   cbacd replay -c FILE.toml -r IN.pcapng -w OUT.pcapng [-i DEVICE] [-until DURATION]
         run the pipeline over a capture; packet timestamps are the clock
+  cbacd import-ios [-map IOSNAME=DEVICE,...] FILE|-
+        translate an IOS running-config into cbacd TOML (stdout); untranslated
+        lines on stderr; exit 2 if a security-relevant line was not translated
 `

@@ -95,3 +95,20 @@ func BenchmarkIndexByte1460(b *testing.B) {
 		}
 	}
 }
+
+// Prose: sentences, an ellipsis, a parenthesis before a "." and a quoted
+// sentence, CRLF lines, no line-start dot. Pairs such as "..", ")." and
+// "\"." are where a filter on the byte before the "." would stop.
+func BenchmarkLineDotProse1460(b *testing.B) {
+	line := []byte("He said \"wait...\" (see the notes). Then, at 10.30, it rained; all left.\r\n")
+	src := bytes.Repeat(line, 1460/len(line)+1)[:1460]
+	benchKernels(b, func(b *testing.B) {
+		b.SetBytes(int64(len(src)))
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if LineDot(src) != len(src) {
+				b.Fatal("dot")
+			}
+		}
+	})
+}

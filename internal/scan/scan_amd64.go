@@ -21,32 +21,52 @@ func supported(k int) bool { return k <= detect() }
 const minVector = 64
 
 func lineDot(b []byte) int {
-	if len(b) < minVector {
+	var k int
+	switch {
+	case len(b) < minVector:
+		return lineDotGeneric(b)
+	case kernel == kernelAVX512:
+		k = lineDotAVX512(b)
+	case kernel == kernelAVX2:
+		k = lineDotAVX2(b)
+	default:
 		return lineDotGeneric(b)
 	}
-	switch kernel {
-	case kernelAVX512:
-		return lineDotAVX512(b)
-	case kernelAVX2:
-		return lineDotAVX2(b)
+	if k == len(b) || isLineEnd(b[k-1]) {
+		return k
 	}
-	return lineDotGeneric(b)
+	return confirm(b, k)
+}
+
+// kernelLineDot returns the first candidate of the selected assembly
+// kernel (see the package comment); len(b) >= minVector.
+func kernelLineDot(b []byte) int {
+	if kernel == kernelAVX512 {
+		return lineDotAVX512(b)
+	}
+	return lineDotAVX2(b)
 }
 
 func copyLineDot(dst, src []byte) int {
-	if len(src) < minVector {
+	var k int
+	switch {
+	case len(src) < minVector:
+		return copyLineDotGeneric(dst, src)
+	case kernel == kernelAVX512:
+		k = copyLineDotAVX512(&dst[0], src)
+	case kernel == kernelAVX2:
+		k = copyLineDotAVX2(&dst[0], src)
+	default:
 		return copyLineDotGeneric(dst, src)
 	}
-	switch kernel {
-	case kernelAVX512:
-		return copyLineDotAVX512(&dst[0], src)
-	case kernelAVX2:
-		return copyLineDotAVX2(&dst[0], src)
+	if k == len(src) || isLineEnd(src[k-1]) {
+		return k
 	}
-	return copyLineDotGeneric(dst, src)
+	return confirm(src, k)
 }
 
-// The kernels need len(b) >= 64.
+// The kernels need len(b) >= 64. They return the index of the first "."
+// after a byte below 0x10 (index 0 excluded), or len(b).
 
 //go:noescape
 func lineDotAVX512(b []byte) int

@@ -1,15 +1,26 @@
 #include "textflag.h"
 
-// Line-start dot kernels (see scan.go). len(src) >= 64 on entry.
+// Line-start dot candidate kernels (see scan.go). len(src) >= 64 on entry.
+// Each returns the index of the first "." after a byte below 0x10 (lane 0
+// excluded), or len(src); scan.go confirms that the byte is CR or LF.
 //
 // Each step takes 64 (AVX-512) or 32 (AVX2) bytes X = src[i:] and the same
-// bytes one back, P = src[i-1:], and looks for X == '.' && P == '\n'. At
-// i == 0 the byte before src is not read: AVX-512 masks lane 0 out of the
-// load of P, AVX2 shifts the LF mask of X instead. Steps may overlap the
-// one before (the last one ends at len(src)); overlapped lanes had no hit,
-// or the scan would have stopped there. After a hit the copy kernels go on
-// copying without looking. lineDotAVX512 does so for up to 256 bytes only;
-// longer inputs it reads in aligned blocks (see there).
+// bytes one back, P = src[i-1:], and looks for X == '.' && P & 0xF0 == 0.
+// At i == 0 the byte before src is not read: AVX-512 masks lane 0 out of
+// the load of P and of the dots, AVX2 shifts the mask of X's bytes below
+// 0x10 instead. Steps may overlap the one before (the last one ends at
+// len(src)); overlapped lanes had no hit, or the scan would have stopped
+// there. After a hit the copy kernels go on copying without looking.
+// lineDotAVX512 does so for up to 256 bytes only; longer inputs it reads
+// in aligned blocks (see there).
+//
+// Why below 0x10 and not CR or LF exactly: no single VPTERNLOGD of X, P
+// and one constant tests X == '.' together with P in any set of bytes
+// that holds both CR (0x0D) and LF (0x0A) but not most of the others (the
+// bits in which CR and LF differ, 0x07, are set in '.' at some places
+// and clear at others), while (X ^ '.') | (P & 0xF0) is one VPXORD and
+// one VPTERNLOGD; an exact test needs a second compare. Bytes below 0x10
+// other than CR and LF (TAB, NUL) rarely precede a "." in mail.
 
 // shift1 is the VPERMT2B index that makes P = (prev[63], X[0:63]) from
 // the previous 64 bytes (table 1) and X (table 2): one shuffle instead of
@@ -26,19 +37,19 @@ GLOBL shift1<>(SB), RODATA|NOPTR, $64
 
 DATA dot4<>+0(SB)/4, $0x2e2e2e2e
 GLOBL dot4<>(SB), RODATA|NOPTR, $4
-DATA lf4<>+0(SB)/4, $0x0a0a0a0a
-GLOBL lf4<>(SB), RODATA|NOPTR, $4
+DATA f04<>+0(SB)/4, $0xf0f0f0f0
+GLOBL f04<>(SB), RODATA|NOPTR, $4
 
-// AVX-512 (BW, VBMI). Hits are the zero bytes of (X ^ '.') | (P ^ '\n')
-// (VPXORD, then VPTERNLOGD 0xF6: a | (b ^ c)); four steps are folded with
+// AVX-512 (BW, VBMI). Hits are the zero bytes of (X ^ '.') | (P & 0xF0)
+// (VPXORD, then VPTERNLOGD 0xF8: a | (b & c)); four steps are folded with
 // VPMINUB and tested once (VPTESTNMB), so the loop spends one mask
-// operation per 256 bytes. Registers: Z1 '.', Z2 LF, Z3 shift1, Z8 the
+// operation per 256 bytes. Registers: Z1 '.', Z2 0xF0, Z3 shift1, Z8 the
 // previous 64 source bytes (becomes P), Z4-Z7 X, Z12-Z15 hits.
 //
-// Steps: the first 64 bytes with a masked load of P (lane 0 is zero, not
-// LF); then from the first 64-byte boundary of dst on (1 to 64 bytes
-// further, overlapping), 256 bytes at a time, then 64; then the last 64
-// bytes, overlapping, with P loaded.
+// Steps: the first 64 bytes with a masked load of P (lane 0 is zero, and
+// masked out of the dots); then from the first 64-byte boundary of dst on
+// (1 to 64 bytes further, overlapping), 256 bytes at a time, then 64; then
+// the last 64 bytes, overlapping, with P loaded.
 
 // func copyLineDotAVX512(dst *byte, src []byte) int
 TEXT ·copyLineDotAVX512(SB), NOSPLIT, $0-40
@@ -47,7 +58,7 @@ TEXT ·copyLineDotAVX512(SB), NOSPLIT, $0-40
 	MOVQ src_len+16(FP), CX
 	MOVL $0x2e, AX
 	VPBROADCASTB AX, Z1
-	MOVL $0x0a, AX
+	MOVL $0xf0, AX
 	VPBROADCASTB AX, Z2
 	VMOVDQU64 shift1<>(SB), Z3
 	MOVQ $-2, AX
@@ -57,8 +68,8 @@ TEXT ·copyLineDotAVX512(SB), NOSPLIT, $0-40
 	VMOVDQU8 (SI), Z4
 	VMOVDQU8.Z -1(SI), K1, Z8
 	VMOVDQU8 Z4, (DI)
-	VPCMPEQB Z1, Z4, K2
-	VPCMPEQB Z2, Z8, K2, K3
+	VPCMPEQB Z1, Z4, K1, K2
+	VPTESTNMB Z2, Z8, K2, K3
 	KORTESTQ K3, K3
 	JNZ found512
 
@@ -94,10 +105,10 @@ block512:
 	VPXORD Z1, Z5, Z13
 	VPXORD Z1, Z6, Z14
 	VPXORD Z1, Z7, Z15
-	VPTERNLOGD $0xF6, Z8, Z2, Z12
-	VPTERNLOGD $0xF6, Z9, Z2, Z13
-	VPTERNLOGD $0xF6, Z10, Z2, Z14
-	VPTERNLOGD $0xF6, Z11, Z2, Z15
+	VPTERNLOGD $0xF8, Z8, Z2, Z12
+	VPTERNLOGD $0xF8, Z9, Z2, Z13
+	VPTERNLOGD $0xF8, Z10, Z2, Z14
+	VPTERNLOGD $0xF8, Z11, Z2, Z15
 	VMOVDQA64 Z7, Z8
 	VPMINUB Z12, Z13, Z16
 	VPMINUB Z14, Z15, Z17
@@ -132,7 +143,7 @@ step512:
 	VMOVDQU8 Z4, (DI)(BX*1)
 	VPERMT2B Z4, Z3, Z8
 	VPXORD Z1, Z4, Z12
-	VPTERNLOGD $0xF6, Z8, Z2, Z12
+	VPTERNLOGD $0xF8, Z8, Z2, Z12
 	VMOVDQA64 Z4, Z8
 	VPTESTNMB Z12, Z12, K3
 	KORTESTQ K3, K3
@@ -151,7 +162,7 @@ tail512:
 	VMOVDQU8 -1(SI)(BX*1), Z8
 	VMOVDQU8 Z4, (DI)(BX*1)
 	VPCMPEQB Z1, Z4, K2
-	VPCMPEQB Z2, Z8, K2, K3
+	VPTESTNMB Z2, Z8, K2, K3
 	KORTESTQ K3, K3
 	JNZ found512
 
@@ -191,29 +202,16 @@ restdone512:
 // lineDotAVX512, past 256 bytes, reads src in 64-byte blocks aligned in
 // memory, so that no load straddles cache lines (a straddling load costs
 // two). The first block starts up to 63 bytes before src: a masked load
-// leaves those lanes 0xFF, neither '.' nor LF, and so is the "previous
-// block" of the first. The last block ends up to 63 bytes after src. An
-// aligned block that holds a byte of src lies within a page of src, so the
-// bytes read after src are mapped; a hit among them comes after any hit in
-// src and is cut off (the result is at most len(src)).
-//
-// The fast loop spends three vector operations per block instead of the
-// four of an exact test: VPERMT2B for P, then one VPTERNLOGD with the
-// constant '.', t = b ? ~c : (c | a) per bit for a = P, b = '.', c = X
-// (imm 0x76). t is zero where X == '.' and P has none of the bits that '.'
-// lacks (0xD1): exact for X, but P may be any of the 16 bytes with those
-// bits clear, LF and also NUL, ' ', '"', '(', ',' and '.' among them; no
-// single VPTERNLOGD can test both X and P against their own constant.
-// Four blocks are folded with VPMINUB and tested once, with VPTESTNMB and
-// KMOVQ to a general register (KORTESTQ would take a vector port). A
-// candidate is checked exactly: the LF lanes of its block shifted by one,
-// and for lane 0 the byte before the block (lane 0 of the first block is
-// never a candidate, its P being 0xFF). If none is a hit, the rest of src
-// is scanned exactly (VPXORD, VPERMT2B, VPTERNLOGD 0xF6 as in
-// copyLineDotAVX512): text with one such pair ("...", quotes) tends to
-// have more, and each would cost a mispredicted branch. Registers: Z1 '.',
-// Z2 LF, Z3 shift1, Z8 the previous block (becomes P, then t), Z4-Z7 X
-// (then P, then t), Z12-Z15 exact hits.
+// leaves those lanes 0xFF, neither '.' nor below 0x10, and so is the
+// "previous block" of the first. The last block ends up to 63 bytes after
+// src. An aligned block that holds a byte of src lies within a page of
+// src, so the bytes read after src are mapped; a hit among them comes
+// after any hit in src and is cut off (the result is at most len(src)).
+// Hits as in copyLineDotAVX512: VPXORD, VPERMT2B for P, VPTERNLOGD 0xF8;
+// four blocks folded with VPMINUB and tested once, with VPTESTNMB and
+// KMOVQ to a general register (KORTESTQ would take a vector port).
+// Registers: Z1 '.', Z2 0xF0, Z3 shift1, Z8 the previous block (becomes
+// P), Z4-Z7 X (then P), Z12-Z15 hits.
 //
 // Steps: blocks four at a time while four are left, then one at a time.
 
@@ -222,7 +220,7 @@ TEXT ·lineDotAVX512(SB), NOSPLIT, $0-32
 	MOVQ b_base+0(FP), SI
 	MOVQ b_len+8(FP), CX
 	VPBROADCASTD dot4<>(SB), Z1
-	VPBROADCASTD lf4<>(SB), Z2
+	VPBROADCASTD f04<>(SB), Z2
 	CMPQ CX, $256
 	JLE short
 	VMOVDQU64 shift1<>(SB), Z3
@@ -240,95 +238,12 @@ TEXT ·lineDotAVX512(SB), NOSPLIT, $0-32
 	VPTERNLOGD $0xFF, Z8, Z8, Z8 // the "previous block" of the first: 0xFF
 	VMOVDQA64 Z8, Z4
 	VMOVDQU8 (SI)(BX*1), K1, Z4
-	JMP blockfirst
+	JMP blockfirst // more than 256 bytes: at least five blocks
 
 block:
 	VMOVDQA64 (SI)(BX*1), Z4
 
 blockfirst:
-	VMOVDQA64 64(SI)(BX*1), Z5
-	VMOVDQA64 128(SI)(BX*1), Z6
-	VMOVDQA64 192(SI)(BX*1), Z7
-	VPERMT2B Z4, Z3, Z8
-	VPTERNLOGD $0x76, Z4, Z1, Z8
-	VPERMT2B Z5, Z3, Z4
-	VPTERNLOGD $0x76, Z5, Z1, Z4
-	VPERMT2B Z6, Z3, Z5
-	VPTERNLOGD $0x76, Z6, Z1, Z5
-	VPERMT2B Z7, Z3, Z6
-	VPTERNLOGD $0x76, Z7, Z1, Z6
-	VPMINUB Z8, Z4, Z16
-	VPMINUB Z5, Z6, Z17
-	VPMINUB Z16, Z17, Z16
-	VPTESTNMB Z16, Z16, K3
-	KMOVQ K3, AX
-	TESTQ AX, AX
-	JNZ blockcheck
-	VMOVDQA64 Z7, Z8
-	ADDQ $256, BX
-	CMPQ BX, R12
-	JLE block
-
-step:
-	CMPQ BX, R8
-	JGT none
-	VMOVDQA64 (SI)(BX*1), Z4
-	VPERMT2B Z4, Z3, Z8
-	VPTERNLOGD $0x76, Z4, Z1, Z8
-	VPTESTNMB Z8, Z8, K3
-	VMOVDQA64 Z4, Z8
-	KMOVQ K3, R9
-	ADDQ $64, BX
-	TESTQ R9, R9
-	JZ step
-	SUBQ $64, BX
-	MOVL $1, R13
-	JMP check
-
-blockcheck: // candidates in the four blocks at BX
-	VPTESTNMB Z8, Z8, K3
-	KMOVQ K3, R9
-	VPTESTNMB Z4, Z4, K3
-	KMOVQ K3, R10
-	VPTESTNMB Z5, Z5, K3
-	KMOVQ K3, R11
-	VPTESTNMB Z6, Z6, K3
-	KMOVQ K3, DX
-	MOVL $4, R13
-
-check: // R9, R10, R11, DX: candidates of the R13 blocks at BX
-	TESTQ R9, R9
-	JZ checknext
-	// Hits: candidates after a LF. Lane 0 is never a candidate in the
-	// first block, so the byte before a block is read only in the others.
-	VPCMPEQB (SI)(BX*1), Z2, K3
-	KMOVQ K3, AX
-	SHLQ $1, AX
-	BTQ $0, R9
-	JCC checklane0
-	CMPB -1(SI)(BX*1), $0x0a
-	JNE checklane0
-	ORQ $1, AX
-
-checklane0:
-	ANDQ R9, AX
-	JNZ found
-
-checknext:
-	ADDQ $64, BX
-	MOVQ R10, R9
-	MOVQ R11, R10
-	MOVQ DX, R11
-	DECQ R13
-	JNZ check
-
-	// No hit: scan the rest exactly.
-	VMOVDQA64 -64(SI)(BX*1), Z8
-	CMPQ BX, R12
-	JGT exactstep
-
-exactblock:
-	VMOVDQA64 (SI)(BX*1), Z4
 	VMOVDQA64 64(SI)(BX*1), Z5
 	VMOVDQA64 128(SI)(BX*1), Z6
 	VMOVDQA64 192(SI)(BX*1), Z7
@@ -340,10 +255,10 @@ exactblock:
 	VPERMT2B Z5, Z3, Z4
 	VPERMT2B Z6, Z3, Z5
 	VPERMT2B Z7, Z3, Z6
-	VPTERNLOGD $0xF6, Z8, Z2, Z12
-	VPTERNLOGD $0xF6, Z4, Z2, Z13
-	VPTERNLOGD $0xF6, Z5, Z2, Z14
-	VPTERNLOGD $0xF6, Z6, Z2, Z15
+	VPTERNLOGD $0xF8, Z8, Z2, Z12
+	VPTERNLOGD $0xF8, Z4, Z2, Z13
+	VPTERNLOGD $0xF8, Z5, Z2, Z14
+	VPTERNLOGD $0xF8, Z6, Z2, Z15
 	VMOVDQA64 Z7, Z8
 	VPMINUB Z12, Z13, Z16
 	VPMINUB Z14, Z15, Z17
@@ -351,27 +266,27 @@ exactblock:
 	VPTESTNMB Z16, Z16, K3
 	KMOVQ K3, AX
 	TESTQ AX, AX
-	JNZ exactblockfound
+	JNZ blockfound
 	ADDQ $256, BX
 	CMPQ BX, R12
-	JLE exactblock
+	JLE block
 
-exactstep:
+step:
 	CMPQ BX, R8
 	JGT none
 	VMOVDQA64 (SI)(BX*1), Z4
 	VPXORD Z1, Z4, Z12
 	VPERMT2B Z4, Z3, Z8
-	VPTERNLOGD $0xF6, Z8, Z2, Z12
+	VPTERNLOGD $0xF8, Z8, Z2, Z12
 	VMOVDQA64 Z4, Z8
 	VPTESTNMB Z12, Z12, K3
 	KMOVQ K3, AX
 	TESTQ AX, AX
 	JNZ found
 	ADDQ $64, BX
-	JMP exactstep
+	JMP step
 
-exactblockfound:
+blockfound:
 	VPTESTNMB Z12, Z12, K3
 	KMOVQ K3, AX
 	TESTQ AX, AX
@@ -404,15 +319,15 @@ none:
 	MOVQ CX, ret+24(FP)
 	RET
 
-short: // 64 to 256 bytes, exactly, unaligned: the first step with a masked
-	// load of P, then VPERMT2B, the last step overlapping with P loaded
+short: // 64 to 256 bytes, unaligned: the first step with a masked load of
+	// P, then VPERMT2B, the last step overlapping with P loaded
 	MOVQ $-2, AX
 	KMOVQ AX, K1
 	XORQ BX, BX
 	VMOVDQU8 (SI), Z4
-	VMOVDQU8.Z -1(SI), K1, Z8 // lane 0 is zero, not LF
-	VPCMPEQB Z1, Z4, K2
-	VPCMPEQB Z2, Z8, K2, K3
+	VMOVDQU8.Z -1(SI), K1, Z8 // lane 0 is zero, and masked out of the dots
+	VPCMPEQB Z1, Z4, K1, K2
+	VPTESTNMB Z2, Z8, K2, K3
 	KMOVQ K3, AX
 	TESTQ AX, AX
 	JNZ found
@@ -427,7 +342,7 @@ shortstep:
 	VMOVDQU8 (SI)(BX*1), Z4
 	VPXORD Z1, Z4, Z12
 	VPERMT2B Z4, Z3, Z8
-	VPTERNLOGD $0xF6, Z8, Z2, Z12
+	VPTERNLOGD $0xF8, Z8, Z2, Z12
 	VMOVDQA64 Z4, Z8
 	VPTESTNMB Z12, Z12, K3
 	KMOVQ K3, AX
@@ -444,11 +359,15 @@ shorttail:
 	VMOVDQU8 (SI)(BX*1), Z4
 	VMOVDQU8 -1(SI)(BX*1), Z8
 	VPCMPEQB Z1, Z4, K2
-	VPCMPEQB Z2, Z8, K2, K3
+	VPTESTNMB Z2, Z8, K2, K3
 	KMOVQ K3, AX
 	TESTQ AX, AX
 	JNZ found
 	JMP none
+
+// AVX2: per 32 bytes, the dots (VPCMPEQB) and the bytes of P below 0x10
+// (VPAND 0xF0, VPCMPEQB with zero), tested together with VPTEST.
+// Registers: Y1 '.', Y2 0xF0, Y7 zero.
 
 // func copyLineDotAVX2(dst *byte, src []byte) int
 TEXT ·copyLineDotAVX2(SB), NOSPLIT, $0-40
@@ -458,16 +377,18 @@ TEXT ·copyLineDotAVX2(SB), NOSPLIT, $0-40
 	MOVL $0x2e, AX
 	MOVQ AX, X1
 	VPBROADCASTB X1, Y1
-	MOVL $0x0a, AX
+	MOVL $0xf0, AX
 	MOVQ AX, X2
 	VPBROADCASTB X2, Y2
+	VPXOR Y7, Y7, Y7
 
-	// i == 0: hits = dots & (LFs << 1), from X alone.
+	// i == 0: hits = dots & (controls << 1), from X alone.
 	XORQ BX, BX
 	VMOVDQU (SI), Y0
 	VMOVDQU Y0, (DI)
 	VPCMPEQB Y1, Y0, Y4
-	VPCMPEQB Y2, Y0, Y5
+	VPAND Y2, Y0, Y5
+	VPCMPEQB Y7, Y5, Y5
 	VPMOVMSKB Y4, AX
 	VPMOVMSKB Y5, DX
 	SHLL $1, DX
@@ -480,10 +401,10 @@ loop2:
 	CMPQ AX, CX
 	JA tail2
 	VMOVDQU (SI)(BX*1), Y0
-	VMOVDQU -1(SI)(BX*1), Y3
 	VMOVDQU Y0, (DI)(BX*1)
 	VPCMPEQB Y1, Y0, Y4
-	VPCMPEQB Y2, Y3, Y5
+	VPAND -1(SI)(BX*1), Y2, Y5
+	VPCMPEQB Y7, Y5, Y5
 	VPTEST Y4, Y5
 	JNZ found2
 	MOVQ AX, BX
@@ -495,10 +416,10 @@ tail2:
 	MOVQ CX, BX
 	SUBQ $32, BX
 	VMOVDQU (SI)(BX*1), Y0
-	VMOVDQU -1(SI)(BX*1), Y3
 	VMOVDQU Y0, (DI)(BX*1)
 	VPCMPEQB Y1, Y0, Y4
-	VPCMPEQB Y2, Y3, Y5
+	VPAND -1(SI)(BX*1), Y2, Y5
+	VPCMPEQB Y7, Y5, Y5
 	VPTEST Y4, Y5
 	JNZ found2
 
@@ -545,14 +466,16 @@ TEXT ·lineDotAVX2(SB), NOSPLIT, $0-32
 	MOVL $0x2e, AX
 	MOVQ AX, X1
 	VPBROADCASTB X1, Y1
-	MOVL $0x0a, AX
+	MOVL $0xf0, AX
 	MOVQ AX, X2
 	VPBROADCASTB X2, Y2
+	VPXOR Y7, Y7, Y7
 
 	XORQ BX, BX
 	VMOVDQU (SI), Y0
 	VPCMPEQB Y1, Y0, Y4
-	VPCMPEQB Y2, Y0, Y5
+	VPAND Y2, Y0, Y5
+	VPCMPEQB Y7, Y5, Y5
 	VPMOVMSKB Y4, AX
 	VPMOVMSKB Y5, DX
 	SHLL $1, DX
@@ -565,7 +488,8 @@ loopl2:
 	CMPQ AX, CX
 	JA taill2
 	VPCMPEQB (SI)(BX*1), Y1, Y4
-	VPCMPEQB -1(SI)(BX*1), Y2, Y5
+	VPAND -1(SI)(BX*1), Y2, Y5
+	VPCMPEQB Y7, Y5, Y5
 	VPTEST Y4, Y5
 	JNZ foundl2
 	MOVQ AX, BX
@@ -577,7 +501,8 @@ taill2:
 	MOVQ CX, BX
 	SUBQ $32, BX
 	VPCMPEQB (SI)(BX*1), Y1, Y4
-	VPCMPEQB -1(SI)(BX*1), Y2, Y5
+	VPAND -1(SI)(BX*1), Y2, Y5
+	VPCMPEQB Y7, Y5, Y5
 	VPTEST Y4, Y5
 	JNZ foundl2
 

@@ -26,7 +26,8 @@ func guarded(t *testing.T) []byte {
 
 // Inputs that start at most 63 bytes after an unmapped page or end at most
 // 63 bytes before one, src and dst alike, at every length of testLengths,
-// with a line-start dot at the first and last index, or none.
+// with a line-start dot (after LF or CR) at the first and last index, or
+// none.
 func TestLineDotPageEdges(t *testing.T) {
 	src, dst := guarded(t), guarded(t)
 	eachKernel(t, func(t *testing.T) {
@@ -41,7 +42,7 @@ func TestLineDotPageEdges(t *testing.T) {
 					case k == 0 && n > 0:
 						c[0] = '.'
 					case k >= 1 && k < n:
-						c[k-1], c[k] = '\n', '.'
+						c[k-1], c[k] = "\n\r"[(k+gap)&1], '.'
 					}
 					checkAt(t, c, src[:gap+n], dst[:gap+n], gap)
 					checkAt(t, c, src[len(src)-gap-n:], dst[len(dst)-gap-n:], 0)

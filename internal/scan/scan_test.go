@@ -27,7 +27,7 @@ func eachKernel(t *testing.T, f func(t *testing.T)) {
 // refLineDot is the definition, byte by byte.
 func refLineDot(b []byte) int {
 	for k := 1; k < len(b); k++ {
-		if b[k] == '.' && b[k-1] == '\n' {
+		if b[k] == '.' && (b[k-1] == '\n' || b[k-1] == '\r') {
 			return k
 		}
 	}
@@ -64,9 +64,10 @@ func check(t *testing.T, b []byte, off int) {
 	}
 }
 
-// Every length 0..300, a line-start dot at every position (alone, and
-// after a "." that does not follow LF and a LF not followed by "."), and
-// none at all.
+// Every length 0..300, a line-start dot at every position, after a LF and
+// after a CR (alone, and after a "." that does not follow a line end, a LF
+// or CR not followed by ".", and a "." after TAB, a candidate of the
+// kernels that is no line-start dot), and none at all.
 func TestLineDotEveryPosition(t *testing.T) {
 	eachKernel(t, func(t *testing.T) {
 		rng := rand.New(rand.NewSource(1))
@@ -77,23 +78,34 @@ func TestLineDotEveryPosition(t *testing.T) {
 			}
 			check(t, b, n%7)
 			for k := 0; k < n; k++ {
-				c := append([]byte(nil), b...)
-				c[k] = '.' // index 0 is never a line start
-				if k > 0 {
-					c[k-1] = '\n'
+				for _, eol := range []byte("\n\r") {
+					c := append([]byte(nil), b...)
+					c[k] = '.' // index 0 is never a line start
+					if k > 0 {
+						c[k-1] = eol
+					}
+					check(t, c, (n+k)%67)
+					// Decoys before it: a lone "." and a lone LF or CR;
+					// a "." after TAB.
+					if k >= 4 {
+						c[k-4] = '.'
+						c[k-3] = eol
+						check(t, c, k%64)
+					}
+					if k >= 6 {
+						c[k-6] = '\t'
+						c[k-5] = '.'
+						check(t, c, (k+3)%64)
+					}
 				}
-				check(t, c, (n+k)%67)
-				// Decoys before it: a lone "." and a lone LF.
-				if k >= 4 {
-					c[k-4] = '.'
-					c[k-3] = '\n'
-					check(t, c, k%64)
-				}
-				// LF as the last byte before a chunk boundary with no "."
-				// after it, "." as the first byte after one with no LF.
+				// LF or CR as the last byte before a chunk boundary with no
+				// "." after it, "." as the first byte after one with no
+				// line end.
 				d := append([]byte(nil), b...)
 				d[k] = '\n'
 				check(t, d, 0)
+				d[k] = '\r'
+				check(t, d, 2)
 				d[k] = '.'
 				check(t, d, 1)
 			}
@@ -109,18 +121,19 @@ func TestLineDotSegment(t *testing.T) {
 		check(t, b, 0)
 		for k := 1; k < len(b); k++ {
 			c := append([]byte(nil), b...)
-			c[k-1], c[k] = '\n', '.'
+			c[k-1], c[k] = "\n\r"[k&1], '.'
 			check(t, c, k%64)
 		}
 	})
 }
 
-// Random bytes drawn mostly from '.', '\n', '\r' and 'a', so that dots and
-// line starts are dense, at random lengths and offsets.
+// Random bytes drawn mostly from '.', '\n', '\r', 'a', TAB and NUL, so that
+// dots, line starts and candidates that are not line starts are dense, at
+// random lengths and offsets.
 func TestLineDotRandom(t *testing.T) {
 	eachKernel(t, func(t *testing.T) {
 		rng := rand.New(rand.NewSource(2))
-		alphabet := []byte(".\n\ra")
+		alphabet := []byte(".\n\ra\t\x00")
 		for iter := 0; iter < 20000; iter++ {
 			n := rng.Intn(2000)
 			b := make([]byte, n)
@@ -141,6 +154,7 @@ func FuzzLineDot(f *testing.F) {
 	f.Add([]byte("Subject: x\r\n\r\nbody\r\n.\r\n"), 0)
 	f.Add(bytes.Repeat([]byte("a.b\n"), 40), 3)
 	f.Add(append(bytes.Repeat([]byte("x"), 63), '\n', '.'), 1)
+	f.Add(append(bytes.Repeat([]byte("\t."), 100), '\r', '.'), 5)
 	f.Fuzz(func(t *testing.T, b []byte, off int) {
 		if off < 0 {
 			off = -off
@@ -151,11 +165,12 @@ func FuzzLineDot(f *testing.F) {
 }
 
 // fill writes into b lines of letters and spaces with CRLF, and the pairs
-// that the AVX-512 kernel's fast test lets through and then has to rule
-// out (a "." after one of the bytes with the bits of 0xD1 clear other than
-// LF: " .", "..", "\x00." and so on), but no line-start dot.
+// that the kernels let through and scan.go then has to rule out (a "."
+// after a byte below 0x10 other than CR and LF: "\t.", "\x00." and so
+// on) or that differ from a line start in one bit (" .", "..", "\x0b."),
+// but no line-start dot.
 func fill(b []byte, rng *rand.Rand) {
-	decoys := []byte(" .\x00\x02\x04\x06\x08\x0c\x0e\"$&(*,")
+	decoys := []byte(" .\x00\x01\x02\x04\x06\x08\t\x0b\x0c\x0e\x0f\x1a\x1d\"$&(*,")
 	for i := range b {
 		switch r := rng.Intn(40); {
 		case r == 0 && i >= 1:
@@ -169,7 +184,7 @@ func fill(b []byte, rng *rand.Rand) {
 		}
 	}
 	for i := 1; i < len(b); i++ {
-		if b[i] == '.' && b[i-1] == '\n' {
+		if b[i] == '.' && (b[i-1] == '\n' || b[i-1] == '\r') {
 			b[i] = 'x'
 		}
 	}
@@ -257,10 +272,12 @@ func TestLineDotAlignment(t *testing.T) {
 						if k < 1 || k >= n {
 							continue
 						}
-						saved0, saved1 := c[k-1], c[k]
-						c[k-1], c[k] = '\n', '.'
-						checkAt(t, c, src, dst, off)
-						c[k-1], c[k] = saved0, saved1
+						for _, eol := range []byte("\n\r") {
+							saved0, saved1 := c[k-1], c[k]
+							c[k-1], c[k] = eol, '.'
+							checkAt(t, c, src, dst, off)
+							c[k-1], c[k] = saved0, saved1
+						}
 					}
 				}
 			}
