@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/smtp"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -155,10 +156,38 @@ func (b *Bench) connRate(ctx context.Context, r *running) (RateResult, error) {
 
 // smtpTransaction is one mail from the outside client to 172.22.1.110:25.
 func smtpTransaction(ctx context.Context, timeout time.Duration) error {
-	return smtpMail(ctx, timeout, smallMessage)
+	d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ClientAddr)}}
+	c, err := d.DialContext(ctx, "tcp4", net.JoinHostPort(MailGlobal, "25"))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	cl, err := smtp.NewClient(c, "mail.lab.example")
+	if err != nil {
+		return err
+	}
+	if err := cl.Hello("client.bench.example"); err != nil {
+		return err
+	}
+	if err := cl.Mail("sender@outside.example"); err != nil {
+		return err
+	}
+	if err := cl.Rcpt("postmaster@lab.example"); err != nil {
+		return err
+	}
+	w, err := cl.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, "Subject: cbacbench\r\n\r\nOne small message through the firewall.\r\n"); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return cl.Quit()
 }
-
-var smallMessage = []byte("Subject: cbacbench\r\n\r\nOne small message through the firewall.\r\n")
 
 // smtpRate is scenario 4: complete SMTP transactions per second from the
 // outside client to the mail server's global address.
