@@ -61,6 +61,7 @@ type Config struct {
 	Dataplane   Dataplane
 	Logging     Logging
 	Reassembly  Reassembly
+	Metrics     Metrics
 
 	// lines maps key paths to source lines, for Validate's messages; nil
 	// for a Config built in code.
@@ -239,6 +240,20 @@ type Logging struct {
 	Syslog    string // "udp://127.0.0.1:514", "" for none
 	AlertRate int    // alert lines per second
 }
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Listen is the TCP address (host:port) the endpoint serves
+	// /metrics on; "" (the default) serves none. The host is required:
+	// the endpoint has no authentication, so it is meant for a loopback
+	// or management address (SuggestedMetricsListen).
+	Listen string
+}
+
+// SuggestedMetricsListen is the address the documentation suggests for
+// [metrics] listen. Prometheus's registry of exporter ports (9100-9999)
+// is full; 19643 lies outside it and below Linux's ephemeral range.
+const SuggestedMetricsListen = "127.0.0.1:19643"
 
 // Reassembly configures virtual reassembly.
 type Reassembly struct {

@@ -32,6 +32,7 @@ type (
 		Dataplane   fileDataplane       `toml:"dataplane"`
 		Logging     fileLogging         `toml:"logging"`
 		Reassembly  fileReassembly      `toml:"reassembly"`
+		Metrics     fileMetrics         `toml:"metrics"`
 	}
 	fileInspect struct {
 		AuditTrail           *bool               `toml:"audit_trail"`
@@ -117,6 +118,9 @@ type (
 	fileLogging struct {
 		Syslog    *string `toml:"syslog"`
 		AlertRate *int    `toml:"alert_rate"`
+	}
+	fileMetrics struct {
+		Listen *string `toml:"listen"`
 	}
 	fileReassembly struct {
 		MaxDatagrams *int     `toml:"max_datagrams"`
@@ -327,6 +331,7 @@ func resolve(p *problems, f *fileConfig, keys []toml.Key) *Config {
 			MaxFragments: intOr(f.Reassembly.MaxFragments, DefaultMaxFragments),
 			Timeout:      f.Reassembly.Timeout.or(DefaultReassemblyTime),
 		},
+		Metrics: Metrics{Listen: stringOr(f.Metrics.Listen, "")},
 	}
 	for _, name := range orderedNames(keys, []string{"inspect", "rules"}, f.Inspect.Rules) {
 		c.Inspect.Rules = append(c.Inspect.Rules, resolveRule(p, c, name, f.Inspect.Rules[name], keys))

@@ -160,6 +160,16 @@ var badCases = []struct {
 		kind: ErrValue, key: "dataplane.workers", why: "workers is -1: must be at least 0"},
 	{name: "bad syslog", text: "[logging]\nsyslog = \"127.0.0.1:514\" # ERR\n",
 		kind: ErrValue, key: "logging.syslog", why: "want \"udp://host:port\""},
+	{name: "metrics listen without port", text: "[metrics]\nlisten = \"127.0.0.1\" # ERR\n",
+		kind: ErrValue, key: "metrics.listen", why: "want HOST:PORT"},
+	{name: "metrics listen without host", text: "[metrics]\nlisten = \":19643\" # ERR\n",
+		kind: ErrValue, key: "metrics.listen", why: "name the address to listen on"},
+	{name: "metrics listen port out of range", text: "[metrics]\nlisten = \"127.0.0.1:70000\" # ERR\n",
+		kind: ErrValue, key: "metrics.listen", why: "is not from 1 to 65535"},
+	{name: "metrics listen not a string", text: "[metrics]\nlisten = 19643 # ERR\n",
+		kind: ErrValue, key: "metrics.listen", why: ""},
+	{name: "unknown metrics key", text: "[metrics]\npath = \"/m\" # ERR\n",
+		kind: ErrUnknownKey, key: "metrics.path", why: `unknown key "path"`},
 	{name: "type mismatch", text: "[inspect]\ntcp_max_incomplete_host = \"fifty\" # ERR\n",
 		kind: ErrValue, key: "inspect.tcp_max_incomplete_host", why: "incompatible types"},
 	{name: "syntax error", text: "[inspect]\nalert = yes # ERR\n",
@@ -208,6 +218,17 @@ func TestRejections(t *testing.T) {
 				t.Errorf("error %q does not say %q", msg, tc.why)
 			}
 		})
+	}
+}
+
+func TestMetricsListen(t *testing.T) {
+	c, err := Parse("ok.toml", []byte(badBase))
+	if err != nil || c.Metrics.Listen != "" {
+		t.Fatalf("metrics must be off by default: %q %v", c.Metrics.Listen, err)
+	}
+	c, err = Parse("ok.toml", []byte(badBase+"[metrics]\nlisten = \""+SuggestedMetricsListen+"\"\n"))
+	if err != nil || c.Metrics.Listen != SuggestedMetricsListen {
+		t.Fatalf("metrics listen: %q %v", c.Metrics.Listen, err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"net/url"
 	"strconv"
 	"time"
@@ -348,4 +349,28 @@ func (c *Config) validateRuntime(p *problems) {
 	within(p, "reassembly.max_datagrams", r.MaxDatagrams, 1, 4096)
 	within(p, "reassembly.max_fragments", r.MaxFragments, 1, 64)
 	positive(p, "reassembly.timeout", r.Timeout)
+	if a := c.Metrics.Listen; a != "" {
+		if err := checkListen(a); err != nil {
+			p.add("metrics.listen", err)
+		}
+	}
+}
+
+// checkListen checks a [metrics] listen address: an IP address (or host
+// name) and a port, as net.Listen("tcp", a) takes them. A missing host
+// would listen on every address, and the endpoint has no authentication,
+// so it must be named ("0.0.0.0:PORT" for all, deliberately).
+func checkListen(a string) error {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return errorf(ErrValue, "listen %q: want HOST:PORT, e.g. %q", a, SuggestedMetricsListen)
+	}
+	if host == "" {
+		return errorf(ErrValue, "listen %q: name the address to listen on (e.g. %q; \"0.0.0.0:%s\" for every address)", a, SuggestedMetricsListen, port)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return errorf(ErrValue, "listen %q: port %q is not from 1 to 65535", a, port)
+	}
+	return nil
 }

@@ -93,6 +93,9 @@ func TestReload(t *testing.T) {
 	if _, err := exec("reload"); err == nil {
 		t.Errorf("reload that changes a device accepted")
 	}
+	if ok, failed, gen := srv.ReloadCounts(); ok != 1 || failed != 2 || gen != 2 {
+		t.Errorf("reload counts: %d ok, %d failed, generation %d; want 1, 2, 2", ok, failed, gen)
+	}
 	if out, _ := exec("sh ip insp all"); !strings.HasPrefix(out, "Session audit trail is disabled") {
 		t.Errorf("abbreviated show failed: %q", out)
 	}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cbac/config"
@@ -30,6 +31,11 @@ type Server struct {
 	// `show ip inspect statistics`; nil without sockets (replay, tests).
 	SocketStats func(w io.Writer)
 
+	// Reloads that succeeded and failed (RunReload), and the generation of
+	// the running configuration: 1 for the one the daemon started with, +1
+	// for each SetConfig.
+	reloadsOK, reloadsFailed, generation atomic.Uint64
+
 	mu     sync.Mutex // guards the fields below
 	cfg    *config.Config
 	subs   map[chan string]struct{} // debug ip inspect smtp listeners
@@ -41,7 +47,29 @@ type Server struct {
 func NewServer(dp *dataplane.Dataplane, cfg *config.Config, log *slog.Logger) *Server {
 	s := &Server{DP: dp, Log: log, cfg: cfg, subs: map[chan string]struct{}{}}
 	s.limit.rate = float64(dp.Ruleset().AlertRate)
+	s.generation.Store(1)
 	return s
+}
+
+// RunReload runs Reload and counts its outcome (ReloadCounts); the reload
+// command and SIGHUP both come here.
+func (s *Server) RunReload() error {
+	if s.Reload == nil {
+		return errors.New("reload is not available")
+	}
+	if err := s.Reload(); err != nil {
+		s.reloadsFailed.Add(1)
+		return err
+	}
+	s.reloadsOK.Add(1)
+	return nil
+}
+
+// ReloadCounts returns how many reloads succeeded and failed since start,
+// and the generation of the running configuration (1 at start, +1 for each
+// configuration installed since). Safe from any goroutine.
+func (s *Server) ReloadCounts() (ok, failed, generation uint64) {
+	return s.reloadsOK.Load(), s.reloadsFailed.Load(), s.generation.Load()
 }
 
 // SetConfig records the configuration now running (after a reload).
@@ -50,6 +78,7 @@ func (s *Server) SetConfig(c *config.Config) {
 	s.cfg = c
 	s.limit.rate = float64(s.DP.Ruleset().AlertRate)
 	s.mu.Unlock()
+	s.generation.Add(1)
 }
 
 func (s *Server) config() *config.Config {
@@ -67,13 +96,15 @@ const usage = `commands:
   show access-lists [NAME]
   show arp
   debug ip inspect smtp        (streams the trace until interrupted)
+  capture drops [count N] [reason R] [snaplen N]   (a frame stream: use cbacctl capture)
+  capture interface NAME [count N] [snaplen N]
   clear ip inspect session ID|all
   clear access-list counters
   reload`
 
 // words of the command language; IOS-style unique prefixes are accepted.
 var grammar = map[string][]string{
-	"":                         {"show", "debug", "undebug", "clear", "reload", "help"},
+	"":                         {"show", "debug", "undebug", "clear", "reload", "capture", "help"},
 	"show":                     {"ip", "access-lists", "arp"},
 	"show ip":                  {"inspect", "nat"},
 	"show ip inspect":          {"all", "sessions", "statistics"},
@@ -89,6 +120,7 @@ var grammar = map[string][]string{
 	"clear ip":                 {"inspect"},
 	"clear ip inspect":         {"session"},
 	"clear access-list":        {"counters"},
+	"capture":                  {"drops", "interface"},
 }
 
 // expand resolves abbreviations ("sh ip insp all") against the grammar;
@@ -161,6 +193,8 @@ func (s *Server) Exec(ctx context.Context, line string, w io.Writer) error {
 		ShowARP(w, dp)
 	case cmd == "debug ip inspect smtp":
 		return s.debugSMTP(ctx, w)
+	case len(fields) >= 2 && fields[0] == "capture":
+		return s.capture(ctx, fields, w)
 	case cmd == "undebug ip inspect smtp" || cmd == "undebug all":
 		dp.DebugSMTP.Store(false)
 		fmt.Fprintln(w, "INSPECT SMTP Inspection debugging is off")
@@ -195,7 +229,7 @@ func (s *Server) Exec(ctx context.Context, line string, w io.Writer) error {
 		if s.Reload == nil {
 			return errors.New("reload is not available")
 		}
-		if err := s.Reload(); err != nil {
+		if err := s.RunReload(); err != nil {
 			return fmt.Errorf("reload failed, old configuration kept: %w", err)
 		}
 		fmt.Fprintln(w, "configuration reloaded")

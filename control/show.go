@@ -60,6 +60,14 @@ func StatsTotal(dp *dataplane.Dataplane) dataplane.Stats {
 			t.EventsDropped += s.EventsDropped
 			t.SMTPRewritten += s.SMTPRewritten
 			t.Forwarded += s.Forwarded
+			for k := range s.SMTPAlerts {
+				t.SMTPAlerts[k] += s.SMTPAlerts[k]
+			}
+			t.RunNs += s.RunNs
+			t.BusyNs += s.BusyNs
+			for c := range s.HalfOpenResets {
+				t.HalfOpenResets[c] += s.HalfOpenResets[c]
+			}
 		})
 	}
 	return t
@@ -197,6 +205,15 @@ func ShowStatistics(w io.Writer, dp *dataplane.Dataplane, st *dataplane.Stats) {
 	}
 	fmt.Fprintf(w, "SMTP inspection: %d sessions inspected (open connections) of %s; %d states allocated; %d refused at the limit\n",
 		inspected, limit, allocated, st.Drops[dataplane.DropSMTPPoolFull])
+	fmt.Fprint(w, "Half-open sessions reset on both ends:")
+	for c := dataplane.ResetCause(0); c < dataplane.NumResetCauses; c++ {
+		sep := ","
+		if c == 0 {
+			sep = ""
+		}
+		fmt.Fprintf(w, "%s %d %s", sep, st.HalfOpenResets[c], c)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Workers: %d; frames handed over between workers: %d\n", len(dp.Workers), st.HandedOver)
 	fmt.Fprintf(w, "Packets forwarded: %d; SMTP bytes rewritten: %d\n", st.Forwarded, st.SMTPRewritten)
 	fmt.Fprintf(w, "SMTP replay copy: %d frames held until the server's ACK (%d of them transmitted)\n", held, parked)

@@ -154,4 +154,29 @@ func TestAllocsPerPacket(t *testing.T) {
 			t.Errorf("%d sessions created, want %d", r.w.Stats.SessionsCreated, runs+1)
 		}
 	})
+	t.Run("aggressive mode: a SYN deletes and resets the oldest", func(t *testing.T) {
+		r := newRun(t, seedVariant(t, smallTable, seedMaxIncomplete, `max_incomplete = { low = 2, high = 3 }`,
+			seedOneMinute, `one_minute = { low = 90000, high = 100000 }`))
+		frames, _ := synsInsideOut(r, 0, 3)
+		r.sendAll(portIn, frames)
+		cnt := newCounter()
+		buf := make([]byte, 2048)
+		i := 0
+		allocs := testing.AllocsPerRun(runs, func() {
+			f := flow{srcMAC: pmac(macHost), dstMAC: pmac(macIn0), src: ip4("10.10.10.5"), dst: ip4("198.51.100.7"), sport: uint16(30000 + i), dport: 443}
+			i++
+			r.q[portIn].Inject(writeTCP(buf, &f, 100, 0, packet.SYN, nil))
+			cnt.step(r.harness)
+		})
+		if allocs != 0 {
+			t.Errorf("%v allocations per SYN, want 0", allocs)
+		}
+		// Each SYN: itself and an RST out, an RST in.
+		if want := runs + 1; cnt.n[portOut] != 2*want || cnt.n[portIn] != want {
+			t.Errorf("%d frames out, %d in; want %d, %d (drops %v)", cnt.n[portOut], cnt.n[portIn], 2*want, want, nonZero(r.w.Stats.Drops[:]))
+		}
+		if n := r.w.Stats.HalfOpenResets[dataplane.ResetAggressive]; n != runs+1 {
+			t.Errorf("%d resets, want %d", n, runs+1)
+		}
+	})
 }

@@ -260,3 +260,15 @@ func (w *Worker) CreateSession(frame []byte, in int) Reason {
 	_, r := w.createSession(&p, &k, pol, in, out, nh, nsrc, ndst)
 	return r
 }
+
+// EmptyPool takes every free frame out of the worker's pool, so that
+// newFrame fails, and returns the function that gives them back.
+func (w *Worker) EmptyPool() (restore func()) {
+	taken := append([]uint64(nil), w.pool.free...)
+	w.pool.free = w.pool.free[:0]
+	return func() {
+		for _, a := range taken {
+			w.pool.put(a)
+		}
+	}
+}

@@ -533,11 +533,11 @@ func (w *Worker) createSession(p *pkt, k *flowtable.Key, pol *ProtoPolicy, in, o
 	case inspect.RefuseHostBlocked:
 		return 0, DropHostBlocked
 	case inspect.DeleteOldestHalfOpen:
-		w.deleteOldestHalfOpen(0, false)
+		w.deleteOldestHalfOpen(0, ResetAggressive)
 	case inspect.DeleteOldestOfHost:
-		w.deleteOldestHalfOpen(ndst, false)
+		w.deleteOldestHalfOpen(ndst, ResetHostOldest)
 	case inspect.BlockHost:
-		w.deleteOldestHalfOpen(ndst, true)
+		w.deleteOldestHalfOpen(ndst, ResetHostBlocked)
 		return 0, DropHostBlocked
 	}
 	rport, rnh, ok := rs.lookupRoute(p.src)
@@ -611,15 +611,18 @@ func (w *Worker) createSession(p *pkt, k *flowtable.Key, pol *ProtoPolicy, in, o
 	return idx, DropNone
 }
 
-// deleteOldestHalfOpen is aggressive mode: delete the oldest half-open
-// session (of host, when host != 0; all of them with all). The half-open
-// TCP sessions are the synwait list, oldest first.
-func (w *Worker) deleteOldestHalfOpen(host uint32, all bool) {
+// deleteOldestHalfOpen deletes, resetting both ends (resetHalfOpen), the
+// oldest half-open session (ResetAggressive), the oldest of host
+// (ResetHostOldest) or all of host's (ResetHostBlocked). The half-open TCP
+// sessions are the synwait list, oldest first.
+func (w *Worker) deleteOldestHalfOpen(host uint32, cause ResetCause) {
+	all := cause == ResetHostBlocked
 	idx, ok := w.table.Oldest(w.rs.ClassSynWait)
 	for steps := 0; ok && steps < 4096; steps++ {
 		next, nok := w.table.Newer(idx)
 		s := &w.sess[idx]
 		if s.flags&sfHalfOpen != 0 && (host == 0 || s.host == host) {
+			w.resetHalfOpen(idx, cause)
 			w.deleteSession(idx)
 			if !all {
 				return

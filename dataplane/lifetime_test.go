@@ -321,26 +321,38 @@ func TestHalfOpenDeletionReleases(t *testing.T) {
 		repl       []string
 		syns, half int // SYNs sent, half-open left
 		forwarded  int
+		deleted    int // half-open sessions deleted, each reset on both ends
 	}{
-		{"max-incomplete", []string{seedMaxIncomplete, `max_incomplete = { low = 2, high = 3 }`, seedOneMinute, `one_minute = { low = 90000, high = 100000 }`}, 6, 3, 6},
-		{"host, block-time 0", []string{`tcp_max_incomplete_host = 50`, `tcp_max_incomplete_host = 3`}, 6, 3, 6},
-		{"host, block-time 1m", []string{`tcp_max_incomplete_host = 50`, `tcp_max_incomplete_host = 3`, seedBlockTime, `tcp_block_time = "1m"`}, 6, 0, 3},
+		{"max-incomplete", []string{seedMaxIncomplete, `max_incomplete = { low = 2, high = 3 }`, seedOneMinute, `one_minute = { low = 90000, high = 100000 }`}, 6, 3, 6, 3},
+		{"host, block-time 0", []string{`tcp_max_incomplete_host = 50`, `tcp_max_incomplete_host = 3`}, 6, 3, 6, 3},
+		{"host, block-time 1m", []string{`tcp_max_incomplete_host = 50`, `tcp_max_incomplete_host = 3`, seedBlockTime, `tcp_block_time = "1m"`}, 6, 0, 3, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, compile(t, seedVariant(t, "", tc.repl...)))
-			fwd := 0
+			fwd, toServer, toClient := 0, 0, 0
 			for i := 0; i < tc.syns; i++ {
 				c := &smtpConv{t: t, h: h, sport: uint16(40350 + i), buf: make([]byte, 2048)}
-				fwd += len(h.send(portOut, c.fromClient(smtpClientISN, 0, packet.SYN, 65535, -1, nil))[portIn])
+				out := h.send(portOut, c.fromClient(smtpClientISN, 0, packet.SYN, 65535, -1, nil))
+				syns, rsts := splitRST(out[portIn])
+				_, back := splitRST(out[portOut])
+				fwd += len(syns)
+				toServer += len(rsts)
+				toClient += len(back)
 			}
 			if fwd != tc.forwarded {
 				t.Errorf("%d SYNs forwarded, want %d; drops %v", fwd, tc.forwarded, smtpDrops(h))
+			}
+			if toServer != tc.deleted || toClient != tc.deleted {
+				t.Errorf("RSTs %d to the server, %d to clients; want %d each", toServer, toClient, tc.deleted)
 			}
 			noLeaks(t, h, "after the SYNs", tc.half, tc.half, tc.half)
 			for i := 0; i < 4; i++ {
 				h.advance(synwait / 3)
 			}
 			noLeaks(t, h, "after synwait", 0, 0, 0)
+			if n := h.w.Stats.HalfOpenResets[dataplane.ResetSynWait]; n != uint64(tc.half) {
+				t.Errorf("%d sessions reset at synwait expiry, want %d", n, tc.half)
+			}
 		})
 	}
 }

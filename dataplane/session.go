@@ -127,9 +127,12 @@ func (w *Worker) deleteSession(idx uint32) {
 }
 
 // expire deletes sessions whose timer ran out (bounded work per batch).
+// A TCP session still half-open when synwait runs out is reset on both
+// ends (resetHalfOpen), as IOS resets every session it drops.
 func (w *Worker) expire() {
 	ex := w.table.Expire(w.now, expireBudget, w.expired[:0])
 	for _, idx := range ex {
+		w.resetHalfOpen(idx, ResetSynWait)
 		w.finalize(idx)
 	}
 }

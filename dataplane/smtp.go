@@ -232,6 +232,7 @@ func (w *Worker) inspectSMTP(d *Desc, s *Session, st *smtpState, idx uint32, dir
 	// first copy wins, rewrites included): its checksum is recomputed.
 	changed := act == tcpstream.Replay
 	if differs {
+		w.Stats.SMTPAlerts[smtpfsm.AlertRetransmitDiffers]++
 		w.smtpAlert(s, idx, EvStreamDiffers, 0, nil)
 	}
 	if start != 0 {
@@ -428,6 +429,11 @@ func (w *Worker) smtpResult(s *Session, idx uint32, res *smtpfsm.Result, tr *smt
 
 func (w *Worker) smtpReport(s *Session, idx uint32, res *smtpfsm.Result, tr *smtpfsm.Trace) {
 	alerts := res.Alerts &^ (1 << smtpfsm.AlertMaxData)
+	for k := smtpfsm.AlertKind(0); k < smtpfsm.NumAlerts; k++ {
+		if alerts.Has(k) {
+			w.Stats.SMTPAlerts[k]++
+		}
+	}
 	if alerts != 0 && s.flags&sfAlert != 0 {
 		var text []byte
 		if alerts.Has(smtpfsm.AlertInvalidCommand) {
@@ -467,47 +473,20 @@ func (w *Worker) resetSession(d *Desc, frame []byte, p *pkt, s *Session, idx uin
 	st := w.smtp.get(s.smtp)
 	t := packet.TCP(p.l4)
 	e := w.table.Entry(idx)
+	w.Stats.SMTPAlerts[smtpfsm.AlertMaxData]++
 	w.smtpAlert(s, idx, EvMaxData, 1<<smtpfsm.AlertMaxData, nil)
 
 	seqToServer := st.guard.Next()
 	ackToServer := t.Ack()
 	// RST to the client, from the server, built in a new frame with the
 	// server's (inside local) addresses, then translated as replies are.
-	if nd, buf, ok := w.newFrame(); ok {
-		r := e.Reply
-		n := writeRST(buf, r.Src, r.Dst, r.SrcPort, r.DstPort, ackToServer, seqToServer)
-		nd.Len = uint32(n)
-		ip := packet.IPv4(buf[packet.EthernetHeaderLen:n])
-		s.xlate[1].Apply(ip)
-		w.send(&nd, buf[:n], int(s.port[1]), s.nextHop[1])
-	}
+	w.sendRST(s, 1, &e.Reply, ackToServer, seqToServer, packet.RST|packet.ACK)
 	// The client's segment becomes the RST to the server.
-	n := writeRST(frame, p.src, p.dst, p.sport, p.dport, seqToServer, ackToServer)
+	n := writeRST(frame, p.src, p.dst, p.sport, p.dport, seqToServer, ackToServer, packet.RST|packet.ACK)
 	d.Len = uint32(n)
 	ip := packet.IPv4(frame[packet.EthernetHeaderLen:n])
 	s.xlate[0].Apply(ip)
 	w.send(d, frame[:n], int(s.port[0]), s.nextHop[0])
 	w.Stats.Drops[DropSMTPMaxData]++
 	w.deleteSession(idx)
-}
-
-// writeRST writes an Ethernet+IPv4+TCP RST|ACK into b and returns its
-// length. The Ethernet addresses are left to send.
-func writeRST(b []byte, src, dst uint32, sport, dport uint16, seq, ack uint32) int {
-	const l = packet.EthernetHeaderLen + 20 + 20
-	packet.Ethernet(b).SetType(packet.EtherTypeIPv4)
-	ip := packet.IPv4(b[packet.EthernetHeaderLen:l])
-	packet.WriteIPv4Header(ip, src, dst, packet.ProtoTCP, 64, 20, 0)
-	t := packet.TCP(b[packet.EthernetHeaderLen+20 : l])
-	for i := range t {
-		t[i] = 0
-	}
-	t.SetSrcPort(sport)
-	t.SetDstPort(dport)
-	t.SetSeq(seq)
-	t.SetAck(ack)
-	t.SetDataOffset(20)
-	t.SetFlags(packet.RST | packet.ACK)
-	t.SetChecksum(t.CalculateChecksum(src, dst))
-	return l
 }

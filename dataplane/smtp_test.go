@@ -14,6 +14,7 @@ import (
 	"cbac/control"
 	"cbac/dataplane"
 	"cbac/packet"
+	"cbac/smtpfsm"
 )
 
 // SMTP inspection through the whole pipeline (SPEC.md 5 and 9.5-9.11,
@@ -343,6 +344,9 @@ func TestSMTPConversation(t *testing.T) {
 	if got := h.w.Stats.SMTPRewritten; got != 9 {
 		t.Errorf("SMTPRewritten %d, want 9", got)
 	}
+	if got := h.w.Stats.SMTPAlerts; got[smtpfsm.AlertInvalidCommand] != 1 || got[smtpfsm.AlertLongLine] != 0 {
+		t.Errorf("SMTPAlerts %v, want one invalid command", got)
+	}
 	c.reply("502 5.5.2 Error: command not recognized\r\n")
 	c.send("MAIL FROM:<a@example.org>\r\n", "MAIL FROM:<a@example.org>\r\n")
 	if msgs := c.messages(); len(msgs) != 0 {
@@ -564,6 +568,9 @@ func TestSMTPMaxData(t *testing.T) {
 	if n := h.drops(dataplane.DropSMTPMaxData); n != 1 {
 		t.Errorf("max-data drops %d, want 1", n)
 	}
+	if got := h.w.Stats.SMTPAlerts; got[smtpfsm.AlertMaxData] != 1 || got[smtpfsm.AlertInvalidCommand] != 0 {
+		t.Errorf("SMTPAlerts %v, want one max-data", got)
+	}
 	// The client's next segment finds no session.
 	if b := c.clientAt(c.cseq, []byte("more")); b != nil {
 		t.Errorf("forwarded %q after the reset", b)
@@ -677,7 +684,7 @@ func TestSMTPRetransmission(t *testing.T) {
 		c.send("x\r\n", "x\r\n") // the retransmission fills in order
 	})
 	t.Run("partly old partly new", func(t *testing.T) {
-		_, c := open(t)
+		h, c := open(t)
 		seq := c.cseq
 		c.send("NOOP\r\n", "NOOP\r\n")
 		// The old part differs (restored), the new part is a command.
@@ -687,6 +694,9 @@ func TestSMTPRetransmission(t *testing.T) {
 		}
 		if !c.hasMessage("%FW-4-SMTP_RETRANSMIT_DIFFERS") || !c.hasMessage("%FW-4-SMTP_INVALID_COMMAND: Invalid SMTP command (EXPN)") {
 			t.Errorf("messages %q, want the differs and invalid command alerts", c.messages())
+		}
+		if got := h.w.Stats.SMTPAlerts; got[smtpfsm.AlertRetransmitDiffers] != 1 || got[smtpfsm.AlertInvalidCommand] != 1 {
+			t.Errorf("SMTPAlerts %v, want one retransmit-differs and one invalid command", got)
 		}
 		c.cseq = seq + uint32(len("NOOX\r\nEXPN x\r\n"))
 		c.reply("250 Ok\r\n502 Error\r\n")

@@ -77,8 +77,12 @@ func TestThresholdMaxIncomplete(t *testing.T) {
 		t.Fatalf("%d sessions, %d half-open; want 500, 500", live, half)
 	}
 	f501, c501 := synsInsideOut(r, 500, 501)
-	if out := r.sendAll(portIn, f501); len(out[portOut]) != 1 {
-		t.Fatal("501st SYN not forwarded: aggressive mode admits new sessions")
+	out := r.sendAll(portIn, f501)
+	if syns, rsts := splitRST(out[portOut]); len(syns) != 1 || len(rsts) != 1 {
+		t.Fatalf("501st SYN: %d SYNs, %d RSTs out; want 1 (aggressive mode admits new sessions), 1 (the oldest reset)", len(syns), len(rsts))
+	}
+	if _, rsts := splitRST(out[portIn]); len(rsts) != 1 {
+		t.Fatalf("%d RSTs to the oldest's initiator, want 1", len(rsts))
 	}
 	wantLog(t, r, "501st half-open", "%FW-4-ALERT_ON: getting aggressive, count (501/500) current 1-min rate: 501")
 	if conns[0].exists() || !conns[1].exists() || !c501[0].exists() {
@@ -176,8 +180,9 @@ func TestThresholdHostDeleteOldest(t *testing.T) {
 	others, _ := synsInsideOut(r, 0, 10)
 	r.sendAll(portIn, others)
 	f51, c51 := smtpSYNs(r, 50, 51)
-	if out := r.sendAll(portOut, f51); len(out[portIn]) != 1 {
-		t.Fatal("51st SYN not forwarded (block-time 0 admits it)")
+	out := r.sendAll(portOut, f51)
+	if syns, rsts := splitRST(out[portIn]); len(syns) != 1 || len(rsts) != 1 {
+		t.Fatalf("51st SYN: %d SYNs, %d RSTs to the host; want 1 (block-time 0 admits it), 1 (its oldest reset)", len(syns), len(rsts))
 	}
 	wantLog(t, r, "51st", "%FW-4-HOST_TCP_ALERT_ON: Max tcp half-open connections (50) exceeded for host 10.10.10.2.")
 	if conns[0].exists() || !conns[1].exists() || !c51[0].exists() {
@@ -220,8 +225,14 @@ func TestThresholdHostBlock(t *testing.T) {
 	wantLog(t, r, "50 half-open to one host")
 	t0 := r.now
 	f51, _ := smtpSYNs(r, 50, 51)
-	if out := r.sendAll(portOut, f51); len(out[portIn]) != 0 {
+	out := r.sendAll(portOut, f51)
+	syns, rsts := splitRST(out[portIn])
+	if len(syns) != 0 {
 		t.Fatal("51st SYN forwarded: the host should be blocked")
+	}
+	// Its 50 half-open sessions are reset on both ends.
+	if _, back := splitRST(out[portOut]); len(rsts) != 50 || len(back) != 50 {
+		t.Errorf("%d RSTs to the host, %d to its clients; want 50, 50", len(rsts), len(back))
 	}
 	wantLog(t, r, "51st",
 		"%FW-4-HOST_TCP_ALERT_ON: Max tcp half-open connections (50) exceeded for host 10.10.10.2.",
@@ -241,8 +252,14 @@ func TestThresholdHostBlock(t *testing.T) {
 	// Blocked for a minute.
 	r.now = t0 + int64(59*time.Second)
 	f52, _ := smtpSYNs(r, 51, 52)
-	if out := r.sendAll(portOut, f52); len(out[portIn]) != 0 || r.drops(dataplane.DropHostBlocked) != 2 {
-		t.Fatalf("SYN to the blocked host at +59 s: forwarded %d, blocked drops %d", len(out[portIn]), r.drops(dataplane.DropHostBlocked))
+	// (The 5 sessions to other hosts expire in this batch, past synwait,
+	// and are reset: RSTs to 10.10.10.5.)
+	out = r.sendAll(portOut, f52)
+	if syns, _ := splitRST(out[portIn]); len(syns) != 0 || r.drops(dataplane.DropHostBlocked) != 2 {
+		t.Fatalf("SYN to the blocked host at +59 s: forwarded %d, blocked drops %d", len(syns), r.drops(dataplane.DropHostBlocked))
+	}
+	if n := r.w.Stats.HalfOpenResets[dataplane.ResetSynWait]; n != 5 {
+		t.Errorf("%d sessions reset at synwait expiry, want the 5 to other hosts", n)
 	}
 	wantLog(t, r, "+59 s")
 	r.now = t0 + int64(60*time.Second)

@@ -2,10 +2,23 @@
 // (SPEC.md section 4 "Thresholds"), as pure state driven by virtual time.
 //
 //   - max-incomplete high/low: when half-open sessions exceed high, IOS
-//     "gets aggressive": each new session deletes the oldest half-open one,
-//     until the count falls below low (%FW-4-ALERT_ON / %FW-4-ALERT_OFF).
-//   - one-minute high/low: the same, driven by the number of sessions
-//     created in the last minute.
+//     "gets aggressive" (%FW-4-ALERT_ON) and deletes half-open sessions as
+//     new connection requests require, until the count falls below low
+//     (%FW-4-ALERT_OFF).
+//   - one-minute high/low: the same, turned on by the number of sessions
+//     created in the last minute exceeding high, off when it falls below
+//     low.
+//
+// What "as required" means here: in aggressive mode, whichever trigger
+// turned it on, a new session deletes the oldest half-open one only while
+// the half-open count (the new session included) is above max-incomplete
+// low, the level aggressive mode works back down to. Under a SYN flood
+// (thousands half-open) every new SYN deletes the oldest, as before; a
+// legitimate high connection rate whose handshakes complete, leaving a few
+// sessions half-open, is not cut: deleting one of its handshakes would not
+// lower the rate and would only break a connection. With max-incomplete
+// low at 0 or less the floor is 1 (the new session is never its own
+// victim). The dataplane resets both ends of every session it deletes.
 //   - tcp max-incomplete host N block-time M: half-open TCP sessions per
 //     destination host. M = 0: each new SYN beyond N deletes that host's
 //     oldest half-open session. M > 0: all of the host's half-open sessions
@@ -49,8 +62,9 @@ type Decision uint8
 const (
 	// Admit: create the session.
 	Admit Decision = iota
-	// DeleteOldestHalfOpen: aggressive mode; create the session and delete
-	// the oldest half-open session (of any host).
+	// DeleteOldestHalfOpen: aggressive mode with more half-open sessions
+	// than max-incomplete low; create the session and delete the oldest
+	// half-open session (of any host).
 	DeleteOldestHalfOpen
 	// DeleteOldestOfHost: the host has HostMax half-open TCP sessions and
 	// block-time is 0; create the session and delete the host's oldest
@@ -211,7 +225,7 @@ func (a *Admission) NewSession(now int64, dst uint32, tcp bool) Decision {
 	}
 	atomicMax(&s.maxHalf, n)
 	atomicMax(&s.maxRate, rate)
-	if d == Admit && n > 1 && s.mode.Load() != 0 {
+	if d == Admit && s.mode.Load() != 0 && n > int64(max(1, a.th.MaxIncompleteLow)) {
 		d = DeleteOldestHalfOpen
 		a.stats.AggressiveDeletes++
 	}

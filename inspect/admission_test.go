@@ -513,3 +513,43 @@ func BenchmarkNewSessionHalfOpenDone(b *testing.B) {
 		}
 	}
 }
+
+// TestAggressiveDeletesOnlyAboveLow: in aggressive mode a new session
+// deletes the oldest half-open one only while the half-open count, the new
+// session included, is above max-incomplete low, whichever trigger turned
+// aggressive mode on.
+func TestAggressiveDeletesOnlyAboveLow(t *testing.T) {
+	th := DefaultThresholds
+	th.HostMax = 0
+	a := newAdmission(th)
+	now := 10 * sec
+	// Rate trigger: 501 sessions in a second, each established at once.
+	for range 501 {
+		a.NewSession(now, 1, true)
+		a.HalfOpenDone(1, true)
+	}
+	wantMessages(t, a, "%FW-4-ALERT_ON: getting aggressive, count (1/500) current 1-min rate: 501")
+	// Up to 400 half-open (low) nothing is deleted; the 401st deletes.
+	for i := 1; i <= 400; i++ {
+		if d := a.NewSession(now, 1, true); d != Admit {
+			t.Fatalf("half-open %d in aggressive mode (rate): %v, want %v", i, d, Admit)
+		}
+	}
+	if d := a.NewSession(now, 1, true); d != DeleteOldestHalfOpen {
+		t.Fatalf("half-open 401 in aggressive mode (rate): %v, want %v", d, DeleteOldestHalfOpen)
+	}
+	a.HalfOpenDone(1, true) // the deleted one
+	if st := a.Stats(); st.AggressiveDeletes != 1 {
+		t.Fatalf("aggressive deletes %d, want 1", st.AggressiveDeletes)
+	}
+	wantMessages(t, a)
+	// Low of 0: the floor is 1, the new session is never its own victim.
+	th.MaxIncompleteLow, th.MaxIncompleteHigh = 0, 1
+	b := newAdmission(th)
+	if d := b.NewSession(now, 1, true); d != Admit {
+		t.Fatalf("first session: %v", d)
+	}
+	if d := b.NewSession(now, 1, true); d != DeleteOldestHalfOpen {
+		t.Fatalf("second session, high 1: %v, want %v", d, DeleteOldestHalfOpen)
+	}
+}

@@ -35,6 +35,9 @@ const (
 	numAlerts
 )
 
+// NumAlerts is the number of alert kinds: kinds are 0 .. NumAlerts-1.
+const NumAlerts = numAlerts
+
 var alertNames = [numAlerts]string{
 	"SMTP_INVALID_COMMAND",
 	"SMTP_LONG_LINE",

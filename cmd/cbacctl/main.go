@@ -8,6 +8,8 @@
 //	cbacctl show access-lists [NAME]
 //	cbacctl debug ip inspect smtp
 //	cbacctl clear ip inspect session ID|all
+//	cbacctl capture drops [-c N] [-reason R] [-s SNAPLEN] -w FILE.pcapng
+//	cbacctl capture interface NAME [-c N] [-s SNAPLEN] -w FILE.pcapng
 //
 // Abbreviations work as on IOS ("cbacctl sh ip insp sess det").
 package main
@@ -37,6 +39,11 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if flag.Arg(0) == "capture" {
+		code := capture(ctx, *sock, flag.Args()[1:], os.Stderr)
+		stop()
+		os.Exit(code)
+	}
 	var out bytes.Buffer
 	w := &lineWriter{dst: os.Stdout, buf: &out}
 	if err := client(ctx, *sock, strings.Join(flag.Args(), " "), w); err != nil {

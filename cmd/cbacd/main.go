@@ -5,6 +5,7 @@
 //	cbacd lab [-c FILE.toml]           build the seed network in namespaces and run it
 //	cbacd replay -c FILE -r IN -w OUT  run the pipeline over a capture (offline)
 //	cbacd import-ios [-map A=DEV] FILE translate an IOS running-config to TOML
+//	cbacd version                      print the module version, VCS revision and Go version
 package main
 
 import (
@@ -24,6 +25,9 @@ func main() {
 		err = checkMain(args[1:])
 	case len(args) > 0 && args[0] == "import-ios":
 		os.Exit(importIOSMain(args[1:], os.Stdin, os.Stdout, os.Stderr))
+	case len(args) > 0 && (args[0] == "version" || args[0] == "-version" || args[0] == "--version"):
+		versionMain()
+		return
 	case len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help"):
 		fmt.Print(usage)
 		return
@@ -52,4 +56,6 @@ const usage = `usage:
   cbacd import-ios [-map IOSNAME=DEVICE,...] FILE|-
         translate an IOS running-config into cbacd TOML (stdout); untranslated
         lines on stderr; exit 2 if a security-relevant line was not translated
+  cbacd version (or -version)
+        print the module version, VCS revision and Go version
 `

@@ -21,6 +21,8 @@ import (
 	"cbac/config"
 	"cbac/control"
 	"cbac/dataplane"
+	"cbac/internal/sdnotify"
+	"cbac/metrics"
 	"cbac/packet"
 )
 
@@ -112,6 +114,15 @@ func runMain(args []string) error {
 		srv.SetConfig(nc)
 		return nil
 	}
+	srv.Reload = notifyReload(srv.Reload, log)
+	if c.Metrics.Listen != "" { // [metrics] listen: read at start only
+		ms, err := metrics.Listen(c.Metrics.Listen, metrics.Source{DP: x.DP, Server: srv, Sockets: x.SocketStats}, log)
+		if err != nil {
+			return err
+		}
+		defer ms.Close()
+		log.Info("cbacd: metrics at http://" + ms.Addr.String() + "/metrics")
+	}
 	path := *sock
 	if path == "" {
 		path = c.Control.Socket
@@ -126,7 +137,7 @@ func runMain(args []string) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
-			if err := srv.Reload(); err != nil {
+			if err := srv.RunReload(); err != nil {
 				log.Warn("%SYS-4-CONFIG_RELOAD_FAILED: " + err.Error() + "; old configuration kept")
 			} else {
 				log.Info("%SYS-5-CONFIG_I: Configured from " + *cfgPath)
@@ -152,7 +163,9 @@ func runMain(args []string) error {
 		defer f.Close()
 		defer pprof.StopCPUProfile()
 	}
+	go notifyReady(ctx, x.DP, log)
 	x.Run(ctx)
+	sdnotify.Stopping()
 	log.Info("%SYS-5-RELOAD: cbacd stopping: XDP programs detached, the wire carries nothing until it restarts")
 	return nil
 }
