@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -31,20 +29,19 @@ import (
 // the old one); SIGINT/SIGTERM detach everything and exit. The wire carries
 // nothing once cbacd has stopped (fail closed).
 func runMain(args []string) error {
-	fs := flag.NewFlagSet("cbacd", flag.ContinueOnError)
+	fs := newFlagSet("cbacd", "cbacd -c FILE.toml [flags] (cbacd help: the other commands)")
 	cfgPath := fs.String("c", "", "configuration file (TOML)")
 	sock := fs.String("socket", "", "control socket (default: [control] socket of the configuration)")
 	workers := fs.Int("workers", 0, "workers (0: one per RX queue)")
 	mode := fs.String("xdp-mode", "auto", "XDP attach mode: auto, native or generic")
 	force := fs.Bool("force", false, "replace an XDP program already attached to a device")
-	cpus := fs.String("cpus", "", "pin workers to these CPUs, e.g. 1 or 2,3 (default: worker i on CPU i)")
+	cpus := fs.String("cpus", "", "pin worker i to the i-th of these CPUs, e.g. 1 or 2,3; auto: to CPUs that service none of the devices' interrupts or RPS, if enough (default: not pinned)")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the run to this file")
-	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *cfgPath == "" {
-		return fmt.Errorf("-c FILE.toml is required (see cbacd help)")
+		return fmt.Errorf("%w: -c FILE.toml is required", errUsage)
 	}
 	c, err := config.Load(*cfgPath)
 	if err != nil {
@@ -75,6 +72,13 @@ func runMain(args []string) error {
 		return err
 	}
 	defer x.Close()
+	placement := fmt.Sprintf("workers pinned to CPUs %v (-cpus)", cpuList)
+	switch *cpus {
+	case "", "none":
+		placement = "workers not pinned: the scheduler places them"
+	case "auto":
+		placement = autoPlacement(x, rs)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -89,25 +93,9 @@ func runMain(args []string) error {
 			}
 		}
 	}
-	var reloadMu sync.Mutex
-	srv.Reload = func() error {
-		reloadMu.Lock()
-		defer reloadMu.Unlock()
-		nc, err := config.Load(*cfgPath)
-		if err != nil {
-			return err
-		}
-		nrs, err := control.Compile(nc, deviceMAC)
-		if err != nil {
-			return err
-		}
-		if err := x.DP.Swap(nrs); err != nil {
-			return err
-		}
-		srv.SetConfig(nc)
-		return nil
-	}
-	srv.Reload = notifyReload(srv.Reload, log)
+	srv.Load = func() (*config.Config, error) { return config.Load(*cfgPath) }
+	srv.MACs = deviceMAC
+	srv.Notify = func(reload func() error) error { return notifyReload(reload, log)() }
 	if c.Metrics.Listen != "" { // [metrics] listen: read at start only
 		ms, err := metrics.Listen(c.Metrics.Listen, metrics.Source{DP: x.DP, Server: srv, Sockets: x.SocketStats}, log)
 		if err != nil {
@@ -130,11 +118,7 @@ func runMain(args []string) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
-			if err := srv.RunReload(); err != nil {
-				log.Warn("%SYS-4-CONFIG_RELOAD_FAILED: " + err.Error() + "; old configuration kept")
-			} else {
-				log.Info("%SYS-5-CONFIG_I: Configured from " + *cfgPath)
-			}
+			srv.Reload("SIGHUP") // logs the outcome
 		}
 	}()
 	go srv.Serve(ctx, ln)
@@ -144,6 +128,7 @@ func runMain(args []string) error {
 			f.Name, f.Device, packet.IPString(f.Addr), f.PrefixLen, f.MAC))
 	}
 	log.Info(fmt.Sprintf("%%SYS-5-RESTART: cbacd %s running, %d worker(s), control socket %s", c.Hostname, len(x.DP.Workers), path))
+	log.Info("%SYS-6-WORKERS: " + placement)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -173,9 +158,10 @@ func deviceMAC(dev string) (packet.MAC, bool) {
 	return m, true
 }
 
-// parseCPUs reads a comma-separated CPU list ("1", "2,3").
+// parseCPUs reads a comma-separated CPU list ("1", "2,3"); "", "none"
+// and "auto" are no list.
 func parseCPUs(s string) ([]int, error) {
-	if s == "" {
+	if s == "" || s == "none" || s == "auto" {
 		return nil, nil
 	}
 	// The CPUs this process may run on (taskset narrows them; Go's
@@ -193,4 +179,32 @@ func parseCPUs(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// autoPlacement (-cpus auto) pins the workers to CPUs that service none
+// of the devices' receive work, when there are enough of them
+// (placement.go), and says what it did.
+func autoPlacement(x *dataplane.XDP, rs *dataplane.Ruleset) string {
+	var set unix.CPUSet
+	var allowed []int
+	if unix.SchedGetaffinity(0, &set) == nil {
+		for c := 0; c < 1024; c++ {
+			if set.IsSet(c) {
+				allowed = append(allowed, c)
+			}
+		}
+	}
+	var devs []string
+	for _, f := range rs.Ifaces {
+		devs = append(devs, f.Device)
+	}
+	pick, avoided := realRoots.workerCPUs(allowed, devs, len(x.DP.Workers))
+	switch {
+	case pick != nil:
+		x.SetCPUs(pick)
+		return fmt.Sprintf("workers pinned to CPUs %v (-cpus auto), away from CPUs %v that service the devices' interrupts or RPS", pick, avoided)
+	case avoided != nil:
+		return fmt.Sprintf("workers not pinned (-cpus auto): CPUs %v service the devices' interrupts or RPS and too few others are left", avoided)
+	}
+	return "workers not pinned (-cpus auto): the devices have no interrupt or RPS CPUs to avoid"
 }
