@@ -18,7 +18,10 @@
 //     -> TCP window tracking, SMTP inspection (smtp.go), NAT, forward
 //     e. no session: inbound ACL (global addresses) -> NAT outside->inside
 //     -> route -> inspection rule creates a session (thresholds first)
-//     -> NAT inside->outside -> outbound ACL
+//     -> NAT inside->outside -> outbound ACL; with ip tcp intercept, a
+//     protected SYN is answered with a cookie SYN/ACK instead, and a
+//     cookie ACK creates the session and opens the server side
+//     (intercept.go), whose segments are translated around step d
 //     f. TTL, next-hop MAC (ARP resolve with a bounded pending queue)
 //  4. transmit per port, reclaim completions, refill the fill rings
 //  5. frames waiting for ARP, session expiry (bounded), SMTP pool top-up
