@@ -221,7 +221,12 @@ func (w *Worker) interceptACK(d *Desc, p *pkt, k *flowtable.Key, pol *ProtoPolic
 	if !ok {
 		return DropInterceptBadCookie
 	}
-	if w.interceptAggressive() {
+	// Aggressive mode deletes the oldest waiting connection only while the
+	// waiting ones, this one included, are above max-incomplete low (as
+	// CBAC's half-open rule): a flood of cookies raises the one-minute
+	// rate but keeps no state, and cutting a client that proved itself
+	// would not lower that rate.
+	if w.interceptAggressive() && w.Intercept.Waiting+1 > w.share(w.rs.Intercept.MaxIncomplete.Low) {
 		w.deleteOldestWaiting()
 	}
 	h, ok := w.splices.alloc()

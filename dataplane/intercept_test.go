@@ -801,6 +801,29 @@ func TestInterceptAggressive(t *testing.T) {
 	}
 }
 
+// A cookie flood alone turns aggressive mode on (the one-minute rate
+// counts every SYN/ACK) but leaves nothing waiting: legitimate
+// connections waiting for their server, fewer than max_incomplete low,
+// are not cut.
+func TestInterceptAggressiveByRate(t *testing.T) {
+	h := newHarness(t, compile(t, interceptSeed(t, "", "one_minute = { low = 10, high = 20 }\n")))
+	for i := 0; i < 30; i++ {
+		src := smtpIP4("198.51.100.0") + uint32(i)
+		h.send(portOut, icWrite(smtpMAC(macUpstream), smtpMAC(macOut0), src, smtpGlobalIP, uint16(1024+i), 25, uint32(i)*7919, 0, packet.SYN, 1024, nil, nil))
+	}
+	for i := 0; i < 3; i++ {
+		c := newIC(t, h, uint16(40800+i), false)
+		c.cookieSYN()
+		h.send(portOut, c.fromClient(c.cISN+1, c.cookie+1, packet.ACK, 1000, nil, nil))
+		if len(h.out[portOut]) != 0 || len(h.out[portIn]) != 1 {
+			t.Fatalf("connection %d: %d frames to the client, %d to the server, want 0 and 1", i, len(h.out[portOut]), len(h.out[portIn]))
+		}
+	}
+	if st := h.w.Intercept; !st.Aggressive || st.Waiting != 3 || st.Aborted != 0 {
+		t.Errorf("after the flood and 3 connections: %+v", st)
+	}
+}
+
 // The problem intercept solves: a random-source SYN flood leaves no
 // half-open session (each SYN is answered with a cookie), so CBAC's
 // max-incomplete never deletes the legitimate connection, which opens
