@@ -164,6 +164,7 @@ type Results struct {
 	ConnRate   []RateResult       `json:"connection_setup"`
 	SMTP       []RateResult       `json:"smtp"`
 	Flood      []FloodResult      `json:"syn_flood"`
+	SYNFlood   []SYNFloodResult   `json:"syn_flood_intercept"`
 	Capacity   []CapacityResult   `json:"capacity"`
 	Data       []DataResult       `json:"smtp_data"`
 	MTA        []MTAResult        `json:"smtp_source_sink"`
@@ -317,6 +318,11 @@ func (b *Bench) run(ctx context.Context) error {
 	}
 	if b.want("flood") {
 		if err := b.phaseFlood(ctx); err != nil {
+			return err
+		}
+	}
+	if b.want("synflood") {
+		if err := b.phaseSYNFlood(ctx); err != nil {
 			return err
 		}
 	}
@@ -538,8 +544,8 @@ func (b *Bench) phaseData(ctx context.Context) error {
 
 // ScenarioNames are the parts of a run Options.Scenarios selects:
 // throughput (with the generator's ceiling), tcp (cost, connection setup,
-// SMTP), flood, capacity, data, mta, placement.
-var ScenarioNames = []string{"throughput", "tcp", "flood", "capacity", "data", "mta", "placement"}
+// SMTP), flood, synflood (scenario 10), capacity, data, mta, placement.
+var ScenarioNames = []string{"throughput", "tcp", "flood", "synflood", "capacity", "data", "mta", "placement"}
 
 // want reports whether the run includes scenario name.
 func (b *Bench) want(name string) bool {

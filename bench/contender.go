@@ -50,6 +50,10 @@ type Contender struct {
 	BulkData bool
 	// InspectedBuffer, if > 0, sets cbacd's dataplane.inspected_buffer.
 	InspectedBuffer int
+	// Intercept (cbacd) adds ACL 120 (172.22.1.110 port 25) and
+	// [tcp_intercept] with it in intercept mode; Synproxy (nftables)
+	// answers SYNs to 172.22.1.110:25 with the kernel's synproxy.
+	Intercept, Synproxy bool
 	// XDPMode overrides Options.XDPMode for a cbacd contender.
 	XDPMode string
 	// Placement of cbacd's threads: "" is the bench's (started under
@@ -152,8 +156,73 @@ next_hop = "172.22.1.1"
 			s = strings.Replace(s, r[0], r[1], 1)
 		}
 	}
-	return []byte(s + staticARP + dp), nil
+	tail := ""
+	if c.Intercept {
+		const lists = "[access_lists]\n"
+		if !strings.Contains(s, lists) {
+			return nil, fmt.Errorf("seed configuration: %q not found", lists)
+		}
+		s = strings.Replace(s, lists, lists+`120 = ["permit tcp any host 172.22.1.110 eq smtp"]`+"\n", 1)
+		tail = "\n[tcp_intercept]\nlist = \"120\"\nmode = \"intercept\"\n"
+	}
+	return []byte(s + staticARP + dp + tail), nil
 }
+
+// synfloodContenders are scenario 10's: cbacd with tcp intercept (generic
+// and native XDP) and the kernel's equivalent, nftables synproxy; all with
+// the static NAT and port 2525 open for the established bulk stream.
+var synfloodContenders = []Contender{
+	{Name: "cbacd-intercept", Kind: KindCBACD, NAT: true, BulkData: true, Intercept: true,
+		Describe: "cbacd, seed policy plus ip tcp intercept (list 120: 172.22.1.110 port 25, intercept mode, stateless SYN cookies)"},
+	{Name: "cbacd-intercept-native", Kind: KindCBACD, NAT: true, BulkData: true, Intercept: true, XDPMode: "native",
+		Describe: "the same, native XDP on the veths (XDP and the UMEM copy run on the sending core: the DUT core's cost omits them)"},
+	{Name: "nft-synproxy", Kind: KindNFT, NAT: true, BulkData: true, Synproxy: true,
+		Describe: "nftables synproxy (mss 1460 wscale 7 timestamp sack-perm) on the forward path for 172.22.1.110:25, the nftables contender's static NAT and forward rules"},
+}
+
+// nftSynproxyRuleset is the nftables synproxy contender, after the
+// nftables synproxy documentation: SYNs to 172.22.1.110:25 are not
+// tracked (raw prerouting), so they are routed as addressed (a route for
+// 172.22.1.110 via the mail server, proxy ARP on out0) and reach the
+// forward hook, where synproxy answers untracked SYNs and the client's
+// ACK (conntrack invalid) with its cookie; synproxy's own SYN to the
+// server leaves through the output hook, where it is translated as
+// prerouting translates everything else. The SYN/ACKs it sends are counted
+// in the output hook. %s is the ports the forward chain admits.
+const nftSynproxyRuleset = `table ip cbacbench {
+  counter synacks { }
+  chain raw {
+    type filter hook prerouting priority raw; policy accept;
+    ip daddr 172.22.1.110 tcp dport 25 tcp flags & (fin|syn|rst|ack) == syn notrack
+  }
+  chain pre {
+    type nat hook prerouting priority dstnat; policy accept;
+    ip daddr 172.22.1.110 dnat to 10.10.10.2
+    ip daddr 172.22.1.111 dnat to 10.10.10.5
+  }
+  chain out {
+    type nat hook output priority -100; policy accept;
+    ip daddr 172.22.1.110 dnat to 10.10.10.2
+  }
+  chain post {
+    type nat hook postrouting priority srcnat; policy accept;
+    ip saddr 10.10.10.2 snat to 172.22.1.110
+    ip saddr 10.10.10.5 snat to 172.22.1.111
+  }
+  chain forward_filter {
+    type filter hook forward priority filter; policy drop;
+    iifname "out0" ip daddr 172.22.1.110 tcp dport 25 ct state invalid,untracked synproxy mss 1460 wscale 7 timestamp sack-perm
+    ct state invalid drop
+    ct state established,related accept
+    iifname "out0" ct original ip daddr 172.22.1.110 tcp dport %s accept
+    iifname "in0" meta l4proto { tcp, udp, icmp } accept
+  }
+  chain count_out {
+    type filter hook output priority filter; policy accept;
+    tcp sport 25 tcp flags & (syn|ack) == syn|ack counter name "synacks"
+  }
+}
+`
 
 // nftRuleset is the nftables contender: the seed's policy in netfilter
 // terms. ACL 101 ("permit tcp any host 172.22.1.110 eq smtp", in on the
@@ -201,7 +270,7 @@ func (b *Bench) startContender(ctx context.Context, c Contender) (*running, erro
 	if err := lab.RunIP(ctx, reset, "-n", dut); err != nil {
 		return nil, err
 	}
-	if err := t.sysctl(ctx, dut, "net.ipv4.ip_forward=0"); err != nil {
+	if err := t.sysctl(ctx, dut, "net.ipv4.ip_forward=0", "net.ipv4.conf.out0.proxy_arp=0"); err != nil {
 		return nil, err
 	}
 	if err := t.run(ctx, dut, "nft", "flush", "ruleset"); err != nil {
@@ -219,7 +288,12 @@ neigh replace %s lladdr %s dev in0 nud permanent
 neigh replace %s lladdr %s dev in0 nud permanent
 `, InsideIface, OutsideIface, UpstreamAddr, UpstreamAddr, OutHostMAC, ClientAddr, OutHostMAC,
 			HostAddr, InHostMAC, MailAddr, InHostMAC)
-		if c.Kind == KindNFT {
+		switch {
+		case c.Synproxy:
+			// 172.22.1.110 is routed to the mail server (synproxy runs on
+			// the forward path); proxy ARP answers for it.
+			script += fmt.Sprintf("route add %s/32 via %s dev in0\naddr add %s/32 dev out0\n", MailGlobal, MailAddr, HostGlobal)
+		case c.Kind == KindNFT:
 			// The DUT answers ARP for the inside globals, as the router does.
 			script += fmt.Sprintf("addr add %s/32 dev out0\naddr add %s/32 dev out0\n", MailGlobal, HostGlobal)
 		}
@@ -234,7 +308,18 @@ neigh replace %s lladdr %s dev in0 nud permanent
 			if c.BulkData {
 				ports = fmt.Sprintf("{ 25, %d }", DataPlainPort)
 			}
-			if err := t.nft(ctx, dut, fmt.Sprintf(nftRuleset, ports)); err != nil {
+			rules := nftRuleset
+			if c.Synproxy {
+				rules = nftSynproxyRuleset
+				// Conntrack marks the client's ACK invalid for synproxy
+				// (no loose pickup); proxy ARP answers for 172.22.1.110,
+				// which is routed, not local.
+				if err := t.sysctl(ctx, dut, "net.netfilter.nf_conntrack_tcp_loose=0", "net.ipv4.conf.out0.proxy_arp=1",
+					"net.ipv4.tcp_syncookies=1", "net.ipv4.tcp_timestamps=1"); err != nil {
+					return nil, err
+				}
+			}
+			if err := t.nft(ctx, dut, fmt.Sprintf(rules, ports)); err != nil {
 				return nil, err
 			}
 		}

@@ -37,7 +37,8 @@ const (
 const bulkPort = 5001
 
 // interceptBulkConfig is interceptConfig plus bulkPort in ACL 101 and ACL
-// 120: the bulk stream is intercepted too.
+// 120 and plain tcp inspection on OUT-IN: the bulk stream is intercepted
+// too.
 func interceptBulkConfig(t *testing.T) string {
 	t.Helper()
 	b, err := os.ReadFile(interceptConfig(t))
@@ -54,6 +55,13 @@ func interceptBulkConfig(t *testing.T) string {
 			t.Fatalf("config lacks %q", old)
 		}
 	}
+	// Intercept splices sessions that inspection creates: the OUT-IN rule
+	// inspects other TCP as plain tcp (SMTP keeps its own inspection).
+	const outIn = "smtp = { max_data = 20000000 }\n"
+	if !strings.Contains(s, outIn) {
+		t.Fatalf("config lacks %q", outIn)
+	}
+	s = strings.Replace(s, outIn, outIn+"tcp = {}\n", 1)
 	s = strings.Replace(s, "  \"permit tcp any host 172.22.1.110 eq smtp\",\n]",
 		"  \"permit tcp any host 172.22.1.110 eq smtp\",\n  \""+entry+"\",\n]", 1)
 	s = strings.Replace(s, "120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]",
