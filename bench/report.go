@@ -33,6 +33,7 @@ const (
 	HeadData       = "7. SMTP data throughput"
 	HeadMTA        = "8. smtp-source -> smtp-sink"
 	HeadPlacement  = "9. Worker placement"
+	HeadSYNFlood   = "10. SYN flood: tcp intercept vs nftables synproxy"
 )
 
 // headings in the table's order.
@@ -117,6 +118,9 @@ func (r *Results) WriteTable(w io.Writer) {
 	}
 	if r.ran("flood") {
 		r.writeFlood(w)
+	}
+	if r.ran("synflood") {
+		r.writeSYNFlood(w)
 	}
 	if r.ran("capacity") {
 		r.writeCapacity(w)
@@ -244,6 +248,23 @@ func (r *Results) writeFlood(w io.Writer) {
 		if !found {
 			fmt.Fprintf(w, "  %-10s %10s (no static NAT: 172.22.1.110 does not exist)\n", c.Name, "n/a")
 		}
+	}
+}
+
+// writeSYNFlood prints scenario 10.
+func (r *Results) writeSYNFlood(w io.Writer) {
+	fmt.Fprintf(w, "\n%s: random-source SYNs to 172.22.1.110:25 at the generator's full rate; legitimate SMTP sessions (5 s timeout) and an established bulk stream to port 2525 meanwhile\n", HeadSYNFlood)
+	fmt.Fprintf(w, "  %-22s %10s %12s %12s %14s %12s %20s\n", "contender", "flood kpps", "SYN/ACK kpps", "ns/SYN/ACK", "per core-sec", "legit done", "bulk Mbit/s")
+	for _, f := range r.SYNFlood {
+		fmt.Fprintf(w, "  %-22s %10s %12s %12.0f %14.0f %12s %20s\n", f.Contender, kpps(f.FloodPps), kpps(f.SYNACKPps), f.Cost.DUTNs, f.PerCoreSecond,
+			fmt.Sprintf("%d/%d %.1f%%", f.Completed, f.Attempted, 100*f.Share),
+			fmt.Sprintf("%.0f->%.0f %.0f%%", f.BulkBaselineMbps, f.BulkFloodMbps, 100*f.BulkShare))
+		if f.BulkError != "" {
+			fmt.Fprintf(w, "  %-22s bulk stream ended during the flood: %s\n", "", f.BulkError)
+		}
+	}
+	for _, c := range synfloodContenders {
+		fmt.Fprintf(w, "  %-22s %s\n", c.Name, c.Describe)
 	}
 }
 
@@ -679,9 +700,40 @@ func (r *Results) WriteSummary(w io.Writer) {
 				cb.MailsPerCPUSec, nft.MailsPerCPUSec, ratio, yesNo(ratio >= 1.0))
 		}
 	}
+	r.writeSYNFloodTargets(w)
 	fmt.Fprintf(w, "\n## Table\n\n```\n")
 	r.WriteTable(w)
 	fmt.Fprintf(w, "```\n\n## Method\n\n%s", methodText)
+}
+
+// writeSYNFloodTargets adds scenario 10's targets to the summary's table:
+// SMTP completion >= 99% and established traffic >= 50% for each cbacd
+// contender, cookie SYN/ACKs per core-second >= 2x synproxy's.
+func (r *Results) writeSYNFloodTargets(w io.Writer) {
+	var nft *SYNFloodResult
+	for i := range r.SYNFlood {
+		if r.SYNFlood[i].Contender == "nft-synproxy" {
+			nft = &r.SYNFlood[i]
+		}
+	}
+	for _, f := range r.SYNFlood {
+		if f.Contender == "nft-synproxy" {
+			continue
+		}
+		fmt.Fprintf(w, "| %s: legitimate SMTP sessions complete under SYN flood >= 99%% | %d of %d (%.1f%%) at %.0f kpps of SYNs | %s |\n",
+			f.Contender, f.Completed, f.Attempted, 100*f.Share, f.FloodPps/1000, yesNo(f.Attempted > 0 && f.Share >= 0.99))
+		if nft != nil && nft.PerCoreSecond > 0 {
+			ratio := f.PerCoreSecond / nft.PerCoreSecond
+			fmt.Fprintf(w, "| %s: cookie SYN/ACKs per DUT core-second >= 2x nftables synproxy | %.0f vs %.0f = %.2fx | %s |\n",
+				f.Contender, f.PerCoreSecond, nft.PerCoreSecond, ratio, yesNo(ratio >= 2))
+		}
+		fmt.Fprintf(w, "| %s: established bulk stream under SYN flood >= 50%% of its rate without | %.0f vs %.0f Mbit/s = %.0f%% | %s |\n",
+			f.Contender, f.BulkFloodMbps, f.BulkBaselineMbps, 100*f.BulkShare, yesNo(f.BulkShare >= 0.5))
+	}
+	if nft != nil {
+		fmt.Fprintf(w, "| (reference) nft-synproxy: SMTP sessions; bulk stream | %d of %d (%.1f%%); %.0f vs %.0f Mbit/s = %.0f%% | - |\n",
+			nft.Completed, nft.Attempted, 100*nft.Share, nft.BulkFloodMbps, nft.BulkBaselineMbps, 100*nft.BulkShare)
+	}
 }
 
 func yesNo(b bool) string {
