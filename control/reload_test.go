@@ -46,7 +46,7 @@ func newTestServer(t *testing.T, toml []byte) (*Server, *dataplane.Dataplane) {
 }
 
 // A reload swaps the ruleset; a reload that fails keeps the old one
-// running (SPEC.md 8).
+// running (docs/behaviour.md "Failure semantics").
 func TestReload(t *testing.T) {
 	seed := seedConfig(t)
 	srv, dp := newTestServer(t, seed)

@@ -1,4 +1,4 @@
-// Package lab builds the seed network (SPEC.md section 1) out of Linux
+// Package lab builds the seed network (docs/behaviour.md "The seed network") out of Linux
 // network namespaces, so that cbacd runs end to end with no hardware:
 //
 //	<p>upstream 172.22.1.1/24 (+ 203.0.113.1/32 on lo, "the internet")
