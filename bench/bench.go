@@ -86,11 +86,24 @@ type Options struct {
 	DataRounds      int
 	InspectedBuffer int
 
+	// MTAMessages is smtp-source -m of scenario 8, MTATimeout its bound.
+	MTAMessages int
+	MTATimeout  time.Duration
+	// PlacementTrial is the measurement window of each placement of
+	// scenario 9, PlacementRounds how often each is measured.
+	PlacementTrial  time.Duration
+	PlacementRounds int
+
+	// Scenarios, if not empty, runs only these (ScenarioNames).
+	Scenarios []string
+	// Soak, if > 0, runs the soak for that long instead of the scenarios.
+	Soak time.Duration
+
 	Log io.Writer
 }
 
 // DefaultOptions are the full run's (about 10-15 minutes) or, quick, the CI
-// smoke run's (under 2 minutes).
+// smoke run's (about 3 minutes).
 func DefaultOptions(quick bool) Options {
 	o := Options{
 		Prefix: "cbb-", GenCPU: 0, DUTCPU: 1, XDPMode: "generic",
@@ -102,6 +115,7 @@ func DefaultOptions(quick bool) Options {
 		FloodClients: 4, FloodDuration: 10 * time.Second,
 		MaxSessions: 1 << 20, CapacitySessions: 1000000, CapacityLive: 1000000,
 		DataBytes: 200 << 20, DataRounds: 3,
+		MTAMessages: 100000, MTATimeout: 150 * time.Second, PlacementTrial: 3 * time.Second, PlacementRounds: 3,
 		Log: os.Stderr,
 	}
 	if quick {
@@ -113,6 +127,7 @@ func DefaultOptions(quick bool) Options {
 		o.ConnClients, o.SMTPClients = 16, 8
 		o.CapacitySessions, o.CapacityLive = 100000, 0
 		o.DataBytes, o.DataRounds = 20<<20, 2
+		o.MTAMessages, o.MTATimeout, o.PlacementTrial, o.PlacementRounds = 20000, 60*time.Second, time.Second, 1
 	}
 	if runtime.NumCPU() < 2 {
 		o.DUTCPU = 0
@@ -136,6 +151,7 @@ type Machine struct {
 	DUTCPU      int       `json:"dut_cpu"`
 	XDPMode     string    `json:"cbacd_xdp_mode"`
 	Quick       bool      `json:"quick"`
+	Scenarios   []string  `json:"scenarios,omitempty"` // empty: all
 }
 
 // Results is everything a run measured.
@@ -150,6 +166,9 @@ type Results struct {
 	Flood      []FloodResult      `json:"syn_flood"`
 	Capacity   []CapacityResult   `json:"capacity"`
 	Data       []DataResult       `json:"smtp_data"`
+	MTA        []MTAResult        `json:"smtp_source_sink"`
+	Placement  []PlacementResult  `json:"placement"`
+	Soak       *SoakResult        `json:"soak,omitempty"`
 	Notes      []string           `json:"notes"`
 	Errors     []string           `json:"errors,omitempty"`
 }
@@ -229,7 +248,11 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 			b.logf("cbacbench: teardown: %v", err)
 		}
 	}()
-	err = b.run(ctx)
+	if o.Soak > 0 {
+		err = b.soak(ctx, o.Soak)
+	} else {
+		err = b.run(ctx)
+	}
 	b.res.Machine.DurationSec = time.Since(start).Seconds()
 	b.res.Machine.LoadEnd = loadavg()
 	if err == nil && ctx.Err() != nil {
@@ -269,7 +292,6 @@ func (b *Bench) selected() []Contender {
 }
 
 func (b *Bench) run(ctx context.Context) error {
-	o := b.opts
 	b.res.Contenders = b.selected()
 	connLn, err := b.listenIn(RoleOut, fmt.Sprintf("%s:%d", RemoteAddr, connServerPort))
 	if err != nil {
@@ -283,6 +305,49 @@ func (b *Bench) run(ctx context.Context) error {
 	}
 	defer smtpSrv.Close()
 
+	if b.want("throughput") {
+		if err := b.phaseThroughput(ctx); err != nil {
+			return err
+		}
+	}
+	if b.want("tcp") {
+		if err := b.phaseTCP(ctx); err != nil {
+			return err
+		}
+	}
+	if b.want("flood") {
+		if err := b.phaseFlood(ctx); err != nil {
+			return err
+		}
+	}
+	if b.want("capacity") {
+		if err := b.phaseCapacity(ctx); err != nil {
+			return err
+		}
+	}
+	// The sinks of scenarios 7 and 8 take the lab SMTP server's place on
+	// 10.10.10.2:25.
+	smtpSrv.Close()
+	if b.want("data") {
+		if err := b.phaseData(ctx); err != nil {
+			return err
+		}
+	}
+	if b.want("mta") {
+		b.mta(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if b.want("placement") {
+		b.placement(ctx)
+	}
+	return ctx.Err()
+}
+
+// phaseThroughput is the generator's ceiling and scenario 1.
+func (b *Bench) phaseThroughput(ctx context.Context) error {
+	o := b.opts
 	b.logf("cbacbench: generator ceiling (trafgen straight into the sink, cpu %d)", o.GenCPU)
 	for _, size := range o.FrameSizes {
 		c, err := b.ceiling(ctx, size)
@@ -327,6 +392,12 @@ func (b *Bench) run(ctx context.Context) error {
 		}
 	}
 
+	return nil
+}
+
+// phaseTCP is scenarios 2 (cost), 3 (connection setup) and 4 (SMTP).
+func (b *Bench) phaseTCP(ctx context.Context) error {
+	o := b.opts
 	rate := o.CostRate
 	if rate <= 0 {
 		rate = b.autoCostRate()
@@ -371,7 +442,12 @@ func (b *Bench) run(ctx context.Context) error {
 		}
 	}
 
-	// Phase 3: SYN flood, cbacd with the seed's thresholds, and nftables.
+	return nil
+}
+
+// phaseFlood is scenario 5: cbacd with the seed's thresholds, and
+// nftables.
+func (b *Bench) phaseFlood(ctx context.Context) error {
 	for _, fc := range []struct {
 		c      Contender
 		policy string
@@ -399,7 +475,12 @@ func (b *Bench) run(ctx context.Context) error {
 		}
 	}
 
-	// Phase 4: capacity.
+	return nil
+}
+
+// phaseCapacity is scenario 6.
+func (b *Bench) phaseCapacity(ctx context.Context) error {
+	o := b.opts
 	b.logf("cbacbench: capacity (memory per session)")
 	if cr, err := SessionMemory(o.MaxSessions, o.CapacitySessions); err != nil {
 		b.fail("capacity (in-memory)", err)
@@ -421,13 +502,12 @@ func (b *Bench) run(ctx context.Context) error {
 		b.res.Capacity = append(b.res.Capacity, CapacityResult{What: "nf_conntrack entry (reference)", Sessions: 1,
 			Bytes: uint64(obj), BytesPerSession: float64(obj), Note: "slab object size from /proc/slabinfo, hash bucket not counted"})
 	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
+	return ctx.Err()
+}
 
-	// Phase 5: SMTP data throughput (scenario 7). The sinks take the lab
-	// SMTP server's place on 10.10.10.2:25.
-	smtpSrv.Close()
+// phaseData is scenario 7.
+func (b *Bench) phaseData(ctx context.Context) error {
+	o := b.opts
 	closeSinks, err := b.startDataSinks()
 	if err != nil {
 		b.fail("smtp data", err)
@@ -454,6 +534,24 @@ func (b *Bench) run(ctx context.Context) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// ScenarioNames are the parts of a run Options.Scenarios selects:
+// throughput (with the generator's ceiling), tcp (cost, connection setup,
+// SMTP), flood, capacity, data, mta, placement.
+var ScenarioNames = []string{"throughput", "tcp", "flood", "capacity", "data", "mta", "placement"}
+
+// want reports whether the run includes scenario name.
+func (b *Bench) want(name string) bool {
+	if len(b.opts.Scenarios) == 0 {
+		return true
+	}
+	for _, s := range b.opts.Scenarios {
+		if s == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *Bench) isSelected(name string) bool {
@@ -575,7 +673,7 @@ func loadavg() string {
 
 func describeMachine(o Options) Machine {
 	m := Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), LoadStart: loadavg(), Started: time.Now().UTC(),
-		GenCPU: o.GenCPU, DUTCPU: o.DUTCPU, XDPMode: o.XDPMode, Quick: o.Quick}
+		GenCPU: o.GenCPU, DUTCPU: o.DUTCPU, XDPMode: o.XDPMode, Quick: o.Quick, Scenarios: o.Scenarios}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {

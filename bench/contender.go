@@ -51,9 +51,21 @@ type Contender struct {
 	// InspectedBuffer, if > 0, sets cbacd's dataplane.inspected_buffer.
 	InspectedBuffer int
 	// XDPMode overrides Options.XDPMode for a cbacd contender.
-	XDPMode  string
-	Describe string
+	XDPMode string
+	// Placement of cbacd's threads: "" is the bench's (started under
+	// taskset on the DUT core, -cpus DUT core, every thread pinned there
+	// again before each trial); PlacementDefault is cbacd's own default
+	// (no taskset, no -cpus: the scheduler places the worker); anything
+	// else is passed as -cpus, without taskset.
+	Placement string
+	Describe  string
 }
+
+// PlacementDefault runs cbacd with its default worker placement.
+const PlacementDefault = "default"
+
+// pinnedByBench reports whether the bench pins cbacd's threads itself.
+func (c Contender) pinnedByBench() bool { return c.Placement == "" }
 
 // Contenders in the order they run and are reported.
 var Contenders = []Contender{
@@ -258,11 +270,22 @@ func (b *Bench) startCBACD(ctx context.Context, r *running) error {
 	if err != nil {
 		return err
 	}
-	// taskset starts it on the DUT core and -cpus pins its worker there;
-	// every thread is pinned again below (Go's other threads).
-	argv := []string{"netns", "exec", b.topo.NS(RoleDUT), "taskset", "-c", strconv.Itoa(b.topo.DUTCPU),
-		b.opts.CBACD, "-c", path, "-socket", r.sock, "-workers", "1", "-xdp-mode", mode,
-		"-cpus", strconv.Itoa(b.topo.DUTCPU)}
+	// Its process starts on the DUT core when the bench pins it, else on
+	// every CPU (this process is pinned to the generator core and a child
+	// inherits that).
+	cpus := onlineCPUs()
+	if r.c.pinnedByBench() {
+		cpus = strconv.Itoa(b.topo.DUTCPU)
+	}
+	argv := []string{"netns", "exec", b.topo.NS(RoleDUT), "taskset", "-c", cpus,
+		b.opts.CBACD, "-c", path, "-socket", r.sock, "-workers", "1", "-xdp-mode", mode}
+	switch r.c.Placement {
+	case "":
+		argv = append(argv, "-cpus", strconv.Itoa(b.topo.DUTCPU))
+	case PlacementDefault:
+	default:
+		argv = append(argv, "-cpus", r.c.Placement)
+	}
 	r.cmd = exec.Command("ip", argv...)
 	r.cmd.Stdout, r.cmd.Stderr = r.logf, r.logf
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
@@ -307,6 +330,9 @@ func (r *running) waitReady(ctx context.Context, cfgPath string) error {
 	r.pid = r.cmd.Process.Pid
 	// The worker pins itself as it starts running, just after the log line.
 	time.Sleep(300 * time.Millisecond)
+	if !r.c.pinnedByBench() {
+		return nil
+	}
 	return PinProcess(r.pid, r.t.DUTCPU)
 }
 

@@ -26,14 +26,18 @@ func (c cpuTimes) busy() uint64 {
 	return c.User + c.Nice + c.System + c.IRQ + c.SoftIRQ + c.Steal
 }
 
-// readCPU returns the times of cpu (0, 1, ...).
+// readCPU returns the times of cpu (0, 1, ...), or of all CPUs together
+// (-1).
 func readCPU(cpu int) (cpuTimes, error) {
 	f, err := os.Open("/proc/stat")
 	if err != nil {
 		return cpuTimes{}, err
 	}
 	defer f.Close()
-	want := "cpu" + strconv.Itoa(cpu)
+	want := "cpu"
+	if cpu >= 0 {
+		want += strconv.Itoa(cpu)
+	}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fs := strings.Fields(sc.Text())
@@ -49,8 +53,12 @@ func readCPU(cpu int) (cpuTimes, error) {
 	return cpuTimes{}, fmt.Errorf("/proc/stat: no line for %s", want)
 }
 
-// procTicks returns utime+stime of a process (all its threads).
+// procTicks returns utime+stime of a process (all its threads; 0: this
+// process).
 func procTicks(pid int) (uint64, error) {
+	if pid == 0 {
+		pid = os.Getpid()
+	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err

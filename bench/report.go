@@ -31,10 +31,12 @@ const (
 	HeadFlood      = "5. SYN flood"
 	HeadCapacity   = "6. Capacity"
 	HeadData       = "7. SMTP data throughput"
+	HeadMTA        = "8. smtp-source -> smtp-sink"
+	HeadPlacement  = "9. Worker placement"
 )
 
 // headings in the table's order.
-var headings = []string{HeadCeiling, HeadThroughput, HeadCost, HeadItem6, HeadConn, HeadSMTP, HeadFlood, HeadCapacity, HeadData}
+var headings = []string{HeadCeiling, HeadThroughput, HeadCost, HeadItem6, HeadConn, HeadSMTP, HeadFlood, HeadCapacity, HeadData, HeadMTA}
 
 // zeroLoss renders a zero-loss rate: ">=N" when the generator's full rate
 // passed, "<N" when no rate tried passed.
@@ -103,8 +105,46 @@ func (r *Results) WriteTable(w io.Writer) {
 	for _, c := range r.Contenders {
 		fmt.Fprintf(w, "  %-10s %s\n", c.Name, c.Describe)
 	}
+	if r.mtaOf(cbacdDefaultPlacement.Name) != nil {
+		fmt.Fprintf(w, "  %-10s %s (scenario 8)\n", cbacdDefaultPlacement.Name, cbacdDefaultPlacement.Describe)
+	}
 
-	fmt.Fprintf(w, "\n%s (trafgen %s, straight into the sink, no DUT)\n", HeadCeiling, m.Trafgen)
+	if r.ran("throughput") {
+		r.writeThroughput(w)
+	}
+	if r.ran("tcp") {
+		r.writeTCP(w)
+	}
+	if r.ran("flood") {
+		r.writeFlood(w)
+	}
+	if r.ran("capacity") {
+		r.writeCapacity(w)
+	}
+	if r.ran("data") {
+		r.writeData(w)
+	}
+	if r.ran("mta") {
+		r.writeMTA(w)
+	}
+	r.writePlacement(w)
+	if len(r.Notes) > 0 {
+		fmt.Fprintln(w, "\nNotes:")
+		for _, n := range r.Notes {
+			fmt.Fprintf(w, "  - %s\n", n)
+		}
+	}
+	if len(r.Errors) > 0 {
+		fmt.Fprintln(w, "\nErrors:")
+		for _, e := range r.Errors {
+			fmt.Fprintf(w, "  - %s\n", e)
+		}
+	}
+}
+
+// writeThroughput prints the generator's ceiling and scenario 1.
+func (r *Results) writeThroughput(w io.Writer) {
+	fmt.Fprintf(w, "\n%s (trafgen %s, straight into the sink, no DUT)\n", HeadCeiling, r.Machine.Trafgen)
 	fmt.Fprintf(w, "  %-10s %12s %12s\n", "frame", "offered kpps", "delivered")
 	for _, c := range r.Ceiling {
 		fmt.Fprintf(w, "  %-10s %12s %12s\n", fmt.Sprintf("%dB", c.FrameSize), kpps(c.OfferedPps), kpps(c.DeliveredPps))
@@ -155,7 +195,10 @@ func (r *Results) WriteTable(w io.Writer) {
 	if short > 0 {
 		fmt.Fprintf(w, "  note: %d of %d trials offered less than 95%% of their target with no loss (generator core busy, or the DUT pushing back through the kernel); on a busy machine the zero-loss rates are lower bounds\n", short, trials)
 	}
+}
 
+// writeTCP prints scenarios 2, 3 and 4 (and issue 2 item 6).
+func (r *Results) writeTCP(w io.Writer) {
 	fmt.Fprintf(w, "\n%s: CPU-ns per forwarded packet on the DUT core at a fixed rate (64B NATed UDP)\n", HeadCost)
 	fmt.Fprintf(w, "  %-10s %10s %10s %8s %10s %10s %10s %10s\n", "contender", "rate kpps", "delivered", "loss", "DUT ns/p", "process", "softirq", "core busy")
 	for _, c := range r.Contenders {
@@ -179,7 +222,10 @@ func (r *Results) WriteTable(w io.Writer) {
 	for _, c := range r.Contenders {
 		writeRate(w, c.Name, r.SMTP)
 	}
+}
 
+// writeFlood prints scenario 5.
+func (r *Results) writeFlood(w io.Writer) {
 	fmt.Fprintf(w, "\n%s: random-source SYNs to 172.22.1.110:25 at the generator's full rate, legitimate SMTP sessions (5 s timeout) meanwhile\n", HeadFlood)
 	fmt.Fprintf(w, "  %-10s %10s %12s %12s %10s %10s %s\n", "contender", "flood kpps", "to server", "legit done", "share", "half-open", "policy")
 	for _, c := range r.Contenders {
@@ -199,23 +245,13 @@ func (r *Results) WriteTable(w io.Writer) {
 			fmt.Fprintf(w, "  %-10s %10s (no static NAT: 172.22.1.110 does not exist)\n", c.Name, "n/a")
 		}
 	}
+}
 
+// writeCapacity prints scenario 6.
+func (r *Results) writeCapacity(w io.Writer) {
 	fmt.Fprintf(w, "\n%s: memory per session\n", HeadCapacity)
 	for _, c := range r.Capacity {
 		fmt.Fprintf(w, "  %-32s %9d sessions %8.0f bytes/session  %s\n", c.What, c.Sessions, c.BytesPerSession, c.Note)
-	}
-	r.writeData(w)
-	if len(r.Notes) > 0 {
-		fmt.Fprintln(w, "\nNotes:")
-		for _, n := range r.Notes {
-			fmt.Fprintf(w, "  - %s\n", n)
-		}
-	}
-	if len(r.Errors) > 0 {
-		fmt.Fprintln(w, "\nErrors:")
-		for _, e := range r.Errors {
-			fmt.Fprintf(w, "  - %s\n", e)
-		}
 	}
 }
 
@@ -306,6 +342,91 @@ func formatCounts(m map[string]uint64) string {
 		fmt.Fprintf(&b, "%s %d", k, m[k])
 	}
 	return b.String()
+}
+
+// ran reports whether the run included scenario name (Options.Scenarios).
+func (r *Results) ran(name string) bool {
+	if len(r.Machine.Scenarios) == 0 {
+		return true
+	}
+	for _, s := range r.Machine.Scenarios {
+		if s == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Results) mtaOf(c string) *MTAResult {
+	for i := range r.MTA {
+		if r.MTA[i].Contender == c {
+			return &r.MTA[i]
+		}
+	}
+	return nil
+}
+
+// writeMTA prints scenario 8.
+func (r *Results) writeMTA(w io.Writer) {
+	if len(r.MTA) == 0 {
+		return
+	}
+	x := r.MTA[0]
+	for _, m := range r.MTA {
+		if m.Skipped == "" {
+			x = m
+			break
+		}
+	}
+	fmt.Fprintf(w, "\n%s: Postfix smtp-source -s %d -l %d -m %d from 172.22.1.100 to 172.22.1.110:25, smtp-sink on 10.10.10.2:25 (MTA tools on every CPU); p50/p99: sequential %d-byte transactions of a Go client alongside (connect to 221); CPU: the whole machine over smtp-source's run (/proc/stat), and the test's own (smtp-source, smtp-sink, cbacd, this program, all softirq+irq)\n",
+		HeadMTA, x.Sessions, x.Length, x.Messages, x.Length)
+	fmt.Fprintf(w, "  %-13s %8s %8s %8s %8s %8s %9s %11s %8s %11s %8s %s\n", "contender", "mails/s", "counted", "p50 ms", "p99 ms", "CPU-s", "cpu busy", "mails/CPU-s", "test s", "mails/test s", "cbacd s", "refused / after")
+	names := []string{}
+	for _, m := range r.MTA {
+		names = append(names, m.Contender)
+	}
+	for _, n := range names {
+		m := r.mtaOf(n)
+		if m.Skipped != "" {
+			fmt.Fprintf(w, "  %-13s %8s (%s)\n", n, "n/a", m.Skipped)
+			continue
+		}
+		extra := ""
+		if strings.HasPrefix(n, "cbacd") {
+			extra = fmt.Sprintf("refused %s; %d sessions, %d half-open after", formatCounts(m.Refused), m.SessionsAfter, m.HalfOpenAfter)
+		}
+		if m.Error != "" {
+			extra += " ERROR " + m.Error
+		}
+		fmt.Fprintf(w, "  %-13s %8.0f %8d %8.2f %8.2f %8.1f %9s %11.0f %8.1f %11.0f %8.1f %s\n", n, m.MailsPerSec, m.Counted, m.P50Ms, m.P99Ms,
+			m.CPU.BusySeconds, fmtShares(m.CPU.PerCPUBusy), m.MailsPerCPUSec, m.CPU.TestSeconds, m.MailsPerTestCPUSec, m.CPU.CBACDSeconds, extra)
+	}
+}
+
+// writePlacement prints scenario 9.
+func (r *Results) writePlacement(w io.Writer) {
+	if len(r.Placement) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%s: cbacd, 64B NATed UDP (1k flows) at the generator's full rate, a busy loop pinned to cpu %d (the generator's); medians of %d interleaved rounds\n",
+		HeadPlacement, r.Placement[0].BusyCPU, len(r.Placement[0].Rounds))
+	fmt.Fprintf(w, "  %-8s %-10s %12s %14s  %s\n", "xdp", "placement", "offered kpps", "delivered kpps", "delivered kpps per round (worker cpu)")
+	for _, p := range r.Placement {
+		var rounds []string
+		for i, v := range p.Rounds {
+			rounds = append(rounds, fmt.Sprintf("%s (%d)", kpps(v), p.WorkerCPUs[i]))
+		}
+		line := strings.Join(rounds, ", ")
+		if p.Error != "" {
+			line += " ERROR " + p.Error
+		}
+		fmt.Fprintf(w, "  %-8s %-10s %12s %14s  %s\n", p.XDPMode, p.Placement, kpps(p.OfferedPps), kpps(p.DeliveredPps), line)
+	}
+	for _, p := range r.Placement {
+		if p.Logged != "" && p.XDPMode == r.Placement[0].XDPMode {
+			fmt.Fprintf(w, "  cbacd %s: %s\n", p.Placement, p.Logged)
+		}
+	}
 }
 
 func writeRate(w io.Writer, name string, rs []RateResult) {
@@ -538,6 +659,26 @@ func (r *Results) WriteSummary(w io.Writer) {
 		fmt.Fprintf(w, "| issue 2: cbacd delivers at least as much as nftables conntrack+NAT (64B NATed UDP) | %.0f vs %.0f kpps delivered at full offered rate | %s |\n",
 			cb.MaxDeliveredPps/1000, nft.MaxDeliveredPps/1000, yesNo(cb.MaxDeliveredPps >= nft.MaxDeliveredPps))
 	}
+	if cb, nft := r.mtaOf("cbacd"), r.mtaOf("nftables"); cb != nil && nft != nil && nft.MailsPerSec > 0 && cb.Skipped == "" {
+		ratio := cb.MailsPerSec / nft.MailsPerSec
+		fmt.Fprintf(w, "| smtp-source -> smtp-sink: cbacd >= 1.0x nftables mails/s (16 sessions, 2 KB) | %.0f vs %.0f mails/s = %.2fx | %s |\n",
+			cb.MailsPerSec, nft.MailsPerSec, ratio, yesNo(ratio >= 1.0))
+		if d := r.mtaOf("cbacd-default"); d != nil && d.Skipped == "" {
+			ratio := d.MailsPerSec / nft.MailsPerSec
+			fmt.Fprintf(w, "| the same, cbacd with its default placement (not pinned) | %.0f vs %.0f mails/s = %.2fx | %s |\n",
+				d.MailsPerSec, nft.MailsPerSec, ratio, yesNo(ratio >= 1.0))
+		}
+		if nft.MailsPerTestCPUSec > 0 {
+			ratio := cb.MailsPerTestCPUSec / nft.MailsPerTestCPUSec
+			fmt.Fprintf(w, "| smtp-source -> smtp-sink: mails per CPU-second of the test's processes and softirq, cbacd vs nftables | %.0f vs %.0f = %.2fx | %s |\n",
+				cb.MailsPerTestCPUSec, nft.MailsPerTestCPUSec, ratio, yesNo(ratio >= 1.0))
+		}
+		if nft.MailsPerCPUSec > 0 {
+			ratio := cb.MailsPerCPUSec / nft.MailsPerCPUSec
+			fmt.Fprintf(w, "| smtp-source -> smtp-sink: mails per CPU-second of the machine, cbacd vs nftables | %.0f vs %.0f = %.2fx | %s |\n",
+				cb.MailsPerCPUSec, nft.MailsPerCPUSec, ratio, yesNo(ratio >= 1.0))
+		}
+	}
 	fmt.Fprintf(w, "\n## Table\n\n```\n")
 	r.WriteTable(w)
 	fmt.Fprintf(w, "```\n\n## Method\n\n%s", methodText)
@@ -557,6 +698,8 @@ const methodText = `- Topology: three network namespaces joined by veth pairs: t
 - Cost: at a fixed rate, cbacd's process time (utime+stime, /proc/PID/stat) plus the DUT core's softirq+irq time (/proc/stat, which holds the kernel's forwarding and the sink's receive for every contender), per delivered packet. Tick-based (10 ms): windows hold at least hundreds of thousands of packets.
 - Connection setup: 32 client goroutines in the inside namespace, each loop: connect to 203.0.113.1:8080, 64-byte request, 64-byte reply, server closes. SMTP: 16 clients from 172.22.1.100 to 172.22.1.110:25 (the lab's SMTP server on 10.10.10.2), one mail per connection. SYN flood: trafgen from the outside with random sources in 198.18.0.0/16 at full rate, 4 legitimate SMTP clients with a 5 s timeout per session meanwhile; cbacd's half-open count from show ip inspect statistics.
 - SMTP data throughput (scenario 7): the mail host runs a minimal SMTP server on port 25 that counts message bodies instead of storing them and a discard server on port 2525; cbacd gets "tcp = {}" on the OUT-IN rule, "permit tcp any host 172.22.1.110 eq 2525" in ACL 101 and a practically unlimited smtp max_data (nftables accepts 2525 too; linux-fwd and xdp-bare, without NAT, are reached at 10.10.10.2). From 172.22.1.100: a warm-up of a tenth of the body each way, then rounds (3, quick 2; the order alternates) of one SMTP transaction (HELO, MAIL, RCPT, DATA) whose body is N bytes of 64-byte text lines written 1 MiB at a time, timed from the first body byte to the 250 (which must count N bytes), and the same N bytes on a plain TCP connection to port 2525, timed to the sink's count and close. DUT cost as in scenario 2 over each transfer, per packet received by either host (data and ACKs) and per data frame (the same body bytes, so the ns/frame ratio is the ratio of the DUT CPU time the transfers took); cbacd's drop counters are read around each transfer. cbacd clamps the window of an inspected SMTP session to the room in its replay copy (dataplane.inspected_buffer, 256 KiB by default; -inspected-buffer changes it for this scenario), which bounds one session's throughput to about that window per round trip. The client and the sinks' reads run on the generator core; the hosts' TCP receive processing runs in softirq on the DUT core (the frames arrive from its transmit) and is counted for both transfers alike.
+- smtp-source -> smtp-sink (scenario 8): Postfix's smtp-source in the outside namespace (-s 16 -l 2048, one message per session) to 172.22.1.110:25, smtp-sink -c on 10.10.10.2:25 in the inside namespace, both free to run on every CPU (taskset over all online CPUs); mails/s = the messages smtp-sink counted (its -c counter, less the sample's) over smtp-source's run. smtp-source prints no per-transaction time: a Go client of this program runs sequential transactions of the same size alongside the load (connect, HELO as smtp-source sends it, MAIL, RCPT, DATA with 2 KB, QUIT; timed from connect to the 221 reply; 20 ms apart) and their p50/p99 are reported. CPU is the whole machine's non-idle time over smtp-source's run from /proc/stat (the MTA tools, the contender, the kernel's TCP and forwarding), and mails per CPU-second divides the count by it; on a machine shared with other work that counts the other work too, so the test's own CPU time is reported beside it: smtp-source's (its rusage), smtp-sink's, cbacd's and this program's (/proc/PID/stat) and every CPU's softirq+irq time (forwarding and TCP receive, for every contender alike). cbacd runs pinned to the DUT core as in the other scenarios, and again with its default placement (cbacd-default); its refusal drops and session table are read after the run.
+- Worker placement (scenario 9): a shell busy loop pinned to the generator's CPU (other load on a shared machine), cbacd with its default placement (not pinned: the scheduler's choice), -cpus auto (away from the CPUs of the devices' interrupts and RPS: here RPS sends in0's and out0's receive work to the DUT CPU, so auto picks the generator's CPU), -cpus DUT and -cpus GEN (where the old default, worker i on CPU i, put worker 0), in the run's XDP mode and native mode, in interleaved rounds; 64-byte NATed UDP over 1k flows at the generator's full rate (the generator shares its CPU with the busy loop and, placed there, the worker, so it offers less than its ceiling: delivered is what counts); the worker's CPU is where cbacd's busiest thread last ran.
 - Capacity: the Go heap of cbacd's dataplane for max_sessions, and after creating sessions through the in-memory pipeline; cbacd's RSS growth with 1M NATed UDP flows from the generator (full run).
 `
 

@@ -54,7 +54,7 @@ func (b *Bench) trial(ctx context.Context, r *running, p path, cfgName, cfg stri
 	// Threads the Go runtime made since (from its template thread) may
 	// carry the full CPU mask: keep this process on the generator core.
 	PinProcess(0, b.topo.GenCPU)
-	if r != nil && r.pid > 0 {
+	if r != nil && r.pid > 0 && r.c.pinnedByBench() {
 		// cbacd's worker pins itself (to CPU worker mod NumCPU) when it
 		// starts running, possibly after waitReady pinned it: pin again.
 		if err := PinProcess(r.pid, b.topo.DUTCPU); err != nil {

@@ -26,6 +26,7 @@ package bench
 // DUT's transmit) and cbacd's worker run on DUTCPU.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -329,6 +330,14 @@ func startLocked(cmd *exec.Cmd) (chan error, error) {
 		return nil, err
 	}
 	return exited, nil
+}
+
+// onlineCPUs is the machine's CPU list for taskset -c ("0-1").
+func onlineCPUs() string {
+	if b, err := os.ReadFile("/sys/devices/system/cpu/online"); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		return string(bytes.TrimSpace(b))
+	}
+	return fmt.Sprintf("0-%d", runtime.NumCPU()-1)
 }
 
 // PinProcess pins every thread of process pid (0: this process) to cpu.

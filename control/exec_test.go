@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -125,6 +126,15 @@ func TestExecUsage(t *testing.T) {
 			}
 			if line == "show ip inspect statistics" && !strings.Contains(out.String(), "SMTP replay copy: 0 frames held until the server's ACK (0 of them transmitted)\n") {
 				t.Errorf("no SMTP replay copy line:\n%s", out.String())
+			}
+			if line == "show ip inspect statistics" {
+				var free, total int
+				i := strings.Index(out.String(), "UMEM frames: ")
+				if i < 0 {
+					t.Errorf("no UMEM frames line:\n%s", out.String())
+				} else if n, _ := fmt.Sscanf(out.String()[i:], "UMEM frames: %d free in the workers' pools of %d", &free, &total); n != 2 || total <= 0 || free > total {
+					t.Errorf("UMEM frames line: %d free of %d:\n%s", free, total, out.String())
+				}
 			}
 			// One chunk of SMTP states is allocated at start (the most
 			// sessions one batch may create, rounded up to a chunk).

@@ -179,6 +179,7 @@ func ShowAccessLists(w io.Writer, rs *dataplane.Ruleset, st *dataplane.Stats, na
 func ShowStatistics(w io.Writer, dp *dataplane.Dataplane, st *dataplane.Stats) {
 	rs := dp.Ruleset()
 	live, half, held, parked := 0, 0, 0, 0
+	framesFree, frames := 0, 0
 	inspected, allocated := 0, 0
 	for i := range dp.Workers {
 		dp.Do(i, func(wk *dataplane.Worker) {
@@ -188,6 +189,9 @@ func ShowStatistics(w io.Writer, dp *dataplane.Dataplane, st *dataplane.Stats) {
 			fh, fp := wk.FramesHeld()
 			held += fh
 			parked += fp
+			ff, ft := wk.FramesFree()
+			framesFree += ff
+			frames = ft
 			n, a, _ := wk.InspectedSessions()
 			inspected += n
 			allocated += a
@@ -213,6 +217,7 @@ func ShowStatistics(w io.Writer, dp *dataplane.Dataplane, st *dataplane.Stats) {
 	fmt.Fprintf(w, "Workers: %d; frames handed over between workers: %d\n", len(dp.Workers), st.HandedOver)
 	fmt.Fprintf(w, "Packets forwarded: %d; SMTP bytes rewritten: %d\n", st.Forwarded, st.SMTPRewritten)
 	fmt.Fprintf(w, "SMTP replay copy: %d frames held until the server's ACK (%d of them transmitted)\n", held, parked)
+	fmt.Fprintf(w, "UMEM frames: %d free in the workers' pools of %d (the rest in the kernel's rings or in flight)\n", framesFree, frames)
 	fmt.Fprintf(w, "ARP: %d answered, %d learned, %d requests sent\n", st.ARPAnswered, st.ARPLearned, st.ARPRequests)
 	fmt.Fprintln(w, "Interfaces:")
 	for p, f := range rs.Ifaces {

@@ -121,3 +121,8 @@ func (r *spsc[T]) len() int { return int(r.tail.Load() - r.head.Load()) }
 
 // free is the room for push (exact for the producer).
 func (r *spsc[T]) free() int { return len(r.ring) - r.len() }
+
+// FramesFree returns the number of UMEM frames in w's free pool and the
+// UMEM's frame count (what every pool can hold). Frames in neither the
+// pools nor the fill rings are held by packets in flight or leaked.
+func (w *Worker) FramesFree() (free, total int) { return len(w.pool.free), cap(w.pool.free) }

@@ -28,7 +28,10 @@ type XDPOptions struct {
 	// Force replaces an XDP program that is already on a device.
 	Force bool
 	Seed  uint64
-	// CPUs pins worker i to CPUs[i % len(CPUs)]; empty: worker i to CPU i.
+	// CPUs pins worker i to CPUs[i % len(CPUs)]. Empty: no pinning; each
+	// worker keeps its own OS thread and the scheduler places it among the
+	// CPUs the process may run on, moving it off a CPU other load took
+	// (cbacd -cpus auto chooses CPUs: cmd/cbacd placement.go).
 	CPUs []int
 	// Spin is how long a worker keeps polling its rings after the last
 	// frame before it sleeps in poll(2) (default 200 µs; negative: never
@@ -39,7 +42,7 @@ type XDPOptions struct {
 // XDP is a Dataplane bound to real devices: an XDP redirect program on each
 // device, one AF_XDP socket per (worker, device) over one shared UMEM (a
 // frame received on one device is transmitted on the other without a
-// copy), and one pinned goroutine per worker.
+// copy), and one goroutine per worker on its own OS thread.
 type XDP struct {
 	DP      *Dataplane
 	umem    *xsk.UMEM
@@ -154,7 +157,12 @@ func OpenXDP(rs *Ruleset, o XDPOptions) (x *XDP, err error) {
 	return x, nil
 }
 
-// Run runs one pinned goroutine per worker until ctx ends.
+// SetCPUs sets the CPUs the workers are pinned to, as XDPOptions.CPUs
+// (before Run).
+func (x *XDP) SetCPUs(cpus []int) { x.cpus = cpus }
+
+// Run runs one goroutine per worker, each locked to its OS thread and,
+// with XDPOptions.CPUs, pinned, until ctx ends.
 func (x *XDP) Run(ctx context.Context) {
 	x.DP.SetRunning(true)
 	defer x.DP.SetRunning(false)
@@ -162,7 +170,7 @@ func (x *XDP) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for i, w := range x.DP.Workers {
 		wg.Add(1)
-		cpu := allowedCPU(i)
+		cpu := -1
 		if len(x.cpus) > 0 {
 			cpu = x.cpus[i%len(x.cpus)]
 		}
@@ -170,9 +178,11 @@ func (x *XDP) Run(ctx context.Context) {
 			defer wg.Done()
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			var set unix.CPUSet
-			set.Set(cpu)
-			unix.SchedSetaffinity(0, &set) // best effort: pinning is an optimisation
+			if cpu >= 0 {
+				var set unix.CPUSet
+				set.Set(cpu)
+				unix.SchedSetaffinity(0, &set) // best effort: pinning is an optimisation
+			}
 			pfds := make([]unix.PollFd, len(socks))
 			var lastWork int64
 			for ctx.Err() == nil {
@@ -287,22 +297,3 @@ func (q *xskQueue) Transmit(ds []Desc) int {
 func (q *xskQueue) Complete(out []uint64) []uint64 { return q.s.Complete(out) }
 
 func (q *xskQueue) Fill(addrs []uint64) int { return q.s.Fill(addrs) }
-
-// allowedCPU is the i-th CPU (modulo their count) of those this process may
-// run on: under taskset -c 1, worker 0 goes to CPU 1, not 0.
-func allowedCPU(i int) int {
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err != nil || set.Count() == 0 {
-		return i % runtime.NumCPU()
-	}
-	k := i % set.Count()
-	for c := 0; c < 1024; c++ {
-		if set.IsSet(c) {
-			if k == 0 {
-				return c
-			}
-			k--
-		}
-	}
-	return 0
-}

@@ -3,8 +3,10 @@
 // namespaces it builds and removes itself (see package bench).
 //
 //	sudo cbacbench                      full run (10-15 minutes), table on stdout
-//	sudo cbacbench -quick               smoke run (under 2 minutes)
+//	sudo cbacbench -quick               smoke run (about 3 minutes)
 //	sudo cbacbench -out bench/results   also write results.json, .txt, .svg, SUMMARY.md
+//	sudo cbacbench -scenarios mta,placement   only these scenarios
+//	sudo cbacbench -soak 10m -out bench/results/soak   the soak (not in CI)
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -23,7 +26,7 @@ import (
 )
 
 func main() {
-	quick := flag.Bool("quick", false, "smoke run: one frame size, one flow count, short trials (under 2 minutes)")
+	quick := flag.Bool("quick", false, "smoke run: one frame size, one flow count, short trials (about 3 minutes)")
 	out := flag.String("out", "", "directory for results.json, results.txt, results.svg and SUMMARY.md")
 	cbacd := flag.String("cbacd", "", "cbacd binary (default: next to cbacbench, then $PATH)")
 	prefix := flag.String("prefix", "cbb-", "namespace name prefix")
@@ -36,6 +39,10 @@ func main() {
 	dataMiB := flag.Int64("data-mib", 0, "body size in MiB of each SMTP data throughput transfer (default 200, quick 20)")
 	dataRounds := flag.Int("data-rounds", 0, "SMTP data throughput: transfers of each kind (default 3, quick 2)")
 	inspBuf := flag.Int("inspected-buffer", 0, "SMTP data throughput: cbacd's dataplane.inspected_buffer in bytes (default: cbacd's)")
+	scenarios := flag.String("scenarios", "", "comma-separated subset of "+strings.Join(bench.ScenarioNames, ",")+" (default: all)")
+	soak := flag.Duration("soak", 0, "run the soak for this long (e.g. 10m) instead of the scenarios: mixed traffic through cbacd, its state sampled every second; -out gets series.csv, soak.json, SUMMARY.md")
+	soakReport := flag.String("soak-report", "", "recompute the checks of this soak.json and rewrite the soak's files in -out")
+	mtaMessages := flag.Int("mta-messages", 0, "smtp-source -> smtp-sink: messages per contender (default 100000, quick 20000)")
 	flag.Parse()
 
 	o := bench.DefaultOptions(*quick)
@@ -50,6 +57,19 @@ func main() {
 		o.DataRounds = *dataRounds
 	}
 	o.InspectedBuffer = *inspBuf
+	o.Soak = *soak
+	if *mtaMessages > 0 {
+		o.MTAMessages = *mtaMessages
+	}
+	if *scenarios != "" {
+		o.Scenarios = strings.Split(*scenarios, ",")
+		for _, s := range o.Scenarios {
+			if !slices.Contains(bench.ScenarioNames, s) {
+				fmt.Fprintf(os.Stderr, "cbacbench: -scenarios: unknown scenario %q (want %s)\n", s, strings.Join(bench.ScenarioNames, ","))
+				os.Exit(2)
+			}
+		}
+	}
 	if *contenders != "" {
 		o.Contenders = strings.Split(*contenders, ",")
 	}
@@ -57,11 +77,30 @@ func main() {
 	if o.CBACD == "" {
 		o.CBACD = findCBACD()
 	}
+	if *soakReport != "" {
+		if *out == "" {
+			fmt.Fprintln(os.Stderr, "cbacbench: -soak-report needs -out")
+			os.Exit(2)
+		}
+		if err := bench.ReportSoak(*soakReport, *out); err != nil {
+			fmt.Fprintf(os.Stderr, "cbacbench: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
 	res, err := bench.Run(ctx, o)
-	if res != nil {
+	if res != nil && res.Soak != nil {
+		if *out != "" {
+			if werr := res.WriteSoak(*out, err); werr != nil {
+				fmt.Fprintf(os.Stderr, "cbacbench: %v\n", werr)
+				os.Exit(1)
+			}
+			fmt.Fprintf(os.Stderr, "cbacbench: wrote %s/{series.csv,soak.json,SUMMARY.md}\n", *out)
+		}
+	} else if res != nil {
 		res.WriteTable(os.Stdout)
 		if *out != "" {
 			if werr := res.WriteFiles(*out); werr != nil {

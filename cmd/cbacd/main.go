@@ -41,8 +41,12 @@ func main() {
 }
 
 const usage = `usage:
-  cbacd -c FILE.toml [-workers N] [-xdp-mode native|generic] [-force]
-        run the firewall on the configured devices (root; AF_XDP)
+  cbacd -c FILE.toml [-workers N] [-cpus LIST] [-xdp-mode native|generic] [-force]
+        run the firewall on the configured devices (root; AF_XDP);
+        workers are not pinned by default (the scheduler places them);
+        -cpus 2,3 pins worker i to the i-th CPU of the list; -cpus auto to
+        the CPUs that service none of the devices' interrupts or RPS, if
+        there are enough of them
   cbacd check -c FILE.toml
         load and compile a configuration, report errors, exit
   cbacd lab [-c FILE.toml] [-prefix cbac-]

@@ -37,7 +37,7 @@ func runMain(args []string) error {
 	workers := fs.Int("workers", 0, "workers (0: one per RX queue)")
 	mode := fs.String("xdp-mode", "auto", "XDP attach mode: auto, native or generic")
 	force := fs.Bool("force", false, "replace an XDP program already attached to a device")
-	cpus := fs.String("cpus", "", "pin workers to these CPUs, e.g. 1 or 2,3 (default: worker i on CPU i)")
+	cpus := fs.String("cpus", "", "pin worker i to the i-th of these CPUs, e.g. 1 or 2,3; auto: to CPUs that service none of the devices' interrupts or RPS, if enough (default: not pinned)")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the run to this file")
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
 	if err := fs.Parse(args); err != nil {
@@ -75,6 +75,13 @@ func runMain(args []string) error {
 		return err
 	}
 	defer x.Close()
+	placement := fmt.Sprintf("workers pinned to CPUs %v (-cpus)", cpuList)
+	switch *cpus {
+	case "", "none":
+		placement = "workers not pinned: the scheduler places them"
+	case "auto":
+		placement = autoPlacement(x, rs)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -144,6 +151,7 @@ func runMain(args []string) error {
 			f.Name, f.Device, packet.IPString(f.Addr), f.PrefixLen, f.MAC))
 	}
 	log.Info(fmt.Sprintf("%%SYS-5-RESTART: cbacd %s running, %d worker(s), control socket %s", c.Hostname, len(x.DP.Workers), path))
+	log.Info("%SYS-6-WORKERS: " + placement)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -173,9 +181,10 @@ func deviceMAC(dev string) (packet.MAC, bool) {
 	return m, true
 }
 
-// parseCPUs reads a comma-separated CPU list ("1", "2,3").
+// parseCPUs reads a comma-separated CPU list ("1", "2,3"); "", "none"
+// and "auto" are no list.
 func parseCPUs(s string) ([]int, error) {
-	if s == "" {
+	if s == "" || s == "none" || s == "auto" {
 		return nil, nil
 	}
 	// The CPUs this process may run on (taskset narrows them; Go's
@@ -193,4 +202,32 @@ func parseCPUs(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// autoPlacement (-cpus auto) pins the workers to CPUs that service none
+// of the devices' receive work, when there are enough of them
+// (placement.go), and says what it did.
+func autoPlacement(x *dataplane.XDP, rs *dataplane.Ruleset) string {
+	var set unix.CPUSet
+	var allowed []int
+	if unix.SchedGetaffinity(0, &set) == nil {
+		for c := 0; c < 1024; c++ {
+			if set.IsSet(c) {
+				allowed = append(allowed, c)
+			}
+		}
+	}
+	var devs []string
+	for _, f := range rs.Ifaces {
+		devs = append(devs, f.Device)
+	}
+	pick, avoided := realRoots.workerCPUs(allowed, devs, len(x.DP.Workers))
+	switch {
+	case pick != nil:
+		x.SetCPUs(pick)
+		return fmt.Sprintf("workers pinned to CPUs %v (-cpus auto), away from CPUs %v that service the devices' interrupts or RPS", pick, avoided)
+	case avoided != nil:
+		return fmt.Sprintf("workers not pinned (-cpus auto): CPUs %v service the devices' interrupts or RPS and too few others are left", avoided)
+	}
+	return "workers not pinned (-cpus auto): the devices have no interrupt or RPS CPUs to avoid"
 }

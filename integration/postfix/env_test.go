@@ -33,11 +33,13 @@ const (
 	mailLocal  = "10.10.10.2"   // the mail server
 )
 
-// env is one running lab with cbacd and Postfix.
+// env is one running lab with cbacd and, in the mail namespace, Postfix
+// or another SMTP server.
 type env struct {
 	lab  *lab.Lab
+	dir  string // the test's directory: configurations, sockets, logs
 	fw   *cbacd
-	mail *postfixInstance
+	mail *postfixInstance // nil when the test runs its own server
 }
 
 // startEnv builds the lab, starts cbacd (seed configuration, unchanged) in
@@ -46,13 +48,25 @@ type env struct {
 // torn down at cleanup, in reverse order.
 func startEnv(t *testing.T) *env {
 	t.Helper()
+	e := startFirewall(t, "postfix", "postconf", "swaks", "python3")
+	e.mail = startPostfix(t, e.lab, e.dir)
+	e.waitBanner(t, func() string { return "maillog:\n" + tail(e.mail.log(), 40) })
+	return e
+}
+
+// startFirewall builds the lab and starts cbacd (seed configuration,
+// unchanged) in the firewall namespace; the mail namespace has no server
+// yet. tools are the programs the test needs besides ip.
+func startFirewall(t *testing.T, tools ...string) *env {
+	t.Helper()
 	needRoot(t)
-	for _, name := range []string{"ip", "postfix", "postconf", "swaks", "python3"} {
+	for _, name := range append([]string{"ip"}, tools...) {
 		tool(t, name)
 	}
 	dir := t.TempDir()
-	// Postfix's daemons run as the postfix user and must reach the
-	// queue and mailbox directories: t.TempDir's directories are 0700.
+	// Postfix's daemons (and smtp-sink after -u postfix) run as the
+	// postfix user and must reach the test's files: t.TempDir's
+	// directories are 0700.
 	for _, d := range []string{filepath.Dir(dir), dir} {
 		if err := os.Chmod(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -72,27 +86,27 @@ func startEnv(t *testing.T) *env {
 		t.Fatalf("lab up: %v", err)
 	}
 	t.Logf("lab %s up in %v", l.Prefix, time.Since(start).Round(time.Millisecond))
+	return &env{lab: l, dir: dir, fw: startCbacd(t, l, dir)}
+}
 
-	e := &env{lab: l}
-	e.fw = startCbacd(t, l, dir)
-	e.mail = startPostfix(t, l, dir)
-
-	// Ready when a connection from the client through cbacd (ARP, NAT,
-	// inspection) gets Postfix's banner.
-	start = time.Now()
+// waitBanner waits until a connection from the client through cbacd (ARP,
+// NAT, inspection) gets the mail server's banner; serverLog describes the
+// server's side when it does not.
+func (e *env) waitBanner(t *testing.T, serverLog func() string) {
+	t.Helper()
+	start := time.Now()
 	var last error
 	for time.Since(start) < 60*time.Second {
 		if last = e.probe(); last == nil {
 			t.Logf("client -> %s:25 through cbacd answered after %v", mailGlobal, time.Since(start).Round(time.Millisecond))
-			return e
+			return
 		}
 		if e.fw.exitedErr() != nil {
 			break
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	t.Fatalf("no SMTP banner from %s:25 through cbacd: %v\ncbacd log:\n%s\nmaillog:\n%s", mailGlobal, last, e.fw.log(), tail(e.mail.log(), 40))
-	return nil
+	t.Fatalf("no SMTP banner from %s:25 through cbacd: %v\ncbacd log:\n%s\n%s", mailGlobal, last, e.fw.log(), serverLog())
 }
 
 // probe connects from the client to the mail server's global address,
