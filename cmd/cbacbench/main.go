@@ -44,6 +44,10 @@ func main() {
 	soakReport := flag.String("soak-report", "", "recompute the checks of this soak.json and rewrite the soak's files in -out")
 	mtaMessages := flag.Int("mta-messages", 0, "smtp-source -> smtp-sink: messages per contender (default 100000, quick 20000)")
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "cbacbench: unexpected argument %q (every option is a flag; see -h)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 
 	o := bench.DefaultOptions(*quick)
 	o.Prefix, o.GenCPU, o.DUTCPU, o.XDPMode, o.CostRate = *prefix, *genCPU, *dutCPU, *mode, *costRate
