@@ -81,6 +81,7 @@ func usageErrorf(format string, args ...any) error {
 const Usage = `commands:
   show ip inspect all | sessions [detail] | statistics
   show ip nat translations
+  show tcp intercept connections | statistics
   show access-lists [NAME]
   show arp
   debug ip inspect smtp        (streams the trace until interrupted)
@@ -93,7 +94,9 @@ const Usage = `commands:
 // words of the command language; IOS-style unique prefixes are accepted.
 var grammar = map[string][]string{
 	"":                         {"show", "debug", "undebug", "clear", "reload", "capture", "help"},
-	"show":                     {"ip", "access-lists", "arp"},
+	"show":                     {"ip", "access-lists", "arp", "tcp"},
+	"show tcp":                 {"intercept"},
+	"show tcp intercept":       {"connections", "statistics"},
 	"show ip":                  {"inspect", "nat"},
 	"show ip inspect":          {"all", "sessions", "statistics"},
 	"show ip inspect sessions": {"detail"},
@@ -172,6 +175,12 @@ func (s *Server) Exec(ctx context.Context, line string, w io.Writer) error {
 		if s.SocketStats != nil {
 			s.SocketStats(w)
 		}
+	case cmd == "show tcp intercept connections":
+		ShowTCPInterceptConnections(w, InterceptConns(dp))
+	case cmd == "show tcp intercept statistics":
+		st := InterceptStatsTotal(dp)
+		all := StatsTotal(dp)
+		ShowTCPInterceptStatistics(w, rs, InterceptConns(dp), &st, all.Drops[dataplane.DropInterceptBadCookie])
 	case cmd == "show ip nat translations":
 		ShowNAT(w, rs, Sessions(dp))
 	case cmd == "show access-lists" || (len(fields) == 3 && fields[0] == "show" && fields[1] == "access-lists"):

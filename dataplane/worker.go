@@ -18,7 +18,10 @@
 //     -> TCP window tracking, SMTP inspection (smtp.go), NAT, forward
 //     e. no session: inbound ACL (global addresses) -> NAT outside->inside
 //     -> route -> inspection rule creates a session (thresholds first)
-//     -> NAT inside->outside -> outbound ACL
+//     -> NAT inside->outside -> outbound ACL; with ip tcp intercept, a
+//     protected SYN is answered with a cookie SYN/ACK instead, and a
+//     cookie ACK creates the session and opens the server side
+//     (intercept.go), whose segments are translated around step d
 //     f. TTL, next-hop MAC (ARP resolve with a bounded pending queue)
 //  4. transmit per port, reclaim completions, refill the fill rings
 //  5. frames waiting for ARP, session expiry (bounded), SMTP pool top-up
@@ -30,6 +33,7 @@
 package dataplane
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -40,6 +44,7 @@ import (
 	"cbac/inspect"
 	"cbac/internal/hugepage"
 	"cbac/smtpfsm"
+	"cbac/tcpintercept"
 	"cbac/vfr"
 )
 
@@ -53,6 +58,9 @@ type Options struct {
 	Queues    [][]Queue
 	BatchSize int    // frames per receive; default 64
 	Seed      uint64 // hash seed for the session tables
+	// CookieSecret is the TCP intercept master secret (tcpintercept.NewJar),
+	// shared by the workers; zero: drawn from crypto/rand.
+	CookieSecret [16]byte
 	// Reserve is how many frames each worker keeps back from its fill rings
 	// for packets it builds itself (ARP, RST, ICMP); default 64.
 	Reserve int
@@ -113,11 +121,15 @@ type Worker struct {
 	halfOpen     int // half-open sessions of this worker
 	lastRx       int // frames the previous batch received; -1 before the first
 	trace        smtpfsm.Trace
-	vfr          *vfr.Table // virtual reassembly (frag.go)
-	fragOut      []vfr.Frag // scratch for vfr results
-	fragRest     []Desc     // the other fragments of the datagram being processed
+	vfr          *vfr.Table       // virtual reassembly (frag.go)
+	fragOut      []vfr.Frag       // scratch for vfr results
+	fragRest     []Desc           // the other fragments of the datagram being processed
+	jar          tcpintercept.Jar // TCP intercept cookies (intercept.go)
+	splices      splicePool
 	// Stats are the worker's counters; read them through Do.
 	Stats Stats
+	// Intercept are the TCP intercept counters; read them through Do.
+	Intercept InterceptStats
 	// Rate limits of the EvTableFull and EvInspectFull events.
 	tableFull, inspectFull refusalLog
 	// The running capture as this worker took it up (capture.go).
@@ -171,6 +183,11 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 	if o.Reserve <= 0 {
 		o.Reserve = 64
 	}
+	if o.CookieSecret == ([16]byte{}) {
+		if _, err := rand.Read(o.CookieSecret[:]); err != nil {
+			return nil, fmt.Errorf("%w: cookie secret: %v", ErrOptions, err)
+		}
+	}
 	dp := &Dataplane{Neigh: NewNeighbors(4096), shared: &inspect.Shared{}, frameSize: o.FrameSize}
 	dp.ruleset.Store(rs)
 	for _, n := range rs.StaticARP {
@@ -203,6 +220,7 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 			events:    newSPSC[Event](4096),
 			mailbox:   make(chan func(*Worker), 4),
 			table:     flowtable.New(perSessions, paddedClasses(rs), o.Seed+uint64(i)*0x9e3779b97f4a7c15),
+			jar:       tcpintercept.NewJar(o.CookieSecret),
 			adm:       inspect.NewAdmission(rs.Thresholds, dp.shared, 4096, o.Seed^uint64(i), make([]inspect.Event, 0, 64)),
 		}
 		if o.FrameSize&(o.FrameSize-1) != 0 {
@@ -367,6 +385,9 @@ func (w *Worker) setRuleset(rs *Ruleset) {
 	w.rs = rs
 	w.adm.SetThresholds(rs.Thresholds)
 	w.table.SetTimeouts(rs.Classes())
+	if rs.Intercept != nil && w.splices.states == nil {
+		w.splices.init(min(w.table.Capacity(), interceptPoolMax))
+	}
 }
 
 // carryACLHits returns the match counters for rs's access lists, carrying
@@ -484,6 +505,9 @@ func (w *Worker) Step(now int64) int {
 	w.smtp.stock(w)
 	w.expireFragments()
 	w.tick()
+	if w.rs.Intercept != nil {
+		w.interceptMinute()
+	}
 	w.flush()
 	w.refill()
 	if w.dp.running.Load() {
