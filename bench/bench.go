@@ -25,6 +25,12 @@
 //     their ratios (target: inspection costs no more than 10% over plain
 //     TCP at 1500-byte frames).
 //
+// Scenario 10 (synflood.go) floods tcp intercept: cbacd with [tcp_intercept]
+// (generic and native XDP) against nftables synproxy at the generator's
+// full rate: cookie SYN/ACKs per DUT core-second, legitimate SMTP sessions
+// completed, and an established bulk stream's rate during the flood
+// against its rate without.
+//
 // The micro-benchmarks (bench_test.go) run each pipeline stage and the
 // whole pipeline over in-memory rings.
 package bench
