@@ -240,9 +240,14 @@ func TestInterceptSYNFlood(t *testing.T) {
 	before, _ := bench.SinkMessages(sink.out.String())
 
 	cfg := filepath.Join(t.TempDir(), "synflood.cfg")
-	client := lab.Hosts[1]
-	if client.Role != lab.RoleClient {
-		t.Fatalf("lab.Hosts[1] is %s, not the client", client.Role)
+	var client lab.Host
+	for _, h := range lab.Hosts {
+		if h.Role == lab.RoleClient {
+			client = h
+		}
+	}
+	if client.MAC == "" {
+		t.Fatal("the lab has no outside client")
 	}
 	if err := os.WriteFile(cfg, []byte(synFloodConfig(lab.OutsideMAC, client.MAC, [4]byte{172, 22, 1, 110}, 25)), 0o600); err != nil {
 		t.Fatal(err)
