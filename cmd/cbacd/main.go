@@ -41,12 +41,16 @@ func main() {
 }
 
 const usage = `usage:
-  cbacd -c FILE.toml [-workers N] [-cpus LIST] [-xdp-mode native|generic] [-force]
+  cbacd -c FILE.toml [-workers N] [-cpus LIST] [-spin auto|never|DURATION]
+        [-xdp-mode native|generic] [-force]
         run the firewall on the configured devices (root; AF_XDP);
         workers are not pinned by default (the scheduler places them);
         -cpus 2,3 pins worker i to the i-th CPU of the list; -cpus auto to
         the CPUs that service none of the devices' interrupts or RPS, if
-        there are enough of them
+        there are enough of them; -spin: how long a worker keeps polling
+        its rings after its last frame before it sleeps in poll(2): auto
+        (default) polls while it has a backlog and sleeps at once at
+        moderate rates, never, or a fixed time such as 200us (1us-1s)
   cbacd check -c FILE.toml
         load and compile a configuration, report errors, exit
   cbacd lab [-c FILE.toml] [-prefix cbac-]

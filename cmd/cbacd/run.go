@@ -38,9 +38,14 @@ func runMain(args []string) error {
 	mode := fs.String("xdp-mode", "auto", "XDP attach mode: auto, native or generic")
 	force := fs.Bool("force", false, "replace an XDP program already attached to a device")
 	cpus := fs.String("cpus", "", "pin worker i to the i-th of these CPUs, e.g. 1 or 2,3; auto: to CPUs that service none of the devices' interrupts or RPS, if enough (default: not pinned)")
+	spin := fs.String("spin", "auto", "how long a worker polls its rings after its last frame before it sleeps: auto (adapt to the load), never, or a duration such as 200us")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the run to this file")
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	spinFor, err := dataplane.ParseSpin(*spin)
+	if err != nil {
 		return err
 	}
 	if *cfgPath == "" {
@@ -69,7 +74,7 @@ func runMain(args []string) error {
 	}
 	x, err := dataplane.OpenXDP(rs, dataplane.XDPOptions{
 		Workers: n, Frames: c.Dataplane.Frames, RingSize: c.Dataplane.RingSize,
-		Mode: *mode, Force: *force, Seed: uint64(time.Now().UnixNano()), CPUs: cpuList,
+		Mode: *mode, Force: *force, Seed: uint64(time.Now().UnixNano()), CPUs: cpuList, Spin: spinFor,
 	})
 	if err != nil {
 		return err
