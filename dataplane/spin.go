@@ -37,36 +37,36 @@ func ParseSpin(s string) (time.Duration, error) {
 
 // Adaptive spin. Polling the rings without frames costs the whole wait;
 // sleeping in poll(2) costs a wake-up (a context switch and the kernel's
-// wake path, a few µs) per batch and that much latency. While the worker
-// has a backlog (frames arrive faster than it forwards them, so the batch
-// after a batch with frames has frames again) the next frames are already
-// on their way and a sleep would only add wake-ups: it polls for up to
-// spinMax. When it keeps up (the batch after a batch with frames mostly
-// finds none, as under an MTA's or any request/response load at moderate
-// rates) it polls only while the recent gap between batches is shorter
-// than a wake-up costs, else it sleeps at once and leaves the CPU to the
-// processes that make the traffic. Batch size alone does not tell a
-// backlog: when the kernel's receive work runs on the worker's CPU, a
-// woken worker finds every frame that softirq delivered before it ran.
+// wake path, some µs of CPU) per batch and that much latency. While the
+// worker has a backlog (frames arrive faster than it forwards them, so
+// the batch after a batch with frames has frames again) the next frames
+// are already on their way and a sleep would only add wake-ups: it polls
+// for up to spinMax. When it keeps up (the batch after a batch with
+// frames mostly finds none, as under an MTA's or any request/response
+// load at moderate rates) it polls for about what a wake-up costs,
+// spinWake, and then sleeps: the frames that follow a frame closely (an
+// ACK, the rest of a burst) are caught without a wake-up, and a wait
+// that lasts longer costs at most twice what sleeping at once would have
+// (the rent-or-buy bound), instead of keeping a core the processes that
+// make the traffic need. Batch size alone does not tell a backlog: when
+// the kernel's receive work runs on the worker's CPU, a woken worker
+// finds every frame that softirq delivered before it ran.
 const (
-	spinMax = int64(200 * time.Microsecond)
+	spinMax  = int64(200 * time.Microsecond)
+	spinWake = int64(10 * time.Microsecond)
 	// spinBacklog is the share (of 256) of batches with frames that came
 	// straight after a batch with frames from which the worker counts as
 	// backlogged.
 	spinBacklog = 192
-	// spinShortGap: a gap between batches this short costs less to poll
-	// through than to sleep and be woken.
-	spinShortGap = int64(10 * time.Microsecond)
 )
 
-// spinPolicy is one worker's adaptive spin state: moving averages over the
-// batches with frames (weight 1/8 each), updated once per batch from the
-// batch's frame count and the clock read the batch already made.
+// spinPolicy is one worker's adaptive spin state, updated once per batch
+// from the batch's frame count and the clock read the batch already made.
 type spinPolicy struct {
-	last int64 // time of the last batch with frames; 0: none yet
-	gap  int64 // mean ns between batches with frames
+	last int64 // time of the last batch with frames
 	// busy is the share (of 256) of batches with frames that followed a
-	// batch with frames (no empty batch, no sleep between).
+	// batch with frames (no empty batch, no sleep between): a moving
+	// average, weight 1/8.
 	busy int64
 	prev bool // the previous batch had frames
 }
@@ -76,9 +76,6 @@ func (p *spinPolicy) observe(now int64, n int) {
 	if n <= 0 {
 		p.prev = false
 		return
-	}
-	if p.last != 0 {
-		p.gap += max(now-p.last, 0)/8 - p.gap/8
 	}
 	p.last = now
 	var hit int64
@@ -91,13 +88,10 @@ func (p *spinPolicy) observe(now int64, n int) {
 
 // budget is how long after its last frame the worker keeps polling.
 func (p *spinPolicy) budget() int64 {
-	switch {
-	case p.busy >= spinBacklog:
+	if p.busy >= spinBacklog {
 		return spinMax
-	case p.gap <= spinShortGap:
-		return 2 * spinShortGap
 	}
-	return 0
+	return spinWake
 }
 
 // sleep reports whether the worker, at now after a batch without frames,

@@ -52,18 +52,17 @@ func TestSpinPolicy(t *testing.T) {
 		idle    int64 // ns since the last batch with frames when deciding
 		sleep   bool
 	}{
-		{"nothing seen yet", nil, us, 1, true},
+		{"nothing seen yet: sleep", nil, us, 1, true},
 		{"backlog: every batch has frames", []int{64}, 20 * us, 150 * us, false},
 		{"backlog: but not past the cap", []int{64}, 20 * us, spinMax + 1, true},
 		{"backlog of single frames", []int{1}, 30 * us, 150 * us, false},
 		{"mostly back to back (5 of 6)", []int{8, 8, 8, 8, 8, 8, 0}, 20 * us, 150 * us, false},
-		{"back to back 2 of 3: not a backlog", []int{8, 8, 8, 0}, 20 * us, 1 * us, true},
-		{"every other batch empty: sleep", []int{1, 0}, 30 * us, 1 * us, true},
-		{"bursts after a sleep: big batches, then empty", []int{32, 0}, 60 * us, 1 * us, true},
-		{"burst of two, then empty, gaps long: sleep", []int{16, 16, 0, 0, 0}, 20 * us, 1 * us, true},
-		{"single frames far apart: sleep at once", []int{1, 0, 0, 0}, 25 * us, 1 * us, true},
-		{"frames a few us apart, worker keeps up: short spin", []int{1, 0}, 2 * us, 15 * us, false},
-		{"short spin ends", []int{1, 0}, 2 * us, 2*spinShortGap + 1, true},
+		{"back to back 2 of 3: not a backlog", []int{8, 8, 8, 0}, 20 * us, spinWake + 1, true},
+		{"every other batch empty: short spin", []int{1, 0}, 30 * us, spinWake, false},
+		{"every other batch empty: then sleep", []int{1, 0}, 30 * us, spinWake + 1, true},
+		{"bursts after a sleep: big batches, then empty", []int{32, 0}, 60 * us, 2 * spinWake, true},
+		{"burst of two, then empty", []int{16, 16, 0, 0, 0}, 20 * us, 2 * spinWake, true},
+		{"single frames far apart", []int{1, 0, 0, 0}, 25 * us, 50 * us, true},
 	} {
 		var p spinPolicy
 		now := int64(1000 * us) // the worker's clock starts at 0
@@ -80,7 +79,7 @@ func TestSpinPolicy(t *testing.T) {
 		// The empty batch that asks.
 		p.observe(last+c.idle, 0)
 		if got := p.sleep(last + c.idle); got != c.sleep {
-			t.Errorf("%s: sleep = %v, want %v (gap %d ns, busy %d/256, budget %d ns)", c.name, got, c.sleep, p.gap, p.busy, p.budget())
+			t.Errorf("%s: sleep = %v, want %v (busy %d/256, budget %d ns)", c.name, got, c.sleep, p.busy, p.budget())
 		}
 	}
 }
@@ -111,8 +110,8 @@ func TestSpinPolicyAdapts(t *testing.T) {
 	if n > 4 {
 		t.Errorf("the long spin lasted %d trickle batches", n)
 	}
-	if !p.sleep(now + 1) {
-		t.Errorf("after the trickle the worker should sleep at once (budget %d)", p.budget())
+	if p.budget() != spinWake || !p.sleep(now+spinWake+1) {
+		t.Errorf("after the trickle the worker should spin %d ns only (budget %d)", spinWake, p.budget())
 	}
 	for i := 0; i < 16 && p.budget() != spinMax; i++ {
 		now += 20 * us

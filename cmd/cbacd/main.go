@@ -49,8 +49,8 @@ const usage = `usage:
         the CPUs that service none of the devices' interrupts or RPS, if
         there are enough of them; -spin: how long a worker keeps polling
         its rings after its last frame before it sleeps in poll(2): auto
-        (default) polls while it has a backlog and sleeps at once at
-        moderate rates, never, or a fixed time such as 200us (1us-1s)
+        (default) 200us while it has a backlog, else 10us; never; or a
+        fixed time such as 50us (1us-1s)
   cbacd check -c FILE.toml
         load and compile a configuration, report errors, exit
   cbacd lab [-c FILE.toml] [-prefix cbac-]

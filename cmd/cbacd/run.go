@@ -38,7 +38,7 @@ func runMain(args []string) error {
 	mode := fs.String("xdp-mode", "auto", "XDP attach mode: auto, native or generic")
 	force := fs.Bool("force", false, "replace an XDP program already attached to a device")
 	cpus := fs.String("cpus", "", "pin worker i to the i-th of these CPUs, e.g. 1 or 2,3; auto: to CPUs that service none of the devices' interrupts or RPS, if enough (default: not pinned)")
-	spin := fs.String("spin", "auto", "how long a worker polls its rings after its last frame before it sleeps: auto (adapt to the load), never, or a duration such as 200us")
+	spin := fs.String("spin", "auto", "how long a worker polls its rings after its last frame before it sleeps in poll(2): auto (200us while it has a backlog, else 10us), never, or a duration such as 50us")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the run to this file")
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
 	if err := fs.Parse(args); err != nil {
