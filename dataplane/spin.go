@@ -39,56 +39,61 @@ func ParseSpin(s string) (time.Duration, error) {
 // sleeping in poll(2) costs a wake-up (a context switch and the kernel's
 // wake path, some µs of CPU) per batch and that much latency. While the
 // worker has a backlog (frames arrive faster than it forwards them, so
-// the batch after a batch with frames has frames again) the next frames
-// are already on their way and a sleep would only add wake-ups: it polls
-// for up to spinMax. When it keeps up (the batch after a batch with
-// frames mostly finds none, as under an MTA's or any request/response
-// load at moderate rates) it polls for about what a wake-up costs,
-// spinWake, and then sleeps: the frames that follow a frame closely (an
-// ACK, the rest of a burst) are caught without a wake-up, and a wait
-// that lasts longer costs at most twice what sleeping at once would have
-// (the rent-or-buy bound), instead of keeping a core the processes that
-// make the traffic need. Batch size alone does not tell a backlog: when
-// the kernel's receive work runs on the worker's CPU, a woken worker
-// finds every frame that softirq delivered before it ran.
+// its batches come back at least half full) the next frames are already
+// on their way and a sleep would only add wake-ups: it polls for up to
+// spinMax. When it keeps up (small batches, as under an MTA's or any
+// request/response load at moderate rates) it polls for about what a
+// wake-up costs, spinWake, and then sleeps: the frames that follow a
+// frame closely (an ACK, the rest of a burst) are caught without a
+// wake-up, and a wait that lasts longer costs at most twice what
+// sleeping at once would have (the rent-or-buy bound), instead of
+// keeping a core that the processes making the traffic need.
+//
+// Neither "the batch after a batch with frames had frames" nor a mean of
+// a few frames per batch tells a backlog on veth: the frames a worker
+// transmits are received by the peer in the same system call, whose
+// replies come straight back to its receive ring, and when the kernel's
+// receive work runs on the worker's CPU a woken worker finds every frame
+// that softirq delivered before it ran. Under Postfix's smtp-source with
+// 16 sessions either signal kept the worker polling (measured:
+// bench/results/mta/SUMMARY.md); a half-full batch needs more frames in
+// flight than such a load has.
 const (
 	spinMax  = int64(200 * time.Microsecond)
 	spinWake = int64(10 * time.Microsecond)
-	// spinBacklog is the share (of 256) of batches with frames that came
-	// straight after a batch with frames from which the worker counts as
-	// backlogged.
-	spinBacklog = 192
+	// spinFull: a batch of this many frames (of 64 per device) is a
+	// backlog's.
+	spinFull = 32
+	// spinBacklog is the share (of 256) of full batches among the batches
+	// with frames from which the worker counts as backlogged.
+	spinBacklog = 128
 )
 
 // spinPolicy is one worker's adaptive spin state, updated once per batch
 // from the batch's frame count and the clock read the batch already made.
 type spinPolicy struct {
 	last int64 // time of the last batch with frames
-	// busy is the share (of 256) of batches with frames that followed a
-	// batch with frames (no empty batch, no sleep between): a moving
-	// average, weight 1/8.
-	busy int64
-	prev bool // the previous batch had frames
+	// full is the share (of 256) of batches with frames that held at least
+	// spinFull: a moving average, weight 1/8.
+	full int64
 }
 
-// observe records a batch of n frames at now (every batch, empty or not).
+// observe records a batch of n frames at now.
 func (p *spinPolicy) observe(now int64, n int) {
 	if n <= 0 {
-		p.prev = false
 		return
 	}
 	p.last = now
 	var hit int64
-	if p.prev {
+	if n >= spinFull {
 		hit = 256
 	}
-	p.busy += hit/8 - p.busy/8
-	p.prev = true
+	p.full += hit/8 - p.full/8
 }
 
 // budget is how long after its last frame the worker keeps polling.
 func (p *spinPolicy) budget() int64 {
-	if p.busy >= spinBacklog {
+	if p.full >= spinBacklog {
 		return spinMax
 	}
 	return spinWake

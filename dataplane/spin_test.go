@@ -53,15 +53,14 @@ func TestSpinPolicy(t *testing.T) {
 		sleep   bool
 	}{
 		{"nothing seen yet: sleep", nil, us, 1, true},
-		{"backlog: every batch has frames", []int{64}, 20 * us, 150 * us, false},
+		{"backlog: full batches", []int{64}, 20 * us, 150 * us, false},
 		{"backlog: but not past the cap", []int{64}, 20 * us, spinMax + 1, true},
-		{"backlog of single frames", []int{1}, 30 * us, 150 * us, false},
-		{"mostly back to back (5 of 6)", []int{8, 8, 8, 8, 8, 8, 0}, 20 * us, 150 * us, false},
-		{"back to back 2 of 3: not a backlog", []int{8, 8, 8, 0}, 20 * us, spinWake + 1, true},
-		{"every other batch empty: short spin", []int{1, 0}, 30 * us, spinWake, false},
-		{"every other batch empty: then sleep", []int{1, 0}, 30 * us, spinWake + 1, true},
-		{"bursts after a sleep: big batches, then empty", []int{32, 0}, 60 * us, 2 * spinWake, true},
-		{"burst of two, then empty", []int{16, 16, 0, 0, 0}, 20 * us, 2 * spinWake, true},
+		{"backlog: half-full batches", []int{spinFull}, 20 * us, 150 * us, false},
+		{"backlog: two of three batches full", []int{128, 0, 128, 4, 0}, 20 * us, 150 * us, false},
+		{"full one batch in three: no backlog", []int{64, 8, 8, 0}, 20 * us, spinWake + 1, true},
+		{"just under half full: no backlog", []int{spinFull - 1}, 20 * us, spinWake + 1, true},
+		{"back to back small batches: short spin", []int{4}, 5 * us, spinWake, false},
+		{"back to back small batches: then sleep", []int{4}, 5 * us, spinWake + 1, true},
 		{"single frames far apart", []int{1, 0, 0, 0}, 25 * us, 50 * us, true},
 	} {
 		var p spinPolicy
@@ -79,7 +78,7 @@ func TestSpinPolicy(t *testing.T) {
 		// The empty batch that asks.
 		p.observe(last+c.idle, 0)
 		if got := p.sleep(last + c.idle); got != c.sleep {
-			t.Errorf("%s: sleep = %v, want %v (busy %d/256, budget %d ns)", c.name, got, c.sleep, p.busy, p.budget())
+			t.Errorf("%s: sleep = %v, want %v (full %d/256, budget %d ns)", c.name, got, c.sleep, p.full, p.budget())
 		}
 	}
 }
@@ -107,7 +106,7 @@ func TestSpinPolicyAdapts(t *testing.T) {
 			t.Fatal("the trickle never ended the long spin")
 		}
 	}
-	if n > 4 {
+	if n > 8 {
 		t.Errorf("the long spin lasted %d trickle batches", n)
 	}
 	if p.budget() != spinWake || !p.sleep(now+spinWake+1) {
@@ -118,6 +117,6 @@ func TestSpinPolicyAdapts(t *testing.T) {
 		p.observe(now, 256)
 	}
 	if p.budget() != spinMax {
-		t.Errorf("the backlog's return did not restore the long spin (busy %d/256)", p.busy)
+		t.Errorf("the backlog's return did not restore the long spin (full %d/256)", p.full)
 	}
 }
