@@ -120,3 +120,21 @@ func TestSpinPolicyAdapts(t *testing.T) {
 		t.Errorf("the backlog's return did not restore the long spin (full %d/256)", p.full)
 	}
 }
+
+// BenchmarkSpinPolicy: the per-batch cost of the adaptive decision.
+func BenchmarkSpinPolicy(b *testing.B) {
+	b.ReportAllocs()
+	var p spinPolicy
+	now := int64(0)
+	sleeps := 0
+	for i := 0; b.Loop(); i++ {
+		now += 3000
+		p.observe(now, i&63)
+		if p.sleep(now + 500) {
+			sleeps++
+		}
+	}
+	if sleeps < 0 {
+		b.Fatal(sleeps)
+	}
+}
