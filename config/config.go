@@ -62,6 +62,9 @@ type Config struct {
 	Logging     Logging
 	Reassembly  Reassembly
 	Metrics     Metrics
+	// TCPIntercept is [tcp_intercept] (ip tcp intercept); Enabled is
+	// false when the file has none.
+	TCPIntercept TCPIntercept
 
 	// lines maps key paths to source lines, for Validate's messages; nil
 	// for a Config built in code.

@@ -33,6 +33,7 @@ type (
 		Logging     fileLogging         `toml:"logging"`
 		Reassembly  fileReassembly      `toml:"reassembly"`
 		Metrics     fileMetrics         `toml:"metrics"`
+		Intercept   fileTCPIntercept    `toml:"tcp_intercept"`
 	}
 	fileInspect struct {
 		AuditTrail           *bool               `toml:"audit_trail"`
@@ -333,6 +334,7 @@ func resolve(p *problems, f *fileConfig, keys []toml.Key) *Config {
 		},
 		Metrics: Metrics{Listen: stringOr(f.Metrics.Listen, "")},
 	}
+	c.TCPIntercept = resolveIntercept(&f.Intercept, hasTable(keys, "tcp_intercept"))
 	for _, name := range orderedNames(keys, []string{"inspect", "rules"}, f.Inspect.Rules) {
 		c.Inspect.Rules = append(c.Inspect.Rules, resolveRule(p, c, name, f.Inspect.Rules[name], keys))
 	}
@@ -421,6 +423,17 @@ func orderedNames[V any](keys []toml.Key, prefix []string, m map[string]V) []str
 	}
 	sort.Strings(rest)
 	return append(names, rest...)
+}
+
+// hasTable reports whether the file defines table name (a key under it,
+// or the table itself, empty).
+func hasTable(keys []toml.Key, name string) bool {
+	for _, k := range keys {
+		if k[0] == name {
+			return true
+		}
+	}
+	return false
 }
 
 func hasPrefix(k toml.Key, prefix []string) bool {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // badBase is a valid configuration; each bad case appends to it (or puts
@@ -172,6 +173,32 @@ var badCases = []struct {
 		kind: ErrUnknownKey, key: "metrics.path", why: `unknown key "path"`},
 	{name: "type mismatch", text: "[inspect]\ntcp_max_incomplete_host = \"fifty\" # ERR\n",
 		kind: ErrValue, key: "inspect.tcp_max_incomplete_host", why: "incompatible types"},
+	{name: "intercept without list", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept] # ERR\nmode = \"intercept\"\n",
+		kind: ErrValue, key: "tcp_intercept.list", why: "list is required"},
+	{name: "intercept list undefined", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"121\" # ERR\n",
+		kind: ErrUndefined, key: "tcp_intercept.list", why: `access list "121" is not defined`},
+	{name: "intercept bad mode", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\nmode = \"guard\" # ERR\n",
+		kind: ErrValue, key: "tcp_intercept.mode", why: `bad mode "guard"`},
+	{name: "intercept watch not yet", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\nmode = \"watch\" # ERR\n",
+		kind: ErrNotImplemented, key: "tcp_intercept.mode", why: "mode watch: not implemented yet"},
+	{name: "intercept auto not yet", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\nmode = \"auto\" # ERR\n",
+		kind: ErrNotImplemented, key: "tcp_intercept.mode", why: "mode auto: not implemented yet"},
+	{name: "intercept max_incomplete low above high", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\nmax_incomplete = { low = 1200, high = 1100 } # ERR\n",
+		kind: ErrThreshold, key: "tcp_intercept.max_incomplete", why: "low threshold 1200 is above high threshold 1100"},
+	{name: "intercept one_minute zero", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\none_minute = { low = 0 } # ERR\n",
+		kind: ErrValue, key: "tcp_intercept.one_minute", why: "must be at least 1"},
+	{name: "intercept bad drop_mode", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\ndrop_mode = \"newest\" # ERR\n",
+		kind: ErrValue, key: "tcp_intercept.drop_mode", why: `bad drop_mode "newest"`},
+	{name: "intercept drop_mode random not yet", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\ndrop_mode = \"random\" # ERR\n",
+		kind: ErrNotImplemented, key: "tcp_intercept.drop_mode", why: "drop_mode random: not implemented yet"},
+	{name: "intercept watch_timeout zero", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\nwatch_timeout = \"0s\" # ERR\n",
+		kind: ErrTimer, key: "tcp_intercept.watch_timeout", why: "watch_timeout is 0s: must be positive"},
+	{name: "intercept finrst_timeout fraction", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\nfinrst_timeout = \"1500ms\" # ERR\n",
+		kind: ErrTimer, key: "tcp_intercept.finrst_timeout", why: "must be a whole number of seconds"},
+	{name: "intercept connection_timeout bad", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\nconnection_timeout = \"a day\" # ERR\n",
+		kind: ErrTimer, key: "tcp_intercept.connection_timeout", why: "invalid duration"},
+	{name: "intercept unknown key", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\nwatch = 5 # ERR\n",
+		kind: ErrUnknownKey, key: "tcp_intercept.watch", why: `unknown key "watch"`},
 	{name: "syntax error", text: "[inspect]\nalert = yes # ERR\n",
 		kind: ErrSyntax, key: "", why: "expected value but found \"yes\""},
 }
@@ -248,5 +275,46 @@ func TestAllErrorsReported(t *testing.T) {
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], "tcp_synwait_time") || !strings.Contains(lines[1], "one_minute") {
 		t.Fatalf("errors not one per line in line order: %q", lines)
+	}
+}
+
+// The brief's [tcp_intercept] loads with every key, and leaving keys out
+// gives IOS's defaults; without the table intercept is off.
+func TestInterceptLoads(t *testing.T) {
+	const acl = "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n"
+	full := acl + `[tcp_intercept]
+list = "120"
+mode = "intercept"
+max_incomplete = { low = 900, high = 1100 }
+one_minute = { low = 800, high = 1000 }
+drop_mode = "oldest"
+watch_timeout = "30s"
+finrst_timeout = "7s"
+connection_timeout = "86400s"
+`
+	c, err := Parse("ok.toml", []byte(badBase+full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := TCPIntercept{Enabled: true, List: "120", Mode: InterceptModeIntercept,
+		MaxIncomplete: Threshold{900, 1100}, OneMinute: Threshold{800, 1000}, DropMode: "oldest",
+		WatchTimeout: 30 * time.Second, FinRstTimeout: 7 * time.Second, ConnectionTimeout: 24 * time.Hour}
+	if c.TCPIntercept != want {
+		t.Errorf("got %+v, want %+v", c.TCPIntercept, want)
+	}
+	c, err = Parse("ok.toml", []byte(badBase+acl+"[tcp_intercept]\nlist = \"120\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.OneMinute, want.FinRstTimeout = Threshold{900, 1100}, 5*time.Second
+	if c.TCPIntercept != want {
+		t.Errorf("defaults: got %+v, want %+v", c.TCPIntercept, want)
+	}
+	c, err = Parse("ok.toml", []byte(badBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TCPIntercept.Enabled {
+		t.Error("intercept enabled without [tcp_intercept]")
 	}
 }

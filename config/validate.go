@@ -32,6 +32,7 @@ func (c *Config) validate(p *problems) {
 	c.validateNAT(p)
 	c.validateARP(p)
 	c.validateRuntime(p)
+	c.validateIntercept(p)
 }
 
 // positive reports a timer that is zero or negative, or not whole seconds

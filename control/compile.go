@@ -64,6 +64,16 @@ func Compile(c *config.Config, macs MACSource) (*dataplane.Ruleset, error) {
 		aclIndex[c.AccessLists[i].Name] = len(rs.ACLs)
 		rs.ACLs = append(rs.ACLs, c.AccessLists[i].Compile())
 	}
+	if ti := &c.TCPIntercept; ti.Enabled {
+		// Validation refused the modes not implemented; intercept runs.
+		list, ok := aclIndex[ti.List]
+		if !ok {
+			return nil, fmt.Errorf("compile tcp intercept: access list %q is not defined", ti.List)
+		}
+		rs.Intercept = &dataplane.Intercept{List: list, FinRst: ti.FinRstTimeout, Connection: ti.ConnectionTimeout,
+			MaxIncomplete: dataplane.InterceptThreshold{Low: ti.MaxIncomplete.Low, High: ti.MaxIncomplete.High},
+			OneMinute:     dataplane.InterceptThreshold{Low: ti.OneMinute.Low, High: ti.OneMinute.High}}
+	}
 	rules := map[string]*dataplane.Rule{}
 	for _, r := range c.Inspect.Rules {
 		dr := &dataplane.Rule{Name: r.Name}

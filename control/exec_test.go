@@ -68,6 +68,8 @@ func TestExecUsage(t *testing.T) {
 		"sh ip insp sessions detail extra",
 		"show ip nat",
 		"show ip nat translations verbose",
+		"show tcp intercept",
+		"show tcp intercept bogus",
 		"show access-lists 101 extra",
 		"show arp now",
 		"s", // "show", incomplete
@@ -108,6 +110,8 @@ func TestExecUsage(t *testing.T) {
 		"show access-lists",
 		"show access-lists 101",
 		"show arp",
+		"show tcp intercept connections",
+		"sh tcp int stat",
 		"clear ip inspect session all",
 		"clear access-list counters",
 		"debug ip inspect smtp",
@@ -187,4 +191,24 @@ func FuzzExec(f *testing.F) {
 			t.Fatalf("%q: error %v, want ErrUsage", line, err)
 		}
 	})
+}
+
+// Without [tcp_intercept] (the seed), show tcp intercept statistics says
+// so, and show ip inspect statistics has no intercept line.
+func TestExecInterceptOff(t *testing.T) {
+	s := execServer(t)
+	var out bytes.Buffer
+	if err := s.Exec(cancelled(), "show tcp intercept statistics", &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "TCP intercept is not enabled\n" {
+		t.Errorf("got %q", out.String())
+	}
+	out.Reset()
+	if err := s.Exec(cancelled(), "show ip inspect statistics", &out); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "TCP intercept") {
+		t.Errorf("intercept counters shown without intercept:\n%s", out.String())
+	}
 }

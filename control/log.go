@@ -188,16 +188,22 @@ func (h *IOSHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *IOSHandler) WithGroup(string) slog.Handler      { return h }
 
 // rateLimiter is a token bucket: at most rate alerts per second, burst of
-// the same size.
+// the same size. The alerts it refuses are counted, never lost silently:
+// suppressed in all (show ip inspect statistics) and pending since the
+// last report (Server.ReportSuppressed logs it once per period).
 type rateLimiter struct {
 	rate       float64
 	tokens     float64
 	last       time.Time
-	suppressed uint64
+	logged     uint64 // alerts allowed
+	suppressed uint64 // alerts refused, in all
+	pending    uint64 // alerts refused since the last report
+	period     time.Time
 }
 
 func (r *rateLimiter) allow(now time.Time) bool {
 	if r.rate <= 0 {
+		r.logged++
 		return true
 	}
 	if r.last.IsZero() {
@@ -211,8 +217,53 @@ func (r *rateLimiter) allow(now time.Time) bool {
 	r.last = now
 	if r.tokens >= 1 {
 		r.tokens--
+		r.logged++
 		return true
 	}
 	r.suppressed++
+	r.pending++
 	return false
+}
+
+// SuppressedPeriod is how often the count of rate-limited alerts is logged
+// (when it is not zero).
+const SuppressedPeriod = time.Minute
+
+// ReportSuppressed logs, at most once per SuppressedPeriod, how many alerts
+// the rate limiter refused since the last report, as IOS reports
+// rate-limited messages:
+//
+//	%FW-4-ALERTS_SUPPRESSED: 42 alert messages suppressed by rate limiting in the last 60 seconds (alert_rate 10 per second)
+//
+// PumpEvents calls it with the wall clock, off the packet path; tests pass
+// their own clock.
+func (s *Server) ReportSuppressed(now time.Time) {
+	s.mu.Lock()
+	r := &s.limit
+	if r.period.IsZero() {
+		r.period = now
+	}
+	since := now.Sub(r.period)
+	n, rate := r.pending, r.rate
+	if since < SuppressedPeriod {
+		n = 0
+	} else {
+		r.pending, r.period = 0, now
+	}
+	s.mu.Unlock()
+	if n > 0 {
+		s.Log.Warn(fmt.Sprintf("%%FW-4-ALERTS_SUPPRESSED: %d alert messages suppressed by rate limiting in the last %d seconds (alert_rate %g per second)",
+			n, int(since.Seconds()), rate))
+	}
+}
+
+// showControl prints the control plane's part of show ip inspect statistics:
+// the alert log counts and the running configuration generation.
+func (s *Server) showControl(w io.Writer) {
+	s.mu.Lock()
+	logged, suppressed, rate := s.limit.logged, s.limit.suppressed, s.limit.rate
+	gen, file := s.generation, s.cfg.File
+	s.mu.Unlock()
+	fmt.Fprintf(w, "Alert messages: %d logged, %d suppressed by rate limiting (alert_rate %g per second)\n", logged, suppressed, rate)
+	fmt.Fprintf(w, "Configuration: generation %d, from %s\n", gen, file)
 }

@@ -24,61 +24,33 @@ import (
 type Server struct {
 	DP  *dataplane.Dataplane
 	Log *slog.Logger
-	// Reload re-reads the configuration and swaps the ruleset; nil when the
+	// Load reads the configuration file again for Reload; nil when the
 	// daemon cannot reload (replay).
-	Reload func() error
+	Load func() (*config.Config, error)
+	// MACs gives the devices' own MACs to Compile on reload.
+	MACs MACSource
 	// SocketStats prints the AF_XDP sockets' kernel statistics for
 	// `show ip inspect statistics`; nil without sockets (replay, tests).
 	SocketStats func(w io.Writer)
 
-	// Reloads that succeeded and failed (RunReload), and the generation of
-	// the running configuration: 1 for the one the daemon started with, +1
-	// for each SetConfig.
-	reloadsOK, reloadsFailed, generation atomic.Uint64
+	// Notify, if set, wraps each reload (systemd's RELOADING=1 and READY=1).
+	Notify func(reload func() error) error
 
-	mu     sync.Mutex // guards the fields below
-	cfg    *config.Config
-	subs   map[chan string]struct{} // debug ip inspect smtp listeners
-	limit  rateLimiter
-	closed bool
+	reloadMu                 sync.Mutex    // one reload at a time (Reload)
+	reloadsOK, reloadsFailed atomic.Uint64 // reloads applied and refused (ReloadCounts)
+
+	mu         sync.Mutex // guards the fields below
+	cfg        *config.Config
+	generation int                      // of cfg: 1 as started, +1 per applied reload
+	subs       map[chan string]struct{} // debug ip inspect smtp listeners
+	limit      rateLimiter
 }
 
 // NewServer makes a control server for dp running cfg.
 func NewServer(dp *dataplane.Dataplane, cfg *config.Config, log *slog.Logger) *Server {
-	s := &Server{DP: dp, Log: log, cfg: cfg, subs: map[chan string]struct{}{}}
+	s := &Server{DP: dp, Log: log, cfg: cfg, generation: 1, subs: map[chan string]struct{}{}}
 	s.limit.rate = float64(dp.Ruleset().AlertRate)
-	s.generation.Store(1)
 	return s
-}
-
-// RunReload runs Reload and counts its outcome (ReloadCounts); the reload
-// command and SIGHUP both come here.
-func (s *Server) RunReload() error {
-	if s.Reload == nil {
-		return errors.New("reload is not available")
-	}
-	if err := s.Reload(); err != nil {
-		s.reloadsFailed.Add(1)
-		return err
-	}
-	s.reloadsOK.Add(1)
-	return nil
-}
-
-// ReloadCounts returns how many reloads succeeded and failed since start,
-// and the generation of the running configuration (1 at start, +1 for each
-// configuration installed since). Safe from any goroutine.
-func (s *Server) ReloadCounts() (ok, failed, generation uint64) {
-	return s.reloadsOK.Load(), s.reloadsFailed.Load(), s.generation.Load()
-}
-
-// SetConfig records the configuration now running (after a reload).
-func (s *Server) SetConfig(c *config.Config) {
-	s.mu.Lock()
-	s.cfg = c
-	s.limit.rate = float64(s.DP.Ruleset().AlertRate)
-	s.mu.Unlock()
-	s.generation.Add(1)
 }
 
 func (s *Server) config() *config.Config {
@@ -87,12 +59,29 @@ func (s *Server) config() *config.Config {
 	return s.cfg
 }
 
-// ErrUsage is returned for a command cbacctl does not know.
+// ErrUsage is wrapped by the error for a command line cbacctl cannot run.
 var ErrUsage = errors.New("usage")
 
-const usage = `commands:
+// ErrStopped is returned for a command that needs the workers after they
+// stopped (cbacd is exiting).
+var ErrStopped = errors.New("the dataplane has stopped")
+
+// usageError is a bad command line: its text is IOS's message followed by
+// the command list.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string        { return e.msg + "\n" + Usage }
+func (e *usageError) Is(target error) bool { return target == ErrUsage }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// Usage lists the commands (cbacctl -h, and after a bad command).
+const Usage = `commands:
   show ip inspect all | sessions [detail] | statistics
   show ip nat translations
+  show tcp intercept connections | statistics
   show access-lists [NAME]
   show arp
   debug ip inspect smtp        (streams the trace until interrupted)
@@ -105,7 +94,9 @@ const usage = `commands:
 // words of the command language; IOS-style unique prefixes are accepted.
 var grammar = map[string][]string{
 	"":                         {"show", "debug", "undebug", "clear", "reload", "capture", "help"},
-	"show":                     {"ip", "access-lists", "arp"},
+	"show":                     {"ip", "access-lists", "arp", "tcp"},
+	"show tcp":                 {"intercept"},
+	"show tcp intercept":       {"connections", "statistics"},
 	"show ip":                  {"inspect", "nat"},
 	"show ip inspect":          {"all", "sessions", "statistics"},
 	"show ip inspect sessions": {"detail"},
@@ -142,13 +133,13 @@ func expand(fields []string) ([]string, error) {
 			}
 			if strings.HasPrefix(w, strings.ToLower(f)) {
 				if match != "" {
-					return nil, fmt.Errorf("%w: ambiguous command %q", ErrUsage, f)
+					return nil, usageErrorf("Ambiguous command: %q", f)
 				}
 				match = w
 			}
 		}
 		if match == "" {
-			return nil, fmt.Errorf("%w: %% Invalid input detected at '%s'", ErrUsage, f)
+			return nil, usageErrorf("Invalid input detected at '%s'", f)
 		}
 		out = append(out, match)
 	}
@@ -160,14 +151,17 @@ func expand(fields []string) ([]string, error) {
 func (s *Server) Exec(ctx context.Context, line string, w io.Writer) error {
 	fields, err := expand(strings.Fields(line))
 	if err != nil {
-		return fmt.Errorf("%w\n%s", err, usage)
+		return err
 	}
 	cmd := strings.Join(fields, " ")
 	dp := s.DP
+	if dp.Stopped() {
+		return ErrStopped
+	}
 	rs := dp.Ruleset()
 	switch {
 	case cmd == "help" || cmd == "":
-		fmt.Fprintln(w, usage)
+		fmt.Fprintln(w, Usage)
 	case cmd == "show ip inspect all":
 		s.config().ShowInspectAll(w)
 	case cmd == "show ip inspect sessions":
@@ -177,9 +171,16 @@ func (s *Server) Exec(ctx context.Context, line string, w io.Writer) error {
 	case cmd == "show ip inspect statistics":
 		st := StatsTotal(dp)
 		ShowStatistics(w, dp, &st)
+		s.showControl(w)
 		if s.SocketStats != nil {
 			s.SocketStats(w)
 		}
+	case cmd == "show tcp intercept connections":
+		ShowTCPInterceptConnections(w, InterceptConns(dp))
+	case cmd == "show tcp intercept statistics":
+		st := InterceptStatsTotal(dp)
+		all := StatsTotal(dp)
+		ShowTCPInterceptStatistics(w, rs, InterceptConns(dp), &st, all.Drops[dataplane.DropInterceptBadCookie])
 	case cmd == "show ip nat translations":
 		ShowNAT(w, rs, Sessions(dp))
 	case cmd == "show access-lists" || (len(fields) == 3 && fields[0] == "show" && fields[1] == "access-lists"):
@@ -207,7 +208,7 @@ func (s *Server) Exec(ctx context.Context, line string, w io.Writer) error {
 		} else {
 			id, err := strconv.ParseUint(fields[4], 16, 32)
 			if err != nil {
-				return fmt.Errorf("%w: session ID %q is not hexadecimal (see show ip inspect sessions)", ErrUsage, fields[4])
+				return usageErrorf("Session ID %q is not hexadecimal (see show ip inspect sessions)", fields[4])
 			}
 			for i := range dp.Workers {
 				dp.Do(i, func(wk *dataplane.Worker) { n += wk.ClearSession(uint32(id), false) })
@@ -226,15 +227,20 @@ func (s *Server) Exec(ctx context.Context, line string, w io.Writer) error {
 			})
 		}
 	case cmd == "reload":
-		if s.Reload == nil {
-			return errors.New("reload is not available")
+		if s.Load == nil {
+			return errors.New("reload is not available here (no configuration file to read)")
 		}
-		if err := s.RunReload(); err != nil {
-			return fmt.Errorf("reload failed, old configuration kept: %w", err)
+		if err := s.Reload("cbacctl"); err != nil {
+			return fmt.Errorf("reload failed, old configuration (generation %d) kept: %w", s.Generation(), err)
 		}
-		fmt.Fprintln(w, "configuration reloaded")
+		fmt.Fprintf(w, "configuration reloaded from %s (generation %d)\n", s.config().File, s.Generation())
 	default:
-		return fmt.Errorf("%w: incomplete command %q\n%s", ErrUsage, cmd, usage)
+		return usageErrorf("Incomplete command: %q", cmd)
+	}
+	if dp.Stopped() {
+		// A worker stopped while the command ran: what it printed may
+		// lack that worker's part.
+		return ErrStopped
 	}
 	return nil
 }
@@ -297,7 +303,7 @@ func (s *Server) HandleEvent(e *dataplane.Event, now time.Time) {
 		ok := s.limit.allow(now)
 		s.mu.Unlock()
 		if !ok {
-			return
+			return // counted; ReportSuppressed logs the count
 		}
 	}
 	for _, line := range strings.Split(msg, "\n") {
@@ -323,6 +329,7 @@ func (s *Server) PumpEvents(ctx context.Context, interval time.Duration) {
 				}
 			}
 		}
+		s.ReportSuppressed(time.Now())
 		select {
 		case <-ctx.Done():
 			return

@@ -217,6 +217,11 @@ func ShowStatistics(w io.Writer, dp *dataplane.Dataplane, st *dataplane.Stats) {
 	fmt.Fprintf(w, "Workers: %d; frames handed over between workers: %d\n", len(dp.Workers), st.HandedOver)
 	fmt.Fprintf(w, "Packets forwarded: %d; SMTP bytes rewritten: %d\n", st.Forwarded, st.SMTPRewritten)
 	fmt.Fprintf(w, "SMTP replay copy: %d frames held until the server's ACK (%d of them transmitted)\n", held, parked)
+	if rs.Intercept != nil {
+		ic := InterceptStatsTotal(dp)
+		fmt.Fprint(w, "TCP intercept: ")
+		showInterceptCounters(w, &ic, st.Drops[dataplane.DropInterceptBadCookie])
+	}
 	fmt.Fprintf(w, "UMEM frames: %d free in the workers' pools of %d (the rest in the kernel's rings or in flight)\n", framesFree, frames)
 	fmt.Fprintf(w, "ARP: %d answered, %d learned, %d requests sent\n", st.ARPAnswered, st.ARPLearned, st.ARPRequests)
 	fmt.Fprintln(w, "Interfaces:")

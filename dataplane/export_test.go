@@ -257,7 +257,7 @@ func (w *Worker) CreateSession(frame []byte, in int) Reason {
 	if pol == nil {
 		return DropNone
 	}
-	_, r := w.createSession(&p, &k, pol, in, out, nh, nsrc, ndst)
+	_, r := w.createSession(&p, &k, pol, in, out, nh, nsrc, ndst, nil)
 	return r
 }
 
@@ -272,3 +272,6 @@ func (w *Worker) EmptyPool() (restore func()) {
 		}
 	}
 }
+
+// SplicesInUse counts the TCP intercept splice states in use.
+func (w *Worker) SplicesInUse() int { return len(w.splices.states) - len(w.splices.freeList) }

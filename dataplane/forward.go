@@ -316,6 +316,9 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 			w.drop(d, DropFragment)
 			return
 		}
+		if s.splice != 0 && !w.interceptSegment(d, p, s, idx, dir) {
+			return // TCP intercept handshake (intercept.go)
+		}
 		t := packet.TCP(p.l4)
 		var seg tcpstate.Segment
 		tcpSegment(&seg, t, uint32(len(p.payload)))
@@ -400,6 +403,10 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 // forwardTail counts, translates and sends a packet of session s.
 func (w *Worker) forwardTail(d *Desc, frame []byte, p *pkt, s *Session, dir uint8, dirty bool) {
 	s.Bytes[dir] += uint64(len(p.payload))
+	if dir == 0 && s.splice != 0 {
+		// Into the server's space, after inspection (intercept.go).
+		w.splices.get(s.splice).splice.ClientToServer(packet.TCP(p.l4))
+	}
 	s.xlate[dir].Apply(p.ip)
 	if dirty {
 		fixTCPChecksum(p.ip)
@@ -465,7 +472,17 @@ func (w *Worker) forwardNew(d *Desc, frame []byte, p *pkt, k *flowtable.Key, in 
 				return
 			}
 			if p.flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) != packet.SYN {
+				if p.flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) == packet.ACK && w.intercepts(p, k) {
+					if r := w.interceptACK(d, p, k, pol, in, out, nh, nsrc, ndst); r != DropNone {
+						w.drop(d, r)
+					}
+					return
+				}
 				w.drop(d, DropNoSession)
+				return
+			}
+			if w.intercepts(p, k) {
+				w.interceptSYN(d, p, in)
 				return
 			}
 		case packet.ProtoICMP:
@@ -475,7 +492,7 @@ func (w *Worker) forwardNew(d *Desc, frame []byte, p *pkt, k *flowtable.Key, in 
 		}
 	}
 	if pol != nil && !p.icmpErr {
-		idx, r := w.createSession(p, k, pol, in, out, nh, nsrc, ndst)
+		idx, r := w.createSession(p, k, pol, in, out, nh, nsrc, ndst, nil)
 		if r != DropNone {
 			w.drop(d, r)
 			return
@@ -520,12 +537,14 @@ func (w *Worker) aclCheck(a int, t *acl.Tuple, k *flowtable.Key) bool {
 	return permit
 }
 
-// createSession admits and inserts a session for the packet.
-func (w *Worker) createSession(p *pkt, k *flowtable.Key, pol *ProtoPolicy, in, out int, nh, nsrc, ndst uint32) (uint32, Reason) {
+// createSession admits and inserts a session for the packet. syn is the
+// SYN TCP tracking starts from when p is not one (TCP intercept: the
+// client's SYN as its cookie kept it), else nil.
+func (w *Worker) createSession(p *pkt, k *flowtable.Key, pol *ProtoPolicy, in, out int, nh, nsrc, ndst uint32, syn *tcpstate.Segment) (uint32, Reason) {
 	rs := w.rs
 	isTCP := p.proto == packet.ProtoTCP
 	isSMTP := isTCP && (pol.Kind == InspectSMTP || pol.Kind == InspectESMTP)
-	if isSMTP && len(p.payload) > 0 {
+	if isSMTP && len(p.payload) > 0 && syn == nil {
 		// Data on a SYN (TCP Fast Open) would bypass command inspection.
 		return 0, DropTCPInvalid
 	}
@@ -581,7 +600,11 @@ func (w *Worker) createSession(p *pkt, k *flowtable.Key, pol *ProtoPolicy, in, o
 		s.flags |= sfTCP
 		t := packet.TCP(p.l4)
 		var seg tcpstate.Segment
-		tcpSegment(&seg, t, uint32(len(p.payload)))
+		if syn != nil {
+			seg = *syn
+		} else {
+			tcpSegment(&seg, t, uint32(len(p.payload)))
+		}
 		if v := s.tcp.Init(&seg); v != tcpstate.Accept {
 			w.table.Delete(idx)
 			w.halfOpenDone(s)
@@ -589,7 +612,7 @@ func (w *Worker) createSession(p *pkt, k *flowtable.Key, pol *ProtoPolicy, in, o
 		}
 		if isSMTP {
 			limit := w.smtpLimit()
-			h, ok := w.smtp.alloc(&pol.SMTP, t.Seq()+1, limit)
+			h, ok := w.smtp.alloc(&pol.SMTP, seg.Seq+1, limit)
 			if !ok {
 				// At the configured limit (the pool never runs dry
 				// below it: smtpPool.stock).

@@ -78,7 +78,7 @@ func Replay(rs *Ruleset, in io.Reader, out io.Writer, o ReplayOptions) (ReplaySt
 			return st, fmt.Errorf("replay: output interface %s: %w", f.Device, err)
 		}
 	}
-	var evbuf []Event
+	evbuf := make([]Event, 0, 256)
 	var lastNow int64
 	step := func(now int64) error {
 		lastNow = now
@@ -98,11 +98,11 @@ func Replay(rs *Ruleset, in io.Reader, out io.Writer, o ReplayOptions) (ReplaySt
 		}
 		if o.OnEvent != nil {
 			for {
-				evbuf = dp.Events(0, evbuf[:0:256])
+				evbuf = dp.Events(0, evbuf[:0])
 				for i := range evbuf {
 					o.OnEvent(&evbuf[i])
 				}
-				if len(evbuf) < 256 {
+				if len(evbuf) < cap(evbuf) {
 					break
 				}
 			}
@@ -132,7 +132,7 @@ func Replay(rs *Ruleset, in io.Reader, out io.Writer, o ReplayOptions) (ReplaySt
 			break
 		}
 		if rerr != nil {
-			runErr = fmt.Errorf("%w: frame %d: %v", ErrCapture, st.Read+1, rerr)
+			runErr = fmt.Errorf("%w: frame %d: %w", ErrCapture, st.Read+1, rerr)
 			break
 		}
 		st.Read++
@@ -180,8 +180,10 @@ type capture struct {
 	dev     string
 }
 
-// errTruncated reports a capture that ends inside a frame.
-var errTruncated = errors.New("capture truncated: the file ends inside a frame")
+// ErrTruncated is wrapped by the error about a capture that ends inside a
+// frame (a capture being written, or cut by a copy): the frames before it
+// were whole and have been processed.
+var ErrTruncated = errors.New("capture truncated: the file ends inside a frame")
 
 // ngFraming follows the pcapng block structure (type, total length, body)
 // of the bytes NgReader reads, so that an end of file inside a block can be
@@ -266,7 +268,7 @@ func (c *capture) read() ([]byte, gopacket.CaptureInfo, error) {
 	if c.ng != nil {
 		data, ci, err := c.ng.ReadPacketData()
 		if err == io.EOF && !c.framing.atBoundary() {
-			err = errTruncated
+			err = ErrTruncated
 		}
 		if err == nil && ci.CaptureLength < ci.Length {
 			return nil, ci, fmt.Errorf("truncated by the capture's snap length (%d of %d bytes)", ci.CaptureLength, ci.Length)
@@ -276,7 +278,7 @@ func (c *capture) read() ([]byte, gopacket.CaptureInfo, error) {
 	data, ci, err := c.classic.ReadPacketData()
 	if err == io.ErrUnexpectedEOF || (err == io.EOF && ci.CaptureLength > 0) {
 		// A record header without its data, or cut inside either.
-		err = errTruncated
+		err = ErrTruncated
 	}
 	if err == nil && ci.CaptureLength < ci.Length {
 		return nil, ci, fmt.Errorf("truncated by the capture's snap length (%d of %d bytes)", ci.CaptureLength, ci.Length)

@@ -63,6 +63,13 @@ func (w *Worker) resetHalfOpen(idx uint32, cause ResetCause) {
 	if s.flags&(sfTCP|sfHalfOpen) != sfTCP|sfHalfOpen || !s.tcp.HalfOpen() {
 		return
 	}
+	if s.splice != 0 {
+		// TCP intercept: the client's handshake is complete (intercept.go).
+		if w.resetWaiting(idx, s) {
+			w.Stats.HalfOpenResets[cause]++
+		}
+		return
+	}
 	e := w.table.Entry(idx)
 	c := &s.tcp
 	synAck := c.State() == tcpstate.SynRecv

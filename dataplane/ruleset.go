@@ -42,6 +42,8 @@ type Ruleset struct {
 	AlertRate int
 	// Reassembly limits "ip virtual-reassembly" (SPEC.md 6).
 	Reassembly Reassembly
+	// Intercept is "ip tcp intercept" in intercept mode; nil: off.
+	Intercept *Intercept
 
 	// Derived by Compile.
 	routes  []Route // connected + static, longest prefix first
@@ -49,7 +51,26 @@ type Ruleset struct {
 	classOf map[int64]uint8
 	// Expiry classes of the fixed timers.
 	ClassSynWait, ClassFinWait, ClassDNS uint8
+	// Expiry classes of intercepted sessions: finrst-timeout and
+	// connection-timeout.
+	interceptFinRst, interceptConn uint8
 }
+
+// Intercept is "ip tcp intercept" (intercept mode: intercept.go).
+type Intercept struct {
+	List int // index into Ruleset.ACLs: the connections to protect
+	// FinRst is how long an intercepted connection stays after its close;
+	// Connection its idle timeout (when shorter than its rule's).
+	FinRst, Connection time.Duration
+	// MaxIncomplete (connections waiting for the server) and OneMinute
+	// (connection requests in the last minute): above High, each new
+	// connection deletes the oldest one still waiting (drop-mode
+	// oldest), until both are below Low. Each worker applies its share.
+	MaxIncomplete, OneMinute InterceptThreshold
+}
+
+// InterceptThreshold is a low/high pair of "ip tcp intercept".
+type InterceptThreshold struct{ Low, High int }
 
 // Reassembly sizes the per-worker virtual reassembly table.
 type Reassembly struct {
@@ -235,6 +256,13 @@ func (rs *Ruleset) Compile() error {
 	rs.ClassSynWait = rs.class(t.SynWait)
 	rs.ClassFinWait = rs.class(t.FinWait)
 	rs.ClassDNS = rs.class(t.DNS)
+	if ic := rs.Intercept; ic != nil {
+		if ic.List < 0 || ic.List >= len(rs.ACLs) || ic.FinRst <= 0 || ic.Connection <= 0 {
+			return fmt.Errorf("%w: tcp intercept: list %d of %d, timeouts %v and %v", ErrRuleset, ic.List, len(rs.ACLs), ic.FinRst, ic.Connection)
+		}
+		rs.interceptFinRst = rs.class(ic.FinRst)
+		rs.interceptConn = rs.class(ic.Connection)
+	}
 	for _, r := range rs.Rules {
 		r.tcp, r.udp, r.icmp, r.smtp, r.ftp, r.http = -1, -1, -1, -1, -1, -1
 		for i := range r.Policies {

@@ -25,6 +25,7 @@ type Session struct {
 	xlate   [2]nat.Rewrite
 	nextHop [2]uint32
 	tcp     tcpstate.Conn
+	splice  uint32 // 1 + index into the worker's splice pool (TCP intercept); 0: none
 	Bytes   [2]uint64
 }
 
@@ -117,6 +118,9 @@ func (w *Worker) finalize(idx uint32) {
 		w.emit(&ev)
 	}
 	w.releaseInspection(s)
+	if s.splice != 0 {
+		w.endIntercept(idx, s)
+	}
 	w.Stats.SessionsDeleted++
 }
 
@@ -161,6 +165,9 @@ func (w *Worker) timerClass(s *Session) uint8 {
 	case tcpstate.TimerSynWait:
 		return w.rs.ClassSynWait
 	case tcpstate.TimerFinWait:
+		if s.splice != 0 && w.rs.Intercept != nil {
+			return w.rs.interceptFinRst // ip tcp intercept finrst-timeout
+		}
 		return w.rs.ClassFinWait
 	}
 	return s.idle

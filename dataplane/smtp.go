@@ -485,6 +485,10 @@ func (w *Worker) resetSession(d *Desc, frame []byte, p *pkt, s *Session, idx uin
 	n := writeRST(frame, p.src, p.dst, p.sport, p.dport, seqToServer, ackToServer, packet.RST|packet.ACK)
 	d.Len = uint32(n)
 	ip := packet.IPv4(frame[packet.EthernetHeaderLen:n])
+	if s.splice != 0 {
+		// Its ACK names the server's bytes in the client's space.
+		w.splices.get(s.splice).splice.ClientToServer(ip.Payload())
+	}
 	s.xlate[0].Apply(ip)
 	w.send(d, frame[:n], int(s.port[0]), s.nextHop[0])
 	w.Stats.Drops[DropSMTPMaxData]++

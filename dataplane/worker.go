@@ -18,7 +18,10 @@
 //     -> TCP window tracking, SMTP inspection (smtp.go), NAT, forward
 //     e. no session: inbound ACL (global addresses) -> NAT outside->inside
 //     -> route -> inspection rule creates a session (thresholds first)
-//     -> NAT inside->outside -> outbound ACL
+//     -> NAT inside->outside -> outbound ACL; with ip tcp intercept, a
+//     protected SYN is answered with a cookie SYN/ACK instead, and a
+//     cookie ACK creates the session and opens the server side
+//     (intercept.go), whose segments are translated around step d
 //     f. TTL, next-hop MAC (ARP resolve with a bounded pending queue)
 //  4. transmit per port, reclaim completions, refill the fill rings
 //  5. frames waiting for ARP, session expiry (bounded), SMTP pool top-up
@@ -30,6 +33,7 @@
 package dataplane
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -40,6 +44,7 @@ import (
 	"cbac/inspect"
 	"cbac/internal/hugepage"
 	"cbac/smtpfsm"
+	"cbac/tcpintercept"
 	"cbac/vfr"
 )
 
@@ -53,6 +58,9 @@ type Options struct {
 	Queues    [][]Queue
 	BatchSize int    // frames per receive; default 64
 	Seed      uint64 // hash seed for the session tables
+	// CookieSecret is the TCP intercept master secret (tcpintercept.NewJar),
+	// shared by the workers; zero: drawn from crypto/rand.
+	CookieSecret [16]byte
 	// Reserve is how many frames each worker keeps back from its fill rings
 	// for packets it builds itself (ARP, RST, ICMP); default 64.
 	Reserve int
@@ -67,6 +75,10 @@ type Dataplane struct {
 	handoff [][]*spsc[Desc] // [from][to]
 	shared  *inspect.Shared
 	running atomic.Bool
+	// runMu guards stop, closed when the worker goroutines have stopped
+	// (SetRunning(false)): Do stops waiting then.
+	runMu sync.Mutex
+	stop  chan struct{}
 	// DebugSMTP turns on `debug ip inspect smtp` tracing.
 	DebugSMTP atomic.Bool
 	frameSize int
@@ -109,11 +121,15 @@ type Worker struct {
 	halfOpen     int // half-open sessions of this worker
 	lastRx       int // frames the previous batch received; -1 before the first
 	trace        smtpfsm.Trace
-	vfr          *vfr.Table // virtual reassembly (frag.go)
-	fragOut      []vfr.Frag // scratch for vfr results
-	fragRest     []Desc     // the other fragments of the datagram being processed
+	vfr          *vfr.Table       // virtual reassembly (frag.go)
+	fragOut      []vfr.Frag       // scratch for vfr results
+	fragRest     []Desc           // the other fragments of the datagram being processed
+	jar          tcpintercept.Jar // TCP intercept cookies (intercept.go)
+	splices      splicePool
 	// Stats are the worker's counters; read them through Do.
 	Stats Stats
+	// Intercept are the TCP intercept counters; read them through Do.
+	Intercept InterceptStats
 	// Rate limits of the EvTableFull and EvInspectFull events.
 	tableFull, inspectFull refusalLog
 	// The running capture as this worker took it up (capture.go).
@@ -167,6 +183,11 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 	if o.Reserve <= 0 {
 		o.Reserve = 64
 	}
+	if o.CookieSecret == ([16]byte{}) {
+		if _, err := rand.Read(o.CookieSecret[:]); err != nil {
+			return nil, fmt.Errorf("%w: cookie secret: %v", ErrOptions, err)
+		}
+	}
 	dp := &Dataplane{Neigh: NewNeighbors(4096), shared: &inspect.Shared{}, frameSize: o.FrameSize}
 	dp.ruleset.Store(rs)
 	for _, n := range rs.StaticARP {
@@ -199,6 +220,7 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 			events:    newSPSC[Event](4096),
 			mailbox:   make(chan func(*Worker), 4),
 			table:     flowtable.New(perSessions, paddedClasses(rs), o.Seed+uint64(i)*0x9e3779b97f4a7c15),
+			jar:       tcpintercept.NewJar(o.CookieSecret),
 			adm:       inspect.NewAdmission(rs.Thresholds, dp.shared, 4096, o.Seed^uint64(i), make([]inspect.Event, 0, 64)),
 		}
 		if o.FrameSize&(o.FrameSize-1) != 0 {
@@ -273,21 +295,84 @@ func (dp *Dataplane) Swap(rs *Ruleset) error {
 	return nil
 }
 
-// SetRunning says whether worker goroutines run (Do then goes through the
-// mailbox) or the caller drives Step itself (replay, tests).
-func (dp *Dataplane) SetRunning(on bool) { dp.running.Store(on) }
-
-// Do runs fn on worker w between two batches and waits for it.
-func (dp *Dataplane) Do(w int, fn func(*Worker)) {
-	wk := dp.Workers[w]
-	if !dp.running.Load() {
-		fn(wk)
-		return
+// SetRunning(true) says that worker goroutines run Step from now on: Do
+// then goes through their mailboxes. SetRunning(false) says that they have
+// stopped and run no more batches: a Do waiting for one returns, and later
+// ones run nothing. A dataplane never set running is driven by its caller
+// (replay, tests): Do runs fn at once.
+func (dp *Dataplane) SetRunning(on bool) {
+	dp.runMu.Lock()
+	defer dp.runMu.Unlock()
+	if on {
+		dp.stop = make(chan struct{})
+	} else if dp.stop != nil {
+		select {
+		case <-dp.stop:
+		default:
+			close(dp.stop)
+		}
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	wk.mailbox <- func(x *Worker) { fn(x); wg.Done() }
-	wg.Wait()
+	dp.running.Store(on)
+}
+
+// Stopped reports whether the worker goroutines have stopped (SetRunning
+// false after true).
+func (dp *Dataplane) Stopped() bool {
+	dp.runMu.Lock()
+	defer dp.runMu.Unlock()
+	if dp.stop == nil {
+		return false
+	}
+	select {
+	case <-dp.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// Do runs fn on worker w between two batches and waits for it. It reports
+// false, without running fn, when the worker goroutines stop first (cbacd
+// exiting): a worker that has exited never reads its mailbox again, so
+// waiting for it would hang the caller.
+func (dp *Dataplane) Do(w int, fn func(*Worker)) bool {
+	wk := dp.Workers[w]
+	dp.runMu.Lock()
+	stop, running := dp.stop, dp.running.Load()
+	dp.runMu.Unlock()
+	if !running {
+		if stop != nil {
+			return false // stopped
+		}
+		fn(wk)
+		return true
+	}
+	// claim decides who owns fn: the worker (1: it runs fn) or Do after
+	// the stop (2: nobody will), so that a request left in the mailbox of
+	// a stopped worker never runs later.
+	var claim atomic.Int32
+	done := make(chan struct{})
+	req := func(x *Worker) {
+		if claim.CompareAndSwap(0, 1) {
+			fn(x)
+			close(done)
+		}
+	}
+	select {
+	case wk.mailbox <- req:
+	case <-stop:
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	case <-stop:
+		if claim.CompareAndSwap(0, 2) {
+			return false
+		}
+		<-done // the worker ran fn before it stopped
+		return true
+	}
 }
 
 // Events appends up to cap(out)-len(out) pending events of worker w.
@@ -296,17 +381,60 @@ func (dp *Dataplane) Events(w int, out []Event) []Event {
 }
 
 func (w *Worker) setRuleset(rs *Ruleset) {
+	w.Stats.ACLHits = carryACLHits(w.rs, rs, w.Stats.ACLHits)
 	w.rs = rs
-	hits := make([][]uint64, len(rs.ACLs))
-	for i, l := range rs.ACLs {
-		hits[i] = make([]uint64, l.Len()+1)
-		if i < len(w.Stats.ACLHits) && w.rs != nil && len(w.Stats.ACLHits[i]) == len(hits[i]) {
-			copy(hits[i], w.Stats.ACLHits[i])
-		}
-	}
-	w.Stats.ACLHits = hits
 	w.adm.SetThresholds(rs.Thresholds)
 	w.table.SetTimeouts(rs.Classes())
+	if rs.Intercept != nil && w.splices.states == nil {
+		w.splices.init(min(w.table.Capacity(), interceptPoolMax))
+	}
+}
+
+// carryACLHits returns the match counters for rs's access lists, carrying
+// over those of old (hits, [acl][entry]) across a reload. An entry keeps
+// its count when the list of the same name in old has the same entry: the
+// same text as show access-lists prints it (acl.Entry.String), whatever
+// its position, so inserting or removing other entries keeps the counts of
+// those that stay, as IOS's sequence-numbered entries do. When one text
+// occurs more than once in a list, its k-th occurrence takes the k-th's
+// count. New entries and renamed lists start at 0; the implicit deny keeps
+// its count while its list exists. It runs once per reload, between
+// batches.
+func carryACLHits(old, rs *Ruleset, hits [][]uint64) [][]uint64 {
+	out := make([][]uint64, len(rs.ACLs))
+	for i, l := range rs.ACLs {
+		out[i] = make([]uint64, l.Len()+1)
+	}
+	if old == nil {
+		return out
+	}
+	for i, l := range rs.ACLs {
+		j := -1
+		for k, ol := range old.ACLs {
+			if ol.Name() == l.Name() {
+				j = k
+				break
+			}
+		}
+		if j < 0 || j >= len(hits) || len(hits[j]) != old.ACLs[j].Len()+1 {
+			continue
+		}
+		ol := old.ACLs[j]
+		byText := make(map[string][]int, ol.Len()) // text -> old entry indexes, in order
+		for e := 0; e < ol.Len(); e++ {
+			t := ol.Entry(e).String()
+			byText[t] = append(byText[t], e)
+		}
+		for e := 0; e < l.Len(); e++ {
+			t := l.Entry(e).String()
+			if idx := byText[t]; len(idx) > 0 {
+				out[i][e] = hits[j][idx[0]]
+				byText[t] = idx[1:]
+			}
+		}
+		out[i][l.Len()] = hits[j][ol.Len()]
+	}
+	return out
 }
 
 // paddedClasses gives every table maxClasses expiry classes, so a reload
@@ -377,6 +505,9 @@ func (w *Worker) Step(now int64) int {
 	w.smtp.stock(w)
 	w.expireFragments()
 	w.tick()
+	if w.rs.Intercept != nil {
+		w.interceptMinute()
+	}
 	w.flush()
 	w.refill()
 	if w.dp.running.Load() {

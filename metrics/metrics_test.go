@@ -253,13 +253,12 @@ func TestScrape(t *testing.T) {
 	wantValue(t, fams, 0.3, "cbac_worker_busy_ratio", "worker", "0")
 
 	// A reload that fails and one that works.
-	f.srv.Reload = func() error { return io.ErrUnexpectedEOF }
-	if err := f.srv.RunReload(); err == nil {
+	f.srv.Load = func() (*config.Config, error) { return nil, io.ErrUnexpectedEOF }
+	if err := f.srv.Reload("test"); err == nil {
 		t.Fatal("failing reload succeeded")
 	}
-	c, _ := config.Parse("seed.toml", seed(t, true))
-	f.srv.Reload = func() error { f.srv.SetConfig(c); return nil }
-	if err := f.srv.RunReload(); err != nil {
+	f.srv.Load = func() (*config.Config, error) { return config.Parse("seed.toml", seed(t, true)) }
+	if err := f.srv.Reload("test"); err != nil {
 		t.Fatal(err)
 	}
 	fams = scrape(t, ts.URL)

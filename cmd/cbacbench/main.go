@@ -46,6 +46,10 @@ func main() {
 	mtaSpins := flag.String("mta-spin", "", "smtp-source -> smtp-sink: run cbacd once per cbacd -spin value of this comma-separated list (e.g. 200us,never,auto) instead of cbacd and cbacd-default")
 	spin := flag.String("spin", "", "cbacd -spin for every cbacd contender (default: cbacd's)")
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "cbacbench: unexpected argument %q (every option is a flag; see -h)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 
 	o := bench.DefaultOptions(*quick)
 	o.Prefix, o.GenCPU, o.DUTCPU, o.XDPMode, o.CostRate = *prefix, *genCPU, *dutCPU, *mode, *costRate

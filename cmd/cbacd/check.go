@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"os"
 
@@ -9,14 +8,17 @@ import (
 	"cbac/control"
 )
 
+// checkMain loads and compiles a configuration as the daemon would at
+// start, without binding anything: the errors name the file, the line and
+// the key.
 func checkMain(args []string) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs := newFlagSet("check", "cbacd check -c FILE.toml")
 	cfgPath := fs.String("c", "", "configuration file")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *cfgPath == "" {
-		return fmt.Errorf("check: -c FILE.toml is required")
+		return fmt.Errorf("%w: check: -c FILE.toml is required", errUsage)
 	}
 	c, err := config.Load(*cfgPath)
 	if err != nil {
@@ -25,7 +27,7 @@ func checkMain(args []string) error {
 	if _, err := control.Compile(c, nil); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stdout, "%s: configuration OK (%d interfaces, %d inspection rules, %d access lists)\n",
+	fmt.Fprintf(os.Stdout, "%s: configuration is valid (%d interfaces, %d inspection rules, %d access lists)\n",
 		*cfgPath, len(c.Interfaces), len(c.Inspect.Rules), len(c.AccessLists))
 	return nil
 }

@@ -31,6 +31,9 @@ func importIOSMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return importOK // asked for the usage
+		}
 		return importFailed
 	}
 	fail := func(format string, a ...any) int {

@@ -12,25 +12,6 @@ import (
 	"cbac/config"
 )
 
-// cbacdBin is the cbacd binary TestMain builds for the process tests.
-var cbacdBin string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "cbacd-test-")
-	if err != nil {
-		panic(err)
-	}
-	cbacdBin = filepath.Join(dir, "cbacd")
-	out, err := exec.Command("go", "build", "-o", cbacdBin, ".").CombinedOutput()
-	if err != nil {
-		os.RemoveAll(dir)
-		panic("go build: " + err.Error() + "\n" + string(out))
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
 // run runs the built cbacd and returns its stdout, stderr and exit code.
 func run(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()

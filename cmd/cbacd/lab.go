@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -23,12 +22,12 @@ import (
 // firewall namespace on out0/in0 and tears everything down on Ctrl-C.
 // A lab left by a crash is removed when the next one starts.
 func labMain(args []string) error {
-	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
+	fs := newFlagSet("lab", "cbacd lab [-c FILE.toml] [-prefix cbac-] [-socket PATH] [-workers N]")
 	cfgPath := fs.String("c", "", "configuration (default: the embedded seed-3640.toml)")
 	prefix := fs.String("prefix", "cbac-", "namespace name prefix")
 	sock := fs.String("socket", "/run/cbac-lab.sock", "control socket of the lab's cbacd")
 	workers := fs.Int("workers", 0, "workers (0: one per RX queue)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if os.Geteuid() != 0 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -31,7 +29,7 @@ import (
 // the old one); SIGINT/SIGTERM detach everything and exit. The wire carries
 // nothing once cbacd has stopped (fail closed).
 func runMain(args []string) error {
-	fs := flag.NewFlagSet("cbacd", flag.ContinueOnError)
+	fs := newFlagSet("cbacd", "cbacd -c FILE.toml [flags] (cbacd help: the other commands)")
 	cfgPath := fs.String("c", "", "configuration file (TOML)")
 	sock := fs.String("socket", "", "control socket (default: [control] socket of the configuration)")
 	workers := fs.Int("workers", 0, "workers (0: one per RX queue)")
@@ -40,8 +38,7 @@ func runMain(args []string) error {
 	cpus := fs.String("cpus", "", "pin worker i to the i-th of these CPUs, e.g. 1 or 2,3; auto: to CPUs that service none of the devices' interrupts or RPS, if enough (default: not pinned)")
 	spin := fs.String("spin", "auto", "how long a worker polls its rings after its last frame before it sleeps in poll(2): auto (200us while it has a backlog, else 10us), never, or a duration such as 50us")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the run to this file")
-	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	spinFor, err := dataplane.ParseSpin(*spin)
@@ -49,7 +46,7 @@ func runMain(args []string) error {
 		return err
 	}
 	if *cfgPath == "" {
-		return fmt.Errorf("-c FILE.toml is required (see cbacd help)")
+		return fmt.Errorf("%w: -c FILE.toml is required", errUsage)
 	}
 	c, err := config.Load(*cfgPath)
 	if err != nil {
@@ -101,25 +98,9 @@ func runMain(args []string) error {
 			}
 		}
 	}
-	var reloadMu sync.Mutex
-	srv.Reload = func() error {
-		reloadMu.Lock()
-		defer reloadMu.Unlock()
-		nc, err := config.Load(*cfgPath)
-		if err != nil {
-			return err
-		}
-		nrs, err := control.Compile(nc, deviceMAC)
-		if err != nil {
-			return err
-		}
-		if err := x.DP.Swap(nrs); err != nil {
-			return err
-		}
-		srv.SetConfig(nc)
-		return nil
-	}
-	srv.Reload = notifyReload(srv.Reload, log)
+	srv.Load = func() (*config.Config, error) { return config.Load(*cfgPath) }
+	srv.MACs = deviceMAC
+	srv.Notify = func(reload func() error) error { return notifyReload(reload, log)() }
 	if c.Metrics.Listen != "" { // [metrics] listen: read at start only
 		ms, err := metrics.Listen(c.Metrics.Listen, metrics.Source{DP: x.DP, Server: srv, Sockets: x.SocketStats}, log)
 		if err != nil {
@@ -142,11 +123,7 @@ func runMain(args []string) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
-			if err := srv.RunReload(); err != nil {
-				log.Warn("%SYS-4-CONFIG_RELOAD_FAILED: " + err.Error() + "; old configuration kept")
-			} else {
-				log.Info("%SYS-5-CONFIG_I: Configured from " + *cfgPath)
-			}
+			srv.Reload("SIGHUP") // logs the outcome
 		}
 	}()
 	go srv.Serve(ctx, ln)

@@ -1,0 +1,4 @@
+package dataplane
+
+// CarryACLHits is carryACLHits, for the reload counter tests.
+var CarryACLHits = carryACLHits
