@@ -339,6 +339,7 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 		}
 		if wasHalf && !s.tcp.HalfOpen() {
 			w.halfOpenDone(s)
+			w.incompleteDone(idx)
 		}
 		closed := s.tcp.Closed()
 		closing := closed && s.flags&sfClosed == 0 // this segment closed the connection
@@ -456,6 +457,7 @@ func (w *Worker) forwardNew(d *Desc, frame []byte, p *pkt, k *flowtable.Key, in 
 		}
 	}
 
+	watched := false // TCP intercept watch (or auto) mode: watch.go
 	pol := ifc.InspectIn.Match(p.proto, p.dport)
 	if pol == nil {
 		pol = ofc.InspectOut.Match(p.proto, p.dport)
@@ -472,7 +474,7 @@ func (w *Worker) forwardNew(d *Desc, frame []byte, p *pkt, k *flowtable.Key, in 
 				return
 			}
 			if p.flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) != packet.SYN {
-				if p.flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) == packet.ACK && w.intercepts(p, k) {
+				if p.flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) == packet.ACK && w.cookieACKs() && w.intercepts(p, k) {
 					if r := w.interceptACK(d, p, k, pol, in, out, nh, nsrc, ndst); r != DropNone {
 						w.drop(d, r)
 					}
@@ -482,8 +484,12 @@ func (w *Worker) forwardNew(d *Desc, frame []byte, p *pkt, k *flowtable.Key, in 
 				return
 			}
 			if w.intercepts(p, k) {
-				w.interceptSYN(d, p, in)
-				return
+				if w.interceptCookies() {
+					w.interceptSYN(d, p, in)
+					return
+				}
+				watched = true
+				w.watchedSYN()
 			}
 		case packet.ProtoICMP:
 			if p.icmpType != packet.Echo {
@@ -496,6 +502,9 @@ func (w *Worker) forwardNew(d *Desc, frame []byte, p *pkt, k *flowtable.Key, in 
 		if r != DropNone {
 			w.drop(d, r)
 			return
+		}
+		if watched {
+			w.watchSession(idx)
 		}
 		w.forwardTail(d, frame, p, &w.sess[idx], 0, false)
 		return
