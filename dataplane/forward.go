@@ -646,19 +646,53 @@ func (w *Worker) createSession(p *pkt, k *flowtable.Key, pol *ProtoPolicy, in, o
 // deleteOldestHalfOpen deletes, resetting both ends (resetHalfOpen), the
 // oldest half-open session (ResetAggressive), the oldest of host
 // (ResetHostOldest) or all of host's (ResetHostBlocked). The half-open TCP
-// sessions are the synwait list, oldest first.
+// sessions are the synwait list, oldest first, and in TCP intercept's
+// watch mode the watch-timeout list (watch.go).
 func (w *Worker) deleteOldestHalfOpen(host uint32, cause ResetCause) {
-	all := cause == ResetHostBlocked
-	idx, ok := w.table.Oldest(w.rs.ClassSynWait)
+	syn, watch := w.rs.ClassSynWait, w.rs.interceptWatch
+	if cause == ResetHostBlocked {
+		w.deleteHalfOpenIn(syn, host, cause)
+		if watch != syn {
+			w.deleteHalfOpenIn(watch, host, cause)
+		}
+		return
+	}
+	idx, ok := w.firstHalfOpen(syn, host)
+	if watch != syn {
+		if j, ok2 := w.firstHalfOpen(watch, host); ok2 && (!ok || w.table.Entry(j).LastSeen < w.table.Entry(idx).LastSeen) {
+			idx, ok = j, true
+		}
+	}
+	if ok {
+		w.resetHalfOpen(idx, cause)
+		w.deleteSession(idx)
+	}
+}
+
+// firstHalfOpen finds the oldest half-open session (of host, unless 0) on
+// the list of class (bounded walk).
+func (w *Worker) firstHalfOpen(class uint8, host uint32) (uint32, bool) {
+	idx, ok := w.table.Oldest(class)
+	for steps := 0; ok && steps < 4096; steps++ {
+		s := &w.sess[idx]
+		if s.flags&sfHalfOpen != 0 && (host == 0 || s.host == host) {
+			return idx, true
+		}
+		idx, ok = w.table.Newer(idx)
+	}
+	return 0, false
+}
+
+// deleteHalfOpenIn deletes every half-open session of host on the list of
+// class (bounded walk), resetting both ends.
+func (w *Worker) deleteHalfOpenIn(class uint8, host uint32, cause ResetCause) {
+	idx, ok := w.table.Oldest(class)
 	for steps := 0; ok && steps < 4096; steps++ {
 		next, nok := w.table.Newer(idx)
 		s := &w.sess[idx]
-		if s.flags&sfHalfOpen != 0 && (host == 0 || s.host == host) {
+		if s.flags&sfHalfOpen != 0 && s.host == host {
 			w.resetHalfOpen(idx, cause)
 			w.deleteSession(idx)
-			if !all {
-				return
-			}
 		}
 		idx, ok = next, nok
 	}

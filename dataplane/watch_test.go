@@ -349,3 +349,22 @@ func TestInterceptWatchAllocs(t *testing.T) {
 		t.Errorf("resets %v: want both aggressive deletions and halved watch-timeouts", st)
 	}
 }
+
+// CBAC's own thresholds reach watched sessions on their watch-timeout
+// list: the seed's tcp max-incomplete host 50 (block-time 0) makes the
+// 51st watched SYN to the mail server delete the oldest, reset on both
+// ends, which leaves the incomplete connections.
+func TestInterceptWatchHostThreshold(t *testing.T) {
+	h := newHarness(t, compile(t, interceptSeed(t, "", "mode = \"watch\"\nwatch_timeout = \"10s\"\n")))
+	for i := 0; i < 50; i++ {
+		newW(t, h, uint16(42500+i)).passes()
+	}
+	w := newW(t, h, 42550)
+	h.send(portOut, w.c.fromClient(w.cISN, 0, packet.SYN, 29200, nil, nil))
+	if rst := rstPorts(h); len(rst) != 1 || rst[0] != 42500 || len(h.out[portIn]) != 2 {
+		t.Fatalf("51st SYN: RSTs to the server from %v, %d frames; want the oldest's (42500) and the SYN", rst, len(h.out[portIn]))
+	}
+	if n := h.w.Stats.HalfOpenResets[dataplane.ResetHostOldest]; n != 1 || h.w.Intercept.Waiting != 50 {
+		t.Errorf("host-oldest resets %d, %d incomplete; want 1, 50", n, h.w.Intercept.Waiting)
+	}
+}
