@@ -10,7 +10,7 @@ import (
 // EventKind names what a worker reports to the control plane. Workers never
 // format or log: they append fixed-size Events to their own ring, and the
 // control plane turns them into IOS messages (%FW-6-SESS_AUDIT_TRAIL, ...),
-// rate-limits and logs them (STYLE.md, control-plane code).
+// rate-limits and logs them (control-plane code: nothing is logged on the packet path).
 type EventKind uint8
 
 const (

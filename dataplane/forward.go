@@ -345,7 +345,7 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 		closing := closed && s.flags&sfClosed == 0 // this segment closed the connection
 		if c := w.timerClass(s); c != w.table.Entry(idx).Class() || closing {
 			// A new class restarts the timer; so does the close, from
-			// which finwait runs (SPEC.md 4), although LAST_ACK was in
+			// which finwait runs (docs/behaviour.md "Sessions and timers"), although LAST_ACK was in
 			// the finwait class already.
 			if closing {
 				s.flags |= sfClosed
@@ -374,7 +374,7 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 				dirty = changed
 			}
 			if closed {
-				// This segment closed the connection (SPEC.md 4): the
+				// This segment closed the connection (docs/behaviour.md "Sessions and timers"): the
 				// state is released; the session waits out finwait.
 				w.releaseInspection(s)
 			}
@@ -468,7 +468,7 @@ func (w *Worker) forwardNew(d *Desc, frame []byte, p *pkt, k *flowtable.Key, in 
 			// Only a SYN creates a TCP session; anything else without a
 			// session is dropped where tcp is inspected (fail closed).
 			// An invalid flag combination (SYN|FIN, SYN|RST, FIN
-			// without ACK, none) is counted as such (SPEC.md 4).
+			// without ACK, none) is counted as such (docs/behaviour.md "TCP tracking").
 			if !tcpstate.ValidFlags(p.flags) {
 				w.drop(d, DropTCPBadFlags)
 				return

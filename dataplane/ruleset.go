@@ -18,7 +18,7 @@ import (
 // A Ruleset is the immutable, compiled policy the workers run: interfaces,
 // routes, NAT, ACLs and inspection rules. Workers load it once per batch from
 // an atomic.Pointer, so a reload swaps it without stopping traffic
-// (STYLE.md item 8). Build one by filling the exported fields and calling
+// (the packet path reads one immutable snapshot per batch). Build one by filling the exported fields and calling
 // Compile; never change it afterwards.
 type Ruleset struct {
 	Hostname    string
@@ -40,7 +40,7 @@ type Ruleset struct {
 	// AlertRate caps alert and log events per second (rate limiting happens
 	// when the control plane formats them).
 	AlertRate int
-	// Reassembly limits "ip virtual-reassembly" (SPEC.md 6).
+	// Reassembly limits "ip virtual-reassembly" (docs/behaviour.md "Virtual reassembly").
 	Reassembly Reassembly
 	// Intercept is "ip tcp intercept"; nil: off.
 	Intercept *Intercept
@@ -169,7 +169,7 @@ func (k ProtoKind) String() string {
 }
 
 // Well-known ports of the application inspectors; ftp and http are tracked
-// as tcp until their own inspectors exist (SPEC.md 4).
+// as tcp until their own inspectors exist (docs/behaviour.md "FTP, HTTP and TCP intercept").
 const (
 	portFTP  = 21
 	portSMTP = 25
