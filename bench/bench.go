@@ -22,7 +22,7 @@
 //     contender (cbacd: SMTP inspection against tcp inspection, same
 //     OUT-IN rule and ACL 101), 3 rounds (-quick: 2) of each: Gbit/s and
 //     DUT CPU-ns per forwarded packet and per data frame of each, and
-//     their ratios (issue 4: inspection costs no more than 10% over plain
+//     their ratios (target: inspection costs no more than 10% over plain
 //     TCP at 1500-byte frames).
 //
 // The micro-benchmarks (bench_test.go) run each pipeline stage and the

@@ -5,7 +5,7 @@ package bench
 // goes from the outside client to the mail server's port 25 (cbacd: SMTP
 // inspection, OUT-IN smtp); the same N bytes then go on a plain TCP
 // connection to port 2525 (cbacd: OUT-IN tcp, same rule, an extra line in
-// ACL 101). Issue 4's target: SMTP inspection costs no more than 10% over
+// ACL 101). The project's target: SMTP inspection costs no more than 10% over
 // plain TCP forwarding at 1500-byte frames. The in-memory counterpart is
 // dataplane/smtp_bench_test.go.
 //

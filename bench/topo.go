@@ -309,7 +309,7 @@ func enterNetns(name string, cpu int) error {
 // startLocked starts cmd from a goroutine locked to its OS thread until cmd
 // has exited, and returns the channel cmd.Wait's result arrives on. The
 // kernel sends Pdeathsig when the thread that forked the child ends, not
-// the process (golang/go#27505), and the goroutines that enter a namespace
+// the process (a known Go runtime behaviour), and the goroutines that enter a namespace
 // end their thread (enterNetns): started from an ordinary goroutine, a
 // child would get its death signal mid-run whenever the runtime had handed
 // the forking thread to one of them.

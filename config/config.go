@@ -4,7 +4,7 @@
 // path imports it. Errors name the file, the line when it can be found and
 // the key path (see Error).
 //
-// Reference file: ../shared/examples/seed-3640.toml (SPEC.md section 2).
+// Reference file: examples/seed-3640.toml (docs/behaviour.md "Configuration").
 package config
 
 import (
@@ -102,7 +102,7 @@ type Threshold struct {
 // Protocol is an inspection protocol keyword.
 type Protocol string
 
-// The protocols an inspection rule may name (SPEC.md section 4).
+// The protocols an inspection rule may name (docs/behaviour.md "Configuration").
 const (
 	ProtoTCP   Protocol = "tcp"
 	ProtoUDP   Protocol = "udp"

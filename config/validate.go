@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Validate checks a Config the way Parse does (SPEC.md section 2): every
+// Validate checks a Config the way Parse does (docs/behaviour.md "Configuration"): every
 // reference defined, thresholds ordered, timers positive, NAT one-to-one
 // and clear of interface addresses, names unique. It is for a Config built
 // or changed in code; Parse has already run it. Errors carry key paths

@@ -86,7 +86,8 @@ func execLine(srv *Server, cmd string) (string, error) {
 }
 
 // A reload swaps the ruleset and is logged with the new generation; a
-// reload that fails keeps the old one running and is logged too.
+// reload that fails keeps the old one running and is logged too
+// (docs/behaviour.md "Failure semantics").
 func TestReload(t *testing.T) {
 	seed := seedConfig(t)
 	srv, dp, logs := newTestServer(t, seed)

@@ -7,7 +7,7 @@ import (
 	"cbac/packet"
 )
 
-// Issue 2, acceptance 2: the per-packet path allocates nothing. Each case
+// The per-packet path allocates nothing. Each case
 // runs whole batches (Worker.Step with one frame per batch, through the
 // in-memory rings) and checks the frames were really forwarded, so the
 // drop path is not what is measured.

@@ -10,7 +10,7 @@ import (
 )
 
 // With "ip inspect audit-trail", a session's start and stop are reported
-// in the IOS formats, with the bytes each side sent (SPEC.md 4).
+// in the IOS formats, with the bytes each side sent (docs/behaviour.md "Audit trail and alerts").
 func TestAuditTrail(t *testing.T) {
 	cfg := strings.Replace(string(seedWithNeighbours(t, true)), "audit_trail = false", "audit_trail = true", 1)
 	rs := compile(t, []byte(cfg))

@@ -10,7 +10,7 @@ import (
 )
 
 // Benchmarks of the packet path through Worker.Step and the in-memory
-// rings (issue 2 acceptance 2, issue 3 acceptance 6). Each reports:
+// rings. Each reports:
 //
 //	ns/packet       wall time per packet, including what the fake NIC does
 //	                (copying the frame into the UMEM, ring pushes, drain)
@@ -261,8 +261,8 @@ func BenchmarkEstablished1M(b *testing.B) {
 	}
 }
 
-// BenchmarkFastPath1M: issue 3's "established-flow fast path (lookup,
-// window check, timer touch, NAT)" alone, with the million sessions of
+// BenchmarkFastPath1M: the established-flow fast path (lookup, window
+// check, timer touch, NAT) alone, with the million sessions of
 // BenchmarkEstablished1M and the same two traffic mixes, in batches of 64:
 // Worker.FastPath (export_test.go) runs the production functions for
 // warming, parse, lookup, window check, touch and NAT, and nothing else.

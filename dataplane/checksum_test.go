@@ -13,7 +13,7 @@ import (
 	"cbac/packet"
 )
 
-// Checksum verification (SPEC.md 4): every received frame's IPv4 header
+// Checksum verification (docs/behaviour.md "Checksums"): every received frame's IPv4 header
 // checksum and TCP, UDP (when non-zero) and ICMP checksum is verified before
 // the frame changes any state; a failure is dropped and counted under its
 // own reason, and an unfinished checksum a sender left for offload

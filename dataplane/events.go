@@ -10,7 +10,7 @@ import (
 // EventKind names what a worker reports to the control plane. Workers never
 // format or log: they append fixed-size Events to their own ring, and the
 // control plane turns them into IOS messages (%FW-6-SESS_AUDIT_TRAIL, ...),
-// rate-limits and logs them (STYLE.md, control-plane code).
+// rate-limits and logs them (control-plane code: nothing is logged on the packet path).
 type EventKind uint8
 
 const (
@@ -26,6 +26,7 @@ const (
 	EvTableFull               // session table full: Aux[0] capacity, Aux[1] refusals, Aux[2] worker (refusalLog)
 	EvReassembly              // virtual reassembly overflow
 	EvInspectFull             // inspected sessions at their limit: Aux as EvTableFull (refusalLog)
+	EvInterceptAuto           // TCP intercept auto mode: cookies on (Aux[0] 1) or off; Aux[1] count, Aux[2] threshold, Aux[3] worker
 )
 
 // Event is one record handed from a worker to the control plane.

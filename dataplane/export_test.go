@@ -41,8 +41,8 @@ func ringAddrs(r *spsc[Desc]) []uint64 {
 	return out
 }
 
-// FastPath runs the established-flow fast path of issue 3 (acceptance 6:
-// "lookup, window check, timer touch, NAT") on frames of established TCP
+// FastPath runs the established-flow fast path (lookup, window check,
+// timer touch, NAT) on frames of established TCP
 // sessions, with the production functions and nothing else: warming for
 // the batch in chunks, then per frame the IPv4/TCP parse, session lookup
 // (warming's hint confirmed by Match, else Lookup), TCP window check,

@@ -60,7 +60,7 @@ func TestSeedInboundSMTP(t *testing.T) {
 	}
 }
 
-// SPEC.md 9.3: 172.22.1.110:80 and 172.22.1.111:25 are blocked by ACL 101.
+// Seed case 3 (docs/behaviour.md): 172.22.1.110:80 and 172.22.1.111:25 are blocked by ACL 101.
 func TestSeedBlocked(t *testing.T) {
 	h := newHarness(t, compile(t, seedWithNeighbours(t, true)))
 	for _, c := range []struct {
@@ -90,7 +90,7 @@ func TestSeedBlocked(t *testing.T) {
 	}
 }
 
-// SPEC.md 9.4: from 10.10.10.5, TCP and ping to the outside work, appear
+// Seed case 4 (docs/behaviour.md): from 10.10.10.5, TCP and ping to the outside work, appear
 // as 172.22.1.111, and their return traffic passes ACL 101 by session.
 func TestSeedInsideOut(t *testing.T) {
 	h := newHarness(t, compile(t, seedWithNeighbours(t, true)))

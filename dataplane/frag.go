@@ -7,7 +7,7 @@ import (
 	"cbac/vfr"
 )
 
-// Virtual reassembly ("ip virtual-reassembly", SPEC.md 6): fragments are
+// Virtual reassembly ("ip virtual-reassembly", docs/behaviour.md "Virtual reassembly"): fragments are
 // held in the worker's vfr table until the datagram is complete; then the
 // pipeline runs on the first fragment (it has the L4 header, so the
 // session, ACL and NAT decisions are made as for any packet) and every

@@ -8,7 +8,7 @@ import (
 //
 // An inspected SMTP session keeps every byte it forwarded to the server
 // until the server acknowledges it, so that a retransmission is forwarded
-// as the first copy was (tcpstream, SPEC.md 5 "Stream consistency"). For
+// as the first copy was (tcpstream, docs/behaviour.md "Stream consistency"). For
 // message data the worker keeps the bytes where they already are: in the
 // UMEM frame it forwarded them in. The frame is transmitted as usual; when
 // its transmission completes (or it is dropped after inspection), it is

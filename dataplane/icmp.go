@@ -7,7 +7,7 @@ import "cbac/nat"
 // the direction the error travels in. The outer header is translated like
 // any packet of that direction and the quoted datagram (a packet of the
 // opposite direction) the other way round, so the original sender
-// recognises it (SPEC.md 3; nat.TranslateICMPError fixes every checksum).
+// recognises it (docs/behaviour.md "Forwarding order"; nat.TranslateICMPError fixes every checksum).
 func (w *Worker) forwardICMPError(d *Desc, frame []byte, p *pkt, s *Session, dir uint8) {
 	q := s.xlate[dir].Quoted()
 	nat.TranslateICMPError(p.ip, &s.xlate[dir], &q)

@@ -4,7 +4,7 @@ import "cbac/packet"
 
 // arpInput answers ARP requests for our addresses (and, on a NAT outside
 // interface, for the inside-global addresses: cbacd owns the wire, so the
-// kernel's proxy ARP is not there to do it) and learns senders (SPEC.md 1).
+// kernel's proxy ARP is not there to do it) and learns senders (docs/behaviour.md "The seed network").
 func (w *Worker) arpInput(d *Desc, eth packet.Ethernet, in int) {
 	a := packet.ARP(eth.Payload())
 	if !a.IsValid() {
@@ -68,7 +68,7 @@ func (w *Worker) queueTx(d *Desc) {
 }
 
 // holdForARP queues a frame until its next hop resolves (bounded queue,
-// bounded retries: SPEC.md 1).
+// bounded retries: docs/behaviour.md "The seed network").
 func (w *Worker) holdForARP(d *Desc, nextHop uint32) {
 	q := &w.pend
 	if q.n == len(q.q) {

@@ -11,7 +11,7 @@ import (
 	"cbac/packet"
 )
 
-// Inspected-session state lifetime (SPEC.md 4): SMTP state lives while the
+// Inspected-session state lifetime (docs/behaviour.md "Sessions and timers"): SMTP state lives while the
 // connection is open and is released when both FINs are acknowledged or
 // on an RST, while the session waits out finwait; nothing is left counted
 // or held on any path a session ends by.

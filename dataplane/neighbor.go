@@ -140,7 +140,7 @@ func (n *Neighbors) Entries() []NeighborEntry {
 }
 
 // pendingARP holds frames waiting for a next hop's MAC, per worker, bounded
-// (SPEC.md 1: bounded queue, bounded retries).
+// (docs/behaviour.md "The seed network": bounded queue, bounded retries).
 type pendingARP struct {
 	q     [arpQueueLen]pendingFrame
 	n     int

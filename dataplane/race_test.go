@@ -16,7 +16,7 @@ import (
 	"cbac/packet"
 )
 
-// Issue 3, acceptance 5: two workers, each running its own Step loop in its
+// Two workers, each running its own Step loop in its
 // own goroutine, with both directions of every flow arriving on different
 // workers: the initiator's packets on worker 0's queues, the responder's on
 // worker 1's. A session is owned by one worker (symmetric hash of the

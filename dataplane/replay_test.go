@@ -20,7 +20,7 @@ import (
 	"cbac/dataplane"
 )
 
-// Issue 2, acceptance 3: replay golden tests. A capture is crafted here
+// Replay golden tests. A capture is crafted here
 // (gopacket layers, pcapgo.NgWriter with the interfaces out0 and in0),
 // replayed through the seed configuration, and the output compared frame
 // by frame with testdata/replay-NAME.out.pcapng. `go test -run Replay

@@ -14,8 +14,8 @@ import (
 	"cbac/packet"
 )
 
-// The control plane's show commands against a dataplane's live state (SPEC.md
-// 7): an established SMTP session, a closing tcp session and a half-open one,
+// The control plane's show commands against a dataplane's live state (docs/behaviour.md
+// "What operators see"): an established SMTP session, a closing tcp session and a half-open one,
 // with virtual time for the Created / Last heard columns.
 func TestShowLive(t *testing.T) {
 	toml := seedSmall(t)

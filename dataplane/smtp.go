@@ -8,7 +8,7 @@ import (
 	"cbac/tcpstream"
 )
 
-// SMTP inspection glue (SPEC.md 5): the stream guard, the command and reply
+// SMTP inspection glue (docs/behaviour.md "SMTP inspection"): the stream guard, the command and reply
 // machines and the window clamp, per segment of an inspected session, after
 // TCP tracking accepted it.
 //
@@ -41,7 +41,7 @@ import (
 
 // smtpState is the SMTP inspection state of one session: the command and
 // reply machines, the client stream's guard with its replay copy, and the
-// server stream's next expected sequence (SPEC.md 5). It lives only while
+// server stream's next expected sequence (docs/behaviour.md "Stream consistency"). It lives only while
 // the connection is open: releaseSMTP frees it when TCP tracking sees the
 // connection closed (both FINs acknowledged, or an RST), although the
 // session itself waits out finwait.
@@ -464,7 +464,7 @@ func (w *Worker) smtpAlert(s *Session, idx uint32, kind EventKind, alerts uint32
 	w.emit(&ev)
 }
 
-// resetSession ends a session whose client exceeded max-data (SPEC.md 5):
+// resetSession ends a session whose client exceeded max-data (docs/behaviour.md "SMTP inspection", max-data):
 // the client's segment is not forwarded but becomes an RST to the server
 // at the next byte the server expects (the guard's Next: every byte before
 // it was forwarded), a new RST goes to the client at the sequence number

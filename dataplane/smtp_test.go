@@ -17,8 +17,8 @@ import (
 	"cbac/smtpfsm"
 )
 
-// SMTP inspection through the whole pipeline (SPEC.md 5 and 9.5-9.11,
-// issue 4): an outside client 172.22.1.100 talks to 172.22.1.110:25, the
+// SMTP inspection through the whole pipeline (docs/behaviour.md "SMTP inspection",
+// seed cases 5-11): an outside client 172.22.1.100 talks to 172.22.1.110:25, the
 // mail server 10.10.10.2 answers; every test looks at the frames that
 // reach each end.
 
@@ -326,7 +326,7 @@ func (c *smtpConv) toData() {
 	}
 }
 
-// SPEC.md 9.5: a whole conversation at the frame level; EXPN root reaches
+// Seed case 5: a whole conversation at the frame level; EXPN root reaches
 // the server as x's (same length, same sequence numbers, valid
 // checksums), the client gets the server's 5xx, the session goes on, and
 // the alert is formatted as IOS does.
@@ -360,7 +360,7 @@ func TestSMTPConversation(t *testing.T) {
 	}
 }
 
-// SPEC.md 9.5, one byte per segment: each byte is judged when it arrives;
+// Seed case 5, one byte per segment: each byte is judged when it arrives;
 // under smtp no verb starts with E, so every byte but CR LF is x.
 func TestSMTPOneBytePerSegment(t *testing.T) {
 	for _, tc := range []struct{ name, rule, line, want string }{
@@ -391,7 +391,7 @@ func TestSMTPOneBytePerSegment(t *testing.T) {
 	}
 }
 
-// SPEC.md 9.6: EHLO is not an smtp verb; esmtp allows it.
+// Seed case 6: EHLO is not an smtp verb; esmtp allows it.
 func TestSMTPEHLO(t *testing.T) {
 	for _, tc := range []struct{ name, rule, want string }{
 		{"smtp", "", "xxxxxx\r\n"},
@@ -409,7 +409,7 @@ func TestSMTPEHLO(t *testing.T) {
 	}
 }
 
-// SPEC.md 9.7: three pipelined commands in one segment after the server
+// Seed case 7: three pipelined commands in one segment after the server
 // advertised PIPELINING: only the middle line is rewritten.
 func TestSMTPPipelined(t *testing.T) {
 	for _, tc := range []struct{ name, rule, hello, helloReply, want string }{
@@ -436,7 +436,7 @@ func TestSMTPPipelined(t *testing.T) {
 	}
 }
 
-// SPEC.md 9.8: message lines are not commands; the end of data split as
+// Seed case 8: message lines are not commands; the end of data split as
 // "\r" | "\n." | "\r\n" is recognised, and the next command is inspected.
 func TestSMTPDataBody(t *testing.T) {
 	h := newHarness(t, compile(t, smtpSeed(t, "")))
@@ -474,7 +474,7 @@ func TestSMTPDataNotEnded(t *testing.T) {
 	c.send("EXPN root\r\n", "xxxxxxxxx\r\n")
 }
 
-// SPEC.md 9.9: after AUTH LOGIN and 334, the base64 lines are responses,
+// Seed case 9: after AUTH LOGIN and 334, the base64 lines are responses,
 // not commands.
 func TestSMTPAuthLogin(t *testing.T) {
 	h := newHarness(t, compile(t, smtpSeed(t, "esmtp = {}")))
@@ -495,7 +495,7 @@ func TestSMTPAuthLogin(t *testing.T) {
 	c.send("dXNlcm5hbWU=\r\n", "dxxxxxxxxxxx\r\n")
 }
 
-// SPEC.md 9.10: a 5000-byte line without LF is rewritten from octet 513
+// Seed case 10: a 5000-byte line without LF is rewritten from octet 513
 // on, alerts once, and inspection resumes after the line end.
 func TestSMTPLongLine(t *testing.T) {
 	h := newHarness(t, compile(t, smtpSeed(t, "")))
@@ -531,7 +531,7 @@ func TestSMTPLongLine(t *testing.T) {
 	c.send("NOOP\r\n", "NOOP\r\n")
 }
 
-// SPEC.md 9.11: max_data 1000 and a 1001-byte body: the 1001st byte is not
+// Seed case 11: max_data 1000 and a 1001-byte body: the 1001st byte is not
 // forwarded; its segment becomes an RST to the server at the next byte the
 // server expects, the client gets an RST at the sequence number it
 // acknowledged, both with valid checksums, the session is deleted and the
@@ -635,7 +635,7 @@ func TestSMTPMaxDataExact(t *testing.T) {
 	}
 }
 
-// Issue 4 acceptance 3 and SPEC.md 5 stream consistency: what the server
+// docs/behaviour.md "Stream consistency": what the server
 // receives is what the inspector judged, whatever the client retransmits.
 func TestSMTPRetransmission(t *testing.T) {
 	open := func(t *testing.T) (*harness, *smtpConv) {

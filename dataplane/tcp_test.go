@@ -7,7 +7,7 @@ import (
 	"cbac/packet"
 )
 
-// Issue 3, acceptance 2: every invalid TCP case of SPEC.md 4 is dropped
+// Every invalid TCP case of docs/behaviour.md "TCP tracking" is dropped
 // and counted under its own Reason, on an established session, both for a
 // plain tcp session (inside out) and an inspected SMTP session (outside
 // in); the session survives and keeps forwarding.

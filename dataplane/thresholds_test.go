@@ -10,8 +10,8 @@ import (
 	"cbac/packet"
 )
 
-// Issue 3, acceptance 3: the IOS DoS thresholds through the whole pipeline
-// (SPEC.md 4 "Thresholds"), with the log lines the control plane makes of
+// The IOS DoS thresholds through the whole pipeline
+// (docs/behaviour.md "Thresholds"), with the log lines the control plane makes of
 // the workers' events (control.Message).
 
 // outsideHost is the i-th outside server of the threshold tests: all

@@ -9,8 +9,8 @@ import (
 	"cbac/packet"
 )
 
-// Issue 3, acceptance 2: the inspection timers with virtual time (SPEC.md
-// 4, seed defaults: synwait 30 s, finwait 5 s, tcp idle 3600 s, udp idle
+// The inspection timers with virtual time (docs/behaviour.md
+// "Sessions and timers", seed defaults: synwait 30 s, finwait 5 s, tcp idle 3600 s, udp idle
 // 30 s, dns 5 s). Each test checks the session is still there just before
 // its timer and gone exactly at it.
 
@@ -164,7 +164,7 @@ func TestTimerDNS(t *testing.T) {
 			t.Fatalf("DNS answer not let in: %v", nonZero(r.w.Stats.Drops[:]))
 		}
 		t0 := r.now
-		// dns-timeout runs from the first reply (SPEC.md 4), not from
+		// dns-timeout runs from the first reply (docs/behaviour.md "Sessions and timers"), not from
 		// the query 2 s earlier.
 		expectAt(t, r, t0, 4*time.Second, exists, true, "DNS")
 		expectAt(t, r, t0, 4*time.Second+999*time.Millisecond, exists, true, "DNS")

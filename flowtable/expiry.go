@@ -1,6 +1,6 @@
 package flowtable
 
-// Expiry without timer objects (STYLE.md item 7, VPP ACL plugin's
+// Expiry without timer objects (no timer per session: bounded work per batch; VPP ACL plugin's
 // per-timeout session lists, gVisor reapUnused).
 //
 // Each class has a FIFO list ordered by enqueue time. A packet only writes

@@ -1,4 +1,4 @@
-// Package flowtable is the per-worker CBAC session table (SPEC.md section 4).
+// Package flowtable is the per-worker CBAC session table (docs/behaviour.md "Sessions and timers").
 //
 // One Table per worker (one shard). A flow is owned by exactly one worker, so
 // a Table is used by one goroutine only and takes no locks. Everything is
@@ -14,7 +14,7 @@
 //     and the direction of a packet;
 //   - one FIFO list per expiry class. A packet only writes LastSeen (Touch);
 //     Expire works a bounded number of steps from the list heads between
-//     batches (STYLE.md item 7).
+//     batches, never a timer object per session.
 package flowtable
 
 import "math/bits"

@@ -27,7 +27,7 @@ const (
 	// OK: the session was inserted.
 	OK Status = iota
 	// Full: the table holds Capacity() sessions. The new session is refused
-	// (the caller counts it); existing sessions keep working (SPEC.md 4).
+	// (the caller counts it); existing sessions keep working (docs/behaviour.md "Sessions and timers").
 	Full
 	// Exists: one of the two keys already belongs to a session, whose index
 	// is returned.

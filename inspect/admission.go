@@ -1,5 +1,5 @@
 // Package inspect is CBAC admission: the IOS denial-of-service thresholds
-// (SPEC.md section 4 "Thresholds"), as pure state driven by virtual time.
+// (docs/behaviour.md "Thresholds"), as pure state driven by virtual time.
 //
 //   - max-incomplete high/low: when half-open sessions exceed high, IOS
 //     "gets aggressive" (%FW-4-ALERT_ON) and deletes half-open sessions as

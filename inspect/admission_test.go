@@ -73,7 +73,7 @@ func (h *halfOpenSessions) apply(t *testing.T, a *Admission, d Decision, dst uin
 	}
 }
 
-// TestMaxIncomplete: SPEC.md 9.13. Sessions arrive every 200 ms, so the
+// TestMaxIncomplete: seed case 13. Sessions arrive every 200 ms, so the
 // one-minute rate (300) stays under its thresholds and only the half-open
 // count drives aggressive mode.
 func TestMaxIncomplete(t *testing.T) {
@@ -185,7 +185,7 @@ func TestOneMinuteRate(t *testing.T) {
 	}
 }
 
-// TestHostBlockTimeZero: SPEC.md 9.14.
+// TestHostBlockTimeZero: seed case 14.
 func TestHostBlockTimeZero(t *testing.T) {
 	a := newAdmission(DefaultThresholds)
 	var h halfOpenSessions

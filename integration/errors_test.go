@@ -50,7 +50,7 @@ func TestDaemonErrors(t *testing.T) {
 			want:    []string{"LINE", "udp_idle_time"},
 		},
 		{
-			// SPEC.md 9.15: both smtp and esmtp in one rule.
+			// Seed case 15 (docs/behaviour.md): both smtp and esmtp in one rule.
 			name:    "smtp and esmtp in one rule",
 			match:   `smtp = { max_data = 20000000 }`,
 			replace: "smtp = { max_data = 20000000 }\nesmtp = {}",

@@ -18,7 +18,7 @@ import (
 	"cbac/lab"
 )
 
-// TestSeedForwarding is issue 2, acceptance 4: cbacd with the unchanged
+// TestSeedForwarding (seed cases 2-4, docs/behaviour.md): cbacd with the unchanged
 // seed configuration on the veth lab. Outside SMTP to 172.22.1.110:25 reaches
 // 10.10.10.2:25 and bytes cross unchanged both ways; an inside host's plain
 // TCP to the outside does too; 172.22.1.110:80 and 172.22.1.111:25 get no

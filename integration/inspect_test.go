@@ -16,7 +16,7 @@ import (
 	"cbac/lab"
 )
 
-// TestInspectInsideOut is issue 3, acceptance 4: with cbacd on the seed
+// TestInspectInsideOut (seed case 4, docs/behaviour.md): with cbacd on the seed
 // lab, the inside host 10.10.10.5 reaches the outside by TCP and ping, the
 // replies come back through ACL 101 by session, and the outside sees
 // 172.22.1.111; outside-initiated TCP to anything but 172.22.1.110:25 gets

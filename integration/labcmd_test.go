@@ -15,7 +15,7 @@ import (
 	"cbac/lab"
 )
 
-// TestLabCommand is issue 2, acceptance 5: `cbacd lab` started as a
+// TestLabCommand: `cbacd lab` started as a
 // process, an SMTP conversation through it from the outside client to
 // 172.22.1.110:25 (the lab's own mail server behind SMTP inspection), then
 // SIGINT: nothing is left (namespaces, links, control socket).

@@ -1,4 +1,4 @@
-// Package lab builds the seed network (SPEC.md section 1) out of Linux
+// Package lab builds the seed network (docs/behaviour.md "The seed network") out of Linux
 // network namespaces, so that cbacd runs end to end with no hardware:
 //
 //	<p>upstream 172.22.1.1/24 (+ 203.0.113.1/32 on lo, "the internet")
@@ -274,7 +274,7 @@ func (l *Lab) Describe(w io.Writer) {
 			line += " via " + h.Gateway.String()
 		}
 		if h.Role == RoleUpstream {
-			line += ", lo " + RemoteAddr.String()
+			line += ", lo " + RemoteAddr.String() + " (web server on port 80 when cbacd lab runs)"
 		}
 		line += ": " + h.Function
 		if h.Global.IsValid() {
@@ -288,14 +288,14 @@ func (l *Lab) Describe(w io.Writer) {
 	try := []struct{ what, cmd string }{
 		{"send a mail through the firewall (SMTP inspection, static NAT)",
 			"ip netns exec " + client + " swaks --server 172.22.1.110 --from a@outside.example --to postmaster@lab.example"},
-		{"talk SMTP by hand; EXPN root reaches the server as xxxxxxxxx",
-			"ip netns exec " + client + " nc -C 172.22.1.110 25"},
-		{"blocked by access-list 101",
-			"ip netns exec " + client + " nc -w 3 172.22.1.110 80"},
-		{"the inside host goes out by the default route, NATed to 172.22.1.111",
+		{"the inside host fetches a page from the outside (inspected by IN-OUT, NATed to 172.22.1.111)",
+			"ip netns exec " + host + " curl http://" + RemoteAddr.String() + "/"},
+		{"the inside host pings the outside by the default route",
 			"ip netns exec " + host + " ping -c 3 " + RemoteAddr.String()},
+		{"blocked by access-list 101 (curl gives up after 3 seconds)",
+			"ip netns exec " + client + " curl -m 3 http://172.22.1.110/"},
 		{"watch the outside wire",
-			"ip netns exec " + osw + " tcpdump -ni fw"},
+			"ip netns exec " + osw + " tshark -ni fw"},
 		{"a shell on a host",
 			"ip netns exec " + client + " bash"},
 	}
@@ -305,10 +305,9 @@ func (l *Lab) Describe(w io.Writer) {
 	}
 }
 
-// runIP runs `ip [opts] -batch -` with script on stdin, bounded in time.
-// ip stops at the first failing line (unless -force) and names it.
 // RunIP runs `ip [opts] -batch -` with script on stdin, bounded in time
-// (the lab's and the benchmark's topology scripts).
+// (the lab's and the benchmark's topology scripts). ip stops at the first
+// failing line (unless -force) and names it.
 func RunIP(ctx context.Context, script string, opts ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()

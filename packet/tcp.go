@@ -206,23 +206,8 @@ func (t TCP) ChecksumPartial(src, dst uint32) bool {
 func (t TCP) ParseOptions() (wscale int8, mss uint16, sackPerm bool) {
 	wscale = -1
 	opts := t.Options()
-	for i := 0; i < len(opts); {
-		kind := opts[i]
-		if kind == TCPOptEOL {
-			break
-		}
-		if kind == TCPOptNOP {
-			i++
-			continue
-		}
-		if i+1 >= len(opts) {
-			break
-		}
-		l := int(opts[i+1])
-		if l < 2 || i+l > len(opts) {
-			break
-		}
-		switch {
+	for i, l := nextOption(opts, 0); l > 0; i, l = nextOption(opts, i+l) {
+		switch kind := opts[i]; {
 		case kind == TCPOptMSS && l == 4:
 			mss = binary.BigEndian.Uint16(opts[i+2:])
 		case kind == TCPOptWScale && l == 3:
@@ -233,7 +218,6 @@ func (t TCP) ParseOptions() (wscale int8, mss uint16, sackPerm bool) {
 		case kind == TCPOptSACKPerm && l == 2:
 			sackPerm = true
 		}
-		i += l
 	}
 	return wscale, mss, sackPerm
 }
@@ -245,28 +229,30 @@ func (t TCP) ParseOptions() (wscale int8, mss uint16, sackPerm bool) {
 // expects (a SACK option is 2+8n bytes, RFC 2018 section 3).
 func (t TCP) FindOption(kind uint8) (off, length int) {
 	opts := t.Options()
-	for i := 0; i < len(opts); {
-		k := opts[i]
-		if k == TCPOptEOL {
-			break
-		}
-		if k == TCPOptNOP {
-			i++
-			continue
-		}
-		if i+1 >= len(opts) {
-			break
-		}
-		l := int(opts[i+1])
-		if l < 2 || i+l > len(opts) {
-			break
-		}
-		if k == kind {
+	for i, l := nextOption(opts, 0); l > 0; i, l = nextOption(opts, i+l) {
+		if opts[i] == kind {
 			return TCPMinHeaderLen + i, l
 		}
-		i += l
 	}
 	return -1, 0
+}
+
+// nextOption is the one walk over TCP options (RFC 9293 section 3.1): from
+// offset i of opts it skips NOPs and returns the offset and length of the
+// next option other than NOP, or length 0 at EOL, at the end, or at a
+// malformed option (length < 2 or past the end), which ends the walk.
+func nextOption(opts []byte, i int) (off, length int) {
+	for i < len(opts) && opts[i] == TCPOptNOP {
+		i++
+	}
+	if i+1 >= len(opts) || opts[i] == TCPOptEOL {
+		return i, 0
+	}
+	l := int(opts[i+1])
+	if l < 2 || i+l > len(opts) {
+		return i, 0
+	}
+	return i, l
 }
 
 // Timestamps returns TSval and TSecr of the Timestamps option (RFC 7323

@@ -1,5 +1,5 @@
-// Package tcpstate tracks TCP connections for CBAC sessions (SPEC.md
-// section 4): the three-way handshake, both directions' sequence windows
+// Package tcpstate tracks TCP connections for CBAC sessions (docs/behaviour.md
+// "TCP tracking"): the three-way handshake, both directions' sequence windows
 // with the van Rooij rules as Linux implements them
 // (net/netfilter/nf_conntrack_proto_tcp.c, tcp_in_window), RFC 5961 RST
 // checks, FIN/ACK teardown and the IOS timer class of each state.

@@ -1,6 +1,6 @@
 // Package tcpstream keeps the bytes an inspected TCP session delivers to
-// the server identical to the bytes the inspector judged (SPEC.md section
-// 5, "Stream consistency").
+// the server identical to the bytes the inspector judged (docs/behaviour.md,
+// "Stream consistency").
 //
 // An inspector that looks at each segment on its own can be fooled: the
 // client sends "HELO x" (judged legal), then retransmits "EXPN x" at the
@@ -42,7 +42,7 @@ package tcpstream
 import "bytes"
 
 // RewriteByte is the byte the SMTP inspector writes over an illegal
-// command (SPEC.md section 5).
+// command (docs/behaviour.md "SMTP inspection").
 const RewriteByte = 'x'
 
 // Action says what the caller does with a segment.

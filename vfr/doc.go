@@ -1,4 +1,4 @@
-// Package vfr is IP virtual fragment reassembly (SPEC.md section 6, IOS
+// Package vfr is IP virtual fragment reassembly (docs/behaviour.md "Virtual reassembly", IOS
 // "ip virtual-reassembly"): the fragments of a datagram are collected so
 // that the ACL, session and SMTP checks see its whole headers and payload,
 // and are then forwarded as the original fragments; nothing is reassembled

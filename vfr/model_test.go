@@ -8,7 +8,7 @@ import (
 	"cbac/packet"
 )
 
-// model is the reference: SPEC.md section 6 written the plain way, a map of
+// model is the reference: docs/behaviour.md "Virtual reassembly" written the plain way, a map of
 // datagrams holding fragment lists in arrival order, searched linearly.
 type model struct {
 	maxD, maxF int

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,8 +19,11 @@ import (
 )
 
 // labMain builds the seed's network in network namespaces, starts an SMTP
-// server on the mail server (10.10.10.2:25), runs cbacd inside the
-// firewall namespace on out0/in0 and tears everything down on Ctrl-C.
+// server on the mail server (10.10.10.2:25) and a web server on the
+// outside (203.0.113.1:80, in the upstream namespace), runs cbacd inside
+// the firewall namespace on out0/in0 and tears everything down on Ctrl-C.
+// It prints the configuration file it runs, the control socket and the
+// cbacctl command line that reaches it.
 // A lab left by a crash is removed when the next one starts.
 func labMain(args []string) error {
 	fs := newFlagSet("lab", "cbacd lab [-c FILE.toml] [-prefix cbac-] [-socket PATH] [-workers N]")
@@ -72,6 +76,12 @@ func labMain(args []string) error {
 	go srv.Serve(ln)
 	defer srv.Close()
 
+	web, err := l.ServeWeb()
+	if err != nil {
+		return fmt.Errorf("lab: web server: %w", err)
+	}
+	defer web.Close()
+
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -97,11 +107,13 @@ func labMain(args []string) error {
 	fmt.Println()
 	l.Describe(os.Stdout)
 	fmt.Printf(`
-  cbacctl:        cbacctl -s %s show ip inspect sessions detail
+  configuration:  %s
+  control socket: %s
+  cbacctl:        %s -s %s show ip inspect sessions detail
   mail received:  shown here as it arrives
 
 cbacd lab: ready (Ctrl-C tears it down)
-`, *sock)
+`, cfg, *sock, cbacctlCommand(), *sock)
 
 	go func() {
 		seen := 0
@@ -130,6 +142,27 @@ cbacd lab: ready (Ctrl-C tears it down)
 	case err := <-exited:
 		return fmt.Errorf("lab: cbacd exited: %v", err)
 	}
+}
+
+// cbacctlCommand is how the user runs cbacctl: the binary beside this
+// cbacd (`make lab` builds both into bin/), else cbacctl on PATH, else
+// `go run ./cmd/cbacctl` (this cbacd came from `go run` in the source tree).
+func cbacctlCommand() string {
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), "cbacctl")
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			if wd, err := os.Getwd(); err == nil {
+				if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {
+					return rel
+				}
+			}
+			return p
+		}
+	}
+	if p, err := exec.LookPath("cbacctl"); err == nil {
+		return p
+	}
+	return "go run ./cmd/cbacctl"
 }
 
 // waitSocket waits until the daemon answers on its control socket.

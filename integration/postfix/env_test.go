@@ -26,7 +26,7 @@ import (
 	"cbac/lab"
 )
 
-// Addresses of the seed network (SPEC.md section 1).
+// Addresses of the seed network (docs/behaviour.md "The seed network").
 const (
 	clientAddr = "172.22.1.100" // outside client
 	mailGlobal = "172.22.1.110" // the mail server as seen outside (static NAT)

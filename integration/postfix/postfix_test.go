@@ -54,11 +54,11 @@ func smtpdReceived(log string) []string {
 	return cmds
 }
 
-// smtpVerbs are the legal verbs of the seed's "smtp" inspection (SPEC.md
-// section 5; EHLO, AUTH and ETRN belong to "esmtp" only).
+// smtpVerbs are the legal verbs of the seed's "smtp" inspection (docs/behaviour.md
+// "SMTP inspection"; EHLO, AUTH and ETRN belong to "esmtp" only).
 var smtpVerbs = []string{"DATA", "HELO", "HELP", "MAIL", "NOOP", "QUIT", "RCPT", "RSET", "SAML", "SEND", "SOML", "VRFY"}
 
-// xs is what cbacd makes of an illegal command line (SPEC.md section 5):
+// xs is what cbacd makes of an illegal command line (docs/behaviour.md "SMTP inspection"):
 // from the first byte at which the line is known to be illegal, that is
 // the first byte at which it stops being the beginning of a legal verb, to
 // the end of the line, every byte becomes 'x'; the length is kept. So
@@ -238,7 +238,7 @@ func testSwaksLegalMail(t *testing.T, e *env) {
 	}
 
 	// Postfix received the envelope untouched. The seed inspects "smtp",
-	// not "esmtp": EHLO is not an SMTP verb (SPEC.md section 5), so it
+	// not "esmtp": EHLO is not an SMTP verb (docs/behaviour.md "SMTP inspection"), so it
 	// arrives as x's and swaks falls back to HELO.
 	e.mail.waitLog(t, logFrom, regexp.MustCompile(queueID+`: to=<user1@lab\.example>.*status=sent`), 30*time.Second)
 	log := e.mail.waitSession(t, logFrom, queueID, 30*time.Second)
