@@ -188,7 +188,7 @@ func Import(r io.Reader, opt Options) (*Result, error) {
 	}
 	t.resolve()
 	res := &Result{Lines: len(lines)}
-	res.TOML = t.emit()
+	res.TOML = t.checkIntercept(t.emit())
 	sort.SliceStable(t.notes, func(i, j int) bool { return t.notes[i].Line < t.notes[j].Line })
 	res.Notes = t.notes
 	sort.Ints(t.quiet)
