@@ -460,16 +460,17 @@ access-list 120 permit tcp any host 10.0.0.5 eq smtp
 		{
 			name: "tcp intercept: unknown words and values out of range",
 			ios: "ip tcp intercept list 120\nip tcp intercept mode passive\nip tcp intercept watch-timeout 0\n" +
-				"ip tcp intercept first-timeout 5\nip tcp intercept drop-mode newest\naccess-list 120 permit tcp any any\n",
+				"ip tcp intercept first-timeout 5\nip tcp intercept drop-mode newest\nip tcp intercept list 10\naccess-list 120 permit tcp any any\n",
 			notes: []string{
 				"line 2: `ip tcp intercept mode passive`: SECURITY, not translated: mode \"passive\": IOS's modes are intercept and watch",
 				"line 3: `ip tcp intercept watch-timeout 0`: SECURITY, not translated: value \"0\" out of IOS's range 1-2147483",
 				"line 4: `ip tcp intercept first-timeout 5`: SECURITY, not translated: this ip tcp intercept setting is not supported",
 				"line 5: `ip tcp intercept drop-mode newest`: SECURITY, not translated: drop-mode \"newest\"",
+				"line 6: `ip tcp intercept list 10`: SECURITY, not translated: IOS takes an extended access list number",
 			},
-			security: 4,
+			security: 5,
 			check: func(t *testing.T, c *config.Config) {
-				if !c.TCPIntercept.Enabled || c.TCPIntercept.Mode != config.InterceptModeIntercept || c.TCPIntercept.WatchTimeout != 30*time.Second {
+				if !c.TCPIntercept.Enabled || c.TCPIntercept.List != "120" || c.TCPIntercept.Mode != config.InterceptModeIntercept || c.TCPIntercept.WatchTimeout != 30*time.Second {
 					t.Errorf("tcp_intercept %+v", c.TCPIntercept)
 				}
 			},

@@ -58,6 +58,12 @@ func (t *translator) tcpIntercept(l *line) {
 	ok := true
 	switch {
 	case len(w) == 2 && arg(0) == "list":
+		// An extended list: cbac matches it on the servers' addresses.
+		if n, isNum := number(w[1], 100, 2699); !isNum || n >= 200 && n < 2000 {
+			t.note(l, true, "IOS takes an extended access list number (100-199, 2000-2699): not translated")
+			ok = false
+			break
+		}
 		word(&ti.list, w[1])
 	case len(w) == 2 && arg(0) == "mode":
 		switch arg(1) {
