@@ -202,9 +202,9 @@ func (t *translator) emitIntercept(w *tomlWriter) {
 }
 
 // checkIntercept runs cbac's loader on the translation and leaves out,
-// with a note on their lines, the [tcp_intercept] values it refuses (a
-// mode cbacd does not run, thresholds out of order): the rest of the
-// table keeps protecting the servers. It returns the final TOML.
+// with a note on their lines, the [tcp_intercept] values it refuses
+// (thresholds out of order, counting cbacd's defaults; a mode a cbacd
+// does not run): the rest of the table keeps protecting the servers. It returns the final TOML.
 func (t *translator) checkIntercept(toml []byte) []byte {
 	ti := &t.intercept
 	if !ti.list.set || ti.dropped {
