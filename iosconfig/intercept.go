@@ -203,7 +203,7 @@ func (t *translator) emitIntercept(w *tomlWriter) {
 
 // checkIntercept runs cbac's loader on the translation and leaves out,
 // with a note on their lines, the [tcp_intercept] values it refuses
-// (thresholds out of order, counting cbacd's defaults; a mode a cbacd
+// (thresholds out of order, counting cbacd's defaults; a mode cbacd
 // does not run): the rest of the table keeps protecting the servers. It returns the final TOML.
 func (t *translator) checkIntercept(toml []byte) []byte {
 	ti := &t.intercept
