@@ -95,6 +95,13 @@ type Options struct {
 	// MTAMessages is smtp-source -m of scenario 8, MTATimeout its bound.
 	MTAMessages int
 	MTATimeout  time.Duration
+	// MTASpins, if not empty, runs scenario 8 through cbacd once per
+	// value of cbacd -spin, in this order, instead of cbacd and
+	// cbacd-default (contenders named cbacd-spin-VALUE).
+	MTASpins []string
+	// Spin, if not empty, is cbacd -spin for every cbacd contender that
+	// sets none itself.
+	Spin string
 	// PlacementTrial is the measurement window of each placement of
 	// scenario 9, PlacementRounds how often each is measured.
 	PlacementTrial  time.Duration

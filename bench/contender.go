@@ -4,6 +4,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,7 +63,9 @@ type Contender struct {
 	// (no taskset, no -cpus: the scheduler places the worker); anything
 	// else is passed as -cpus, without taskset.
 	Placement string
-	Describe  string
+	// Spin, if not empty, is passed as cbacd -spin (else Options.Spin).
+	Spin     string
+	Describe string
 }
 
 // PlacementDefault runs cbacd with its default worker placement.
@@ -370,6 +373,9 @@ func (b *Bench) startCBACD(ctx context.Context, r *running) error {
 	case PlacementDefault:
 	default:
 		argv = append(argv, "-cpus", r.c.Placement)
+	}
+	if spin := cmp.Or(r.c.Spin, b.opts.Spin); spin != "" {
+		argv = append(argv, "-spin", spin)
 	}
 	r.cmd = exec.Command("ip", argv...)
 	r.cmd.Stdout, r.cmd.Stderr = r.logf, r.logf

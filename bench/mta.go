@@ -430,10 +430,20 @@ func lastLines(s string, n int) string {
 }
 
 // mtaContenders are the contenders of scenario 8 (and their order): the
-// selected ones, and cbacd with its default placement after cbacd.
+// selected ones, and cbacd with its default placement after cbacd; with
+// Options.MTASpins, cbacd once per -spin value in its place.
 func (b *Bench) mtaContenders() []Contender {
 	var out []Contender
 	for _, c := range b.res.Contenders {
+		if c.Name == "cbacd" && len(b.opts.MTASpins) > 0 {
+			for _, s := range b.opts.MTASpins {
+				v := c
+				v.Name, v.Spin = "cbacd-spin-"+s, s
+				v.Describe = c.Describe + "; -spin " + s
+				out = append(out, v)
+			}
+			continue
+		}
 		out = append(out, c)
 		if c.Name == "cbacd" {
 			out = append(out, cbacdDefaultPlacement)

@@ -1,9 +1,6 @@
 package config
 
-import (
-	"errors"
-	"time"
-)
+import "time"
 
 // IOS "ip tcp intercept" defaults.
 const (
@@ -24,9 +21,6 @@ const (
 	InterceptModeAuto      InterceptMode = "auto"
 )
 
-// ErrNotImplemented is a setting cbacd parses but does not run yet.
-var ErrNotImplemented = errors.New("not implemented yet")
-
 // TCPIntercept is [tcp_intercept], IOS "ip tcp intercept ...". Enabled is
 // false when the file has no such table (and then nothing else is set).
 type TCPIntercept struct {
@@ -42,7 +36,8 @@ type TCPIntercept struct {
 	MaxIncomplete Threshold
 	OneMinute     Threshold
 	DropMode      string // "oldest" or "random"
-	// WatchTimeout: watch mode's time to establish.
+	// WatchTimeout: watch mode's time to establish (halved in
+	// aggressive mode).
 	WatchTimeout time.Duration
 	// FinRstTimeout: how long an intercepted connection is kept after a
 	// FIN exchange or an RST.
@@ -83,8 +78,7 @@ func resolveIntercept(f *fileTCPIntercept, present bool) TCPIntercept {
 
 // validateIntercept checks [tcp_intercept]: the list is required and
 // defined; mode and drop_mode are IOS's words; thresholds ordered; timers
-// whole positive seconds. Modes cbacd does not run yet are refused by
-// name, never accepted silently.
+// whole positive seconds.
 func (c *Config) validateIntercept(p *problems) {
 	ti := &c.TCPIntercept
 	if !ti.Enabled {
@@ -96,18 +90,14 @@ func (c *Config) validateIntercept(p *problems) {
 		c.checkACL(p, "tcp_intercept.list", ti.List)
 	}
 	switch ti.Mode {
-	case InterceptModeIntercept:
-	case InterceptModeWatch, InterceptModeAuto:
-		p.add("tcp_intercept.mode", errorf(ErrNotImplemented, "mode %s: not implemented yet (intercept is)", ti.Mode))
+	case InterceptModeIntercept, InterceptModeWatch, InterceptModeAuto:
 	default:
 		p.add("tcp_intercept.mode", errorf(ErrValue, `bad mode %q: want "intercept", "watch" or "auto"`, ti.Mode))
 	}
 	threshold(p, "tcp_intercept.max_incomplete", ti.MaxIncomplete)
 	threshold(p, "tcp_intercept.one_minute", ti.OneMinute)
 	switch ti.DropMode {
-	case "oldest":
-	case "random":
-		p.add("tcp_intercept.drop_mode", errorf(ErrNotImplemented, "drop_mode random: not implemented yet (oldest is)"))
+	case "oldest", "random":
 	default:
 		p.add("tcp_intercept.drop_mode", errorf(ErrValue, `bad drop_mode %q: want "oldest" or "random"`, ti.DropMode))
 	}

@@ -179,18 +179,12 @@ var badCases = []struct {
 		kind: ErrUndefined, key: "tcp_intercept.list", why: `access list "121" is not defined`},
 	{name: "intercept bad mode", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\nmode = \"guard\" # ERR\n",
 		kind: ErrValue, key: "tcp_intercept.mode", why: `bad mode "guard"`},
-	{name: "intercept watch not yet", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\nmode = \"watch\" # ERR\n",
-		kind: ErrNotImplemented, key: "tcp_intercept.mode", why: "mode watch: not implemented yet"},
-	{name: "intercept auto not yet", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\nmode = \"auto\" # ERR\n",
-		kind: ErrNotImplemented, key: "tcp_intercept.mode", why: "mode auto: not implemented yet"},
 	{name: "intercept max_incomplete low above high", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\nmax_incomplete = { low = 1200, high = 1100 } # ERR\n",
 		kind: ErrThreshold, key: "tcp_intercept.max_incomplete", why: "low threshold 1200 is above high threshold 1100"},
 	{name: "intercept one_minute zero", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\none_minute = { low = 0 } # ERR\n",
 		kind: ErrValue, key: "tcp_intercept.one_minute", why: "must be at least 1"},
 	{name: "intercept bad drop_mode", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\ndrop_mode = \"newest\" # ERR\n",
 		kind: ErrValue, key: "tcp_intercept.drop_mode", why: `bad drop_mode "newest"`},
-	{name: "intercept drop_mode random not yet", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\ndrop_mode = \"random\" # ERR\n",
-		kind: ErrNotImplemented, key: "tcp_intercept.drop_mode", why: "drop_mode random: not implemented yet"},
 	{name: "intercept watch_timeout zero", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\nwatch_timeout = \"0s\" # ERR\n",
 		kind: ErrTimer, key: "tcp_intercept.watch_timeout", why: "watch_timeout is 0s: must be positive"},
 	{name: "intercept finrst_timeout fraction", text: "[access_lists]\n120 = [\"permit tcp any host 172.22.1.110 eq smtp\"]\n[tcp_intercept]\nlist = \"120\"\nfinrst_timeout = \"1500ms\" # ERR\n",
@@ -316,5 +310,15 @@ connection_timeout = "86400s"
 	}
 	if c.TCPIntercept.Enabled {
 		t.Error("intercept enabled without [tcp_intercept]")
+	}
+	// Every mode IOS knows and drop_mode random load.
+	for _, m := range []InterceptMode{InterceptModeWatch, InterceptModeAuto} {
+		c, err = Parse("ok.toml", []byte(badBase+acl+"[tcp_intercept]\nlist = \"120\"\nmode = \""+string(m)+"\"\ndrop_mode = \"random\"\nwatch_timeout = \"12s\"\n"))
+		if err != nil {
+			t.Fatalf("mode %s: %v", m, err)
+		}
+		if ti := c.TCPIntercept; ti.Mode != m || ti.DropMode != "random" || ti.WatchTimeout != 12*time.Second {
+			t.Errorf("mode %s: got %+v", m, ti)
+		}
 	}
 }

@@ -65,12 +65,19 @@ func Compile(c *config.Config, macs MACSource) (*dataplane.Ruleset, error) {
 		rs.ACLs = append(rs.ACLs, c.AccessLists[i].Compile())
 	}
 	if ti := &c.TCPIntercept; ti.Enabled {
-		// Validation refused the modes not implemented; intercept runs.
 		list, ok := aclIndex[ti.List]
 		if !ok {
 			return nil, fmt.Errorf("compile tcp intercept: access list %q is not defined", ti.List)
 		}
-		rs.Intercept = &dataplane.Intercept{List: list, FinRst: ti.FinRstTimeout, Connection: ti.ConnectionTimeout,
+		mode := dataplane.InterceptCookies
+		switch ti.Mode {
+		case config.InterceptModeWatch:
+			mode = dataplane.InterceptWatch
+		case config.InterceptModeAuto:
+			mode = dataplane.InterceptAuto
+		}
+		rs.Intercept = &dataplane.Intercept{List: list, Mode: mode, DropRandom: ti.DropMode == "random", Watch: ti.WatchTimeout,
+			FinRst: ti.FinRstTimeout, Connection: ti.ConnectionTimeout,
 			MaxIncomplete: dataplane.InterceptThreshold{Low: ti.MaxIncomplete.Low, High: ti.MaxIncomplete.High},
 			OneMinute:     dataplane.InterceptThreshold{Low: ti.OneMinute.Low, High: ti.OneMinute.High}}
 	}

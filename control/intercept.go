@@ -21,6 +21,8 @@ func InterceptStatsTotal(dp *dataplane.Dataplane) dataplane.InterceptStats {
 			t.ServerResets += s.ServerResets
 			t.Aborted += s.Aborted
 			t.ClientResets += s.ClientResets
+			t.AutoSwitches += s.AutoSwitches
+			t.Cookies = t.Cookies || s.Cookies
 			t.LastMinute += s.LastMinute
 			t.Waiting += s.Waiting
 			t.Aggressive = t.Aggressive || s.Aggressive
@@ -44,7 +46,8 @@ func InterceptConns(dp *dataplane.Dataplane) []dataplane.InterceptConn {
 // IOS's layout: the connections still opening towards the server
 // (Incomplete, state SYNSENT: cbacd sent the server its SYN) and the
 // joined ones (Established, ESTAB), each with its age, the time left on
-// its timer, and the mode (I: intercept).
+// its timer, and the mode (I: intercept; W: watched, SYNRCVD once the
+// server's SYN/ACK passed).
 func ShowTCPInterceptConnections(w io.Writer, conns []dataplane.InterceptConn) {
 	for _, joined := range []bool{false, true} {
 		if joined {
@@ -57,7 +60,13 @@ func ShowTCPInterceptConnections(w io.Writer, conns []dataplane.InterceptConn) {
 			if c.Joined != joined {
 				continue
 			}
-			state := "SYNSENT"
+			state, mode := "SYNSENT", "I"
+			if c.Watched {
+				mode = "W"
+				if c.SynAck {
+					state = "SYNRCVD"
+				}
+			}
 			if joined {
 				state = "ESTAB"
 				if c.TCPState == "SIS_CLOSING" {
@@ -65,7 +74,7 @@ func ShowTCPInterceptConnections(w io.Writer, conns []dataplane.InterceptConn) {
 				}
 			}
 			fmt.Fprintf(w, "%-21s %-21s %-8s %-8s %-8s %s\n", hostPort(c.Client, c.ClientPort), hostPort(c.Server, c.ServerPort),
-				state, hms(c.Age), hms(c.Timeout), "I")
+				state, hms(c.Age), hms(c.Timeout), mode)
 		}
 	}
 }
@@ -83,7 +92,11 @@ func ShowTCPInterceptStatistics(w io.Writer, rs *dataplane.Ruleset, conns []data
 			incomplete++
 		}
 	}
-	fmt.Fprintf(w, "intercepting new connections using access-list %s\n", rs.ACLs[rs.Intercept.List].Name())
+	verb := "intercepting"
+	if m := rs.Intercept.Mode; m == dataplane.InterceptWatch || (m == dataplane.InterceptAuto && !st.Cookies) {
+		verb = "watching"
+	}
+	fmt.Fprintf(w, "%s new connections using access-list %s\n", verb, rs.ACLs[rs.Intercept.List].Name())
 	fmt.Fprintf(w, "%d incomplete, %d established connections (total %d)\n", incomplete, len(conns)-incomplete, len(conns))
 	fmt.Fprintf(w, "1 minute connection request rate %d requests/sec\n", st.LastMinute/60)
 	showInterceptCounters(w, st, badCookies)
@@ -94,4 +107,11 @@ func showInterceptCounters(w io.Writer, st *dataplane.InterceptStats, bad uint64
 	fmt.Fprintf(w, "Server side: %d established, %d refused (RST to client), %d reset at both ends (synwait or thresholds), %d SYNs resent\n",
 		st.Joined, st.ServerResets, st.Aborted, st.SYNsResent)
 	fmt.Fprintf(w, "Client resets before the server answered: %d\n", st.ClientResets)
+	if st.AutoSwitches > 0 || st.Cookies {
+		on := "off"
+		if st.Cookies {
+			on = "on"
+		}
+		fmt.Fprintf(w, "Auto mode: cookies %s, %d switches\n", on, st.AutoSwitches)
+	}
 }

@@ -60,6 +60,15 @@ func Message(e *dataplane.Event, rs *dataplane.Ruleset) (msg string, alert bool)
 		ev := inspect.Event{Kind: inspect.EventKind(e.Aux[0]), Count: int(e.Aux[1]), Limit: int(e.Aux[2]),
 			Rate: int(e.Aux[3]), Host: e.Key.Dst, Minutes: int(e.Alert)}
 		return ev.Message(), true
+	case dataplane.EvInterceptAuto:
+		// IOS has no auto mode; the line reads as its aggressive-mode
+		// debug lines do (count and threshold).
+		if e.Aux[0] == 1 {
+			return fmt.Sprintf("%%TCP-4-INTERCEPT_AUTO_ON: TCP intercept auto mode: intercepting new connections (SYN cookies on), count (%d/%d) incomplete on worker %d",
+				e.Aux[1], e.Aux[2], e.Aux[3]), false
+		}
+		return fmt.Sprintf("%%TCP-6-INTERCEPT_AUTO_OFF: TCP intercept auto mode: watching new connections (SYN cookies off), count (%d/%d) incomplete on worker %d",
+			e.Aux[1], e.Aux[2], e.Aux[3]), false
 	// Refusals at a capacity limit: the worker reports them at most once
 	// a second (dataplane refusalLog), so they bypass the alert limit.
 	case dataplane.EvTableFull:

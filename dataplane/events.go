@@ -26,6 +26,7 @@ const (
 	EvTableFull               // session table full: Aux[0] capacity, Aux[1] refusals, Aux[2] worker (refusalLog)
 	EvReassembly              // virtual reassembly overflow
 	EvInspectFull             // inspected sessions at their limit: Aux as EvTableFull (refusalLog)
+	EvInterceptAuto           // TCP intercept auto mode: cookies on (Aux[0] 1) or off; Aux[1] count, Aux[2] threshold, Aux[3] worker
 )
 
 // Event is one record handed from a worker to the control plane.

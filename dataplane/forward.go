@@ -339,6 +339,7 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 		}
 		if wasHalf && !s.tcp.HalfOpen() {
 			w.halfOpenDone(s)
+			w.incompleteDone(idx)
 		}
 		closed := s.tcp.Closed()
 		closing := closed && s.flags&sfClosed == 0 // this segment closed the connection
@@ -456,6 +457,7 @@ func (w *Worker) forwardNew(d *Desc, frame []byte, p *pkt, k *flowtable.Key, in 
 		}
 	}
 
+	watched := false // TCP intercept watch (or auto) mode: watch.go
 	pol := ifc.InspectIn.Match(p.proto, p.dport)
 	if pol == nil {
 		pol = ofc.InspectOut.Match(p.proto, p.dport)
@@ -472,7 +474,7 @@ func (w *Worker) forwardNew(d *Desc, frame []byte, p *pkt, k *flowtable.Key, in 
 				return
 			}
 			if p.flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) != packet.SYN {
-				if p.flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) == packet.ACK && w.intercepts(p, k) {
+				if p.flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) == packet.ACK && w.cookieACKs() && w.intercepts(p, k) {
 					if r := w.interceptACK(d, p, k, pol, in, out, nh, nsrc, ndst); r != DropNone {
 						w.drop(d, r)
 					}
@@ -482,8 +484,12 @@ func (w *Worker) forwardNew(d *Desc, frame []byte, p *pkt, k *flowtable.Key, in 
 				return
 			}
 			if w.intercepts(p, k) {
-				w.interceptSYN(d, p, in)
-				return
+				if w.interceptCookies() {
+					w.interceptSYN(d, p, in)
+					return
+				}
+				watched = true
+				w.watchedSYN()
 			}
 		case packet.ProtoICMP:
 			if p.icmpType != packet.Echo {
@@ -496,6 +502,9 @@ func (w *Worker) forwardNew(d *Desc, frame []byte, p *pkt, k *flowtable.Key, in 
 		if r != DropNone {
 			w.drop(d, r)
 			return
+		}
+		if watched {
+			w.watchSession(idx)
 		}
 		w.forwardTail(d, frame, p, &w.sess[idx], 0, false)
 		return
@@ -637,19 +646,53 @@ func (w *Worker) createSession(p *pkt, k *flowtable.Key, pol *ProtoPolicy, in, o
 // deleteOldestHalfOpen deletes, resetting both ends (resetHalfOpen), the
 // oldest half-open session (ResetAggressive), the oldest of host
 // (ResetHostOldest) or all of host's (ResetHostBlocked). The half-open TCP
-// sessions are the synwait list, oldest first.
+// sessions are the synwait list, oldest first, and in TCP intercept's
+// watch mode the watch-timeout list (watch.go).
 func (w *Worker) deleteOldestHalfOpen(host uint32, cause ResetCause) {
-	all := cause == ResetHostBlocked
-	idx, ok := w.table.Oldest(w.rs.ClassSynWait)
+	syn, watch := w.rs.ClassSynWait, w.rs.interceptWatch
+	if cause == ResetHostBlocked {
+		w.deleteHalfOpenIn(syn, host, cause)
+		if watch != syn {
+			w.deleteHalfOpenIn(watch, host, cause)
+		}
+		return
+	}
+	idx, ok := w.firstHalfOpen(syn, host)
+	if watch != syn {
+		if j, ok2 := w.firstHalfOpen(watch, host); ok2 && (!ok || w.table.Entry(j).LastSeen < w.table.Entry(idx).LastSeen) {
+			idx, ok = j, true
+		}
+	}
+	if ok {
+		w.resetHalfOpen(idx, cause)
+		w.deleteSession(idx)
+	}
+}
+
+// firstHalfOpen finds the oldest half-open session (of host, unless 0) on
+// the list of class (bounded walk).
+func (w *Worker) firstHalfOpen(class uint8, host uint32) (uint32, bool) {
+	idx, ok := w.table.Oldest(class)
+	for steps := 0; ok && steps < 4096; steps++ {
+		s := &w.sess[idx]
+		if s.flags&sfHalfOpen != 0 && (host == 0 || s.host == host) {
+			return idx, true
+		}
+		idx, ok = w.table.Newer(idx)
+	}
+	return 0, false
+}
+
+// deleteHalfOpenIn deletes every half-open session of host on the list of
+// class (bounded walk), resetting both ends.
+func (w *Worker) deleteHalfOpenIn(class uint8, host uint32, cause ResetCause) {
+	idx, ok := w.table.Oldest(class)
 	for steps := 0; ok && steps < 4096; steps++ {
 		next, nok := w.table.Newer(idx)
 		s := &w.sess[idx]
-		if s.flags&sfHalfOpen != 0 && (host == 0 || s.host == host) {
+		if s.flags&sfHalfOpen != 0 && s.host == host {
 			w.resetHalfOpen(idx, cause)
 			w.deleteSession(idx)
-			if !all {
-				return
-			}
 		}
 		idx, ok = next, nok
 	}

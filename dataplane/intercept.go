@@ -10,7 +10,8 @@ import (
 	"cbac/tcpstate"
 )
 
-// TCP intercept glue (IOS "ip tcp intercept", intercept mode): the
+// TCP intercept glue (IOS "ip tcp intercept", intercept mode, and auto
+// mode while it sends cookies; watch.go has watch and auto mode): the
 // cookie exchange with the client, the server half opened on the client's
 // behalf, and the splice that joins them (the core is package
 // tcpintercept; its doc has the exchange and the cookie layout).
@@ -104,9 +105,13 @@ type InterceptStats struct {
 	ServerResets uint64 // server refused (RST): client reset
 	Aborted      uint64 // waiting connections ended by synwait or thresholds: both reset
 	ClientResets uint64 // client RST while waiting: passed to the server
-	// Waiting is how many connections wait for the server's SYN/ACK
-	// (IOS's incomplete connections).
+	AutoSwitches uint64 // auto mode: cookies turned on or off
+	// Waiting is IOS's incomplete connections: those waiting for the
+	// server's SYN/ACK, and those watched (watch.go) while half-open.
 	Waiting int
+	// Cookies: auto mode sends cookies (above max-incomplete high, until
+	// below low).
+	Cookies bool
 	// Aggressive: above a threshold, until both are below low.
 	Aggressive bool
 	// LastMinute is how many protected SYNs the last whole minute had
@@ -137,17 +142,26 @@ type InterceptConn struct {
 	ClientPort     uint16
 	ServerPort     uint16
 	Joined         bool
+	Watched        bool  // watch or auto mode: the client's SYN passed, not established yet
+	SynAck         bool  // watched: the server's SYN/ACK passed
 	Age            int64 // ns since the session was created
 	Timeout        int64 // ns until the session's timer runs out
 	TCPState       string
 }
 
-// InterceptConns lists the worker's intercepted sessions (control plane,
-// through Do).
+// InterceptConns lists the worker's intercepted sessions and its watched
+// incomplete ones (control plane, through Do).
 func (w *Worker) InterceptConns(out []InterceptConn) []InterceptConn {
 	w.table.ForEach(func(idx uint32, e *flowtable.Entry) bool {
 		s := &w.sess[idx]
 		if s.splice == 0 {
+			if s.flags&sfIncomplete != 0 {
+				out = append(out, InterceptConn{
+					Client: e.Orig.Src, Server: e.Orig.Dst, ClientPort: e.Orig.SrcPort, ServerPort: e.Orig.DstPort,
+					Watched: true, SynAck: s.tcp.State() == tcpstate.SynRecv, Age: w.now - e.Created, TCPState: s.tcp.SISName(),
+					Timeout: max(0, e.LastSeen+w.rs.classes[e.Class()]-w.now),
+				})
+			}
 			return true
 		}
 		sp := w.splices.get(s.splice)
@@ -221,13 +235,13 @@ func (w *Worker) interceptACK(d *Desc, p *pkt, k *flowtable.Key, pol *ProtoPolic
 	if !ok {
 		return DropInterceptBadCookie
 	}
-	// Aggressive mode deletes the oldest waiting connection only while the
-	// waiting ones, this one included, are above max-incomplete low (as
+	// Aggressive mode drops an incomplete connection only while the
+	// incomplete ones, this one included, are above max-incomplete low (as
 	// CBAC's half-open rule): a flood of cookies raises the one-minute
 	// rate but keeps no state, and cutting a client that proved itself
 	// would not lower that rate.
 	if w.interceptAggressive() && w.Intercept.Waiting+1 > w.share(w.rs.Intercept.MaxIncomplete.Low) {
-		w.deleteOldestWaiting()
+		w.dropIncomplete()
 	}
 	h, ok := w.splices.alloc()
 	if !ok {
@@ -253,7 +267,7 @@ func (w *Worker) interceptACK(d *Desc, p *pkt, k *flowtable.Key, pol *ProtoPolic
 	st := w.splices.get(h)
 	*st = spliceState{tuple: a.Tuple, opened: o, clientWindow: t.Window()}
 	w.Intercept.Opened++
-	w.Intercept.Waiting++
+	w.incompleteAdd(idx)
 	w.sendServerSYN(d, s, st)
 	return DropNone
 }
@@ -377,7 +391,7 @@ func (w *Worker) interceptJoin(d *Desc, p *pkt, s *Session, idx uint32, st *spli
 		}
 	}
 	st.joined = true
-	w.Intercept.Waiting--
+	w.incompleteDone(idx)
 	if s.smtp != 0 {
 		sm := w.smtp.get(s.smtp)
 		sm.srvNext, sm.srvKnown = o.Cookie+1, true
@@ -429,17 +443,21 @@ func (w *Worker) resetWaiting(idx uint32, s *Session) bool {
 }
 
 // endIntercept releases session idx's splice state as the session ends.
-// A connection still waiting for the server and not reset yet (clear,
-// drop-mode oldest) is reset at both ends (resetWaiting), as IOS does
-// when it drops an intercepted connection.
+// A connection still waiting for the server and not reset yet (clear) is
+// reset at both ends (resetWaiting), as IOS does when it drops an
+// intercepted connection.
 func (w *Worker) endIntercept(idx uint32, s *Session) {
-	st := w.splices.get(s.splice)
 	w.resetWaiting(idx, s)
-	if !st.joined {
-		w.Intercept.Waiting--
-	}
 	w.splices.free(s.splice)
 	s.splice = 0
+}
+
+// cookieACKs reports whether an ACK without a session may carry a cookie:
+// intercept and auto mode (cookies sent while auto mode had them on stay
+// good after it turned them off).
+func (w *Worker) cookieACKs() bool {
+	ic := w.rs.Intercept
+	return ic != nil && ic.Mode != InterceptWatch
 }
 
 // share is a worker's part of an intercept threshold (at least 1).
@@ -457,8 +475,7 @@ func (w *Worker) interceptRate() int {
 }
 
 // interceptAggressive reports whether the worker is in IOS's aggressive
-// mode: entered when the incomplete connections (waiting for the server)
-// or the requests of the last minute exceed their high threshold, left
+// mode: entered when the incomplete connections or the requests of the last minute exceed their high threshold, left
 // when both fall below low.
 func (w *Worker) interceptAggressive() bool {
 	ic, s := w.rs.Intercept, &w.Intercept
@@ -469,22 +486,6 @@ func (w *Worker) interceptAggressive() bool {
 		s.Aggressive = false
 	}
 	return s.Aggressive
-}
-
-// deleteOldestWaiting is drop-mode oldest: the oldest connection still
-// waiting for the server is deleted (both ends reset: endIntercept).
-// Waiting sessions are on the synwait list, oldest first, among CBAC's
-// other half-open sessions (bounded walk, as deleteOldestHalfOpen).
-func (w *Worker) deleteOldestWaiting() {
-	idx, ok := w.table.Oldest(w.rs.ClassSynWait)
-	for steps := 0; ok && steps < 4096; steps++ {
-		s := &w.sess[idx]
-		if s.splice != 0 && !w.splices.get(s.splice).joined {
-			w.deleteSession(idx)
-			return
-		}
-		idx, ok = w.table.Newer(idx)
-	}
 }
 
 // serverSYNACKAgain answers a server SYN/ACK that arrives after the join

@@ -30,10 +30,17 @@ const (
 	ResetHostBlocked
 	// ResetSynWait: the handshake did not complete within synwait-time.
 	ResetSynWait
+	// ResetInterceptAggressive: TCP intercept's aggressive mode deleted
+	// an incomplete connection (drop-mode oldest or random).
+	ResetInterceptAggressive
+	// ResetWatchTimeout: a connection watched by TCP intercept was not
+	// established within watch-timeout.
+	ResetWatchTimeout
 	NumResetCauses
 )
 
-var resetCauseNames = [NumResetCauses]string{"aggressive mode", "host oldest half-open", "host blocked", "synwait expired"}
+var resetCauseNames = [NumResetCauses]string{"aggressive mode", "host oldest half-open", "host blocked", "synwait expired",
+	"intercept aggressive mode", "watch-timeout expired"}
 
 func (c ResetCause) String() string {
 	if c < NumResetCauses {

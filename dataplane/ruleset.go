@@ -42,7 +42,7 @@ type Ruleset struct {
 	AlertRate int
 	// Reassembly limits "ip virtual-reassembly" (docs/behaviour.md "Virtual reassembly").
 	Reassembly Reassembly
-	// Intercept is "ip tcp intercept" in intercept mode; nil: off.
+	// Intercept is "ip tcp intercept"; nil: off.
 	Intercept *Intercept
 
 	// Derived by Compile.
@@ -52,22 +52,45 @@ type Ruleset struct {
 	// Expiry classes of the fixed timers.
 	ClassSynWait, ClassFinWait, ClassDNS uint8
 	// Expiry classes of intercepted sessions: finrst-timeout and
-	// connection-timeout.
-	interceptFinRst, interceptConn uint8
+	// connection-timeout; watch-timeout of watched ones (watch mode).
+	interceptFinRst, interceptConn, interceptWatch uint8
 }
 
-// Intercept is "ip tcp intercept" (intercept mode: intercept.go).
+// Intercept is "ip tcp intercept" (intercept.go, watch.go).
 type Intercept struct {
 	List int // index into Ruleset.ACLs: the connections to protect
+	Mode InterceptMode
+	// DropRandom: aggressive mode deletes a random incomplete connection
+	// (drop-mode random) instead of the oldest.
+	DropRandom bool
+	// Watch is watch mode's time for a connection to be established
+	// (watch-timeout).
+	Watch time.Duration
 	// FinRst is how long an intercepted connection stays after its close;
 	// Connection its idle timeout (when shorter than its rule's).
 	FinRst, Connection time.Duration
 	// MaxIncomplete (connections waiting for the server) and OneMinute
 	// (connection requests in the last minute): above High, each new
-	// connection deletes the oldest one still waiting (drop-mode
-	// oldest), until both are below Low. Each worker applies its share.
+	// connection deletes an incomplete one (drop mode), until both are
+	// below Low. Each worker applies its share. Auto mode sends cookies
+	// from MaxIncomplete.High on, until below its Low.
 	MaxIncomplete, OneMinute InterceptThreshold
 }
+
+// InterceptMode is "ip tcp intercept mode".
+type InterceptMode uint8
+
+const (
+	// InterceptCookies: every protected SYN is answered with a cookie.
+	InterceptCookies InterceptMode = iota
+	// InterceptWatch: protected SYNs pass; a connection not established
+	// within Watch is reset.
+	InterceptWatch
+	// InterceptAuto: protected SYNs pass while the incomplete
+	// connections stay below MaxIncomplete.High, cookies from then on
+	// until they fall below MaxIncomplete.Low.
+	InterceptAuto
+)
 
 // InterceptThreshold is a low/high pair of "ip tcp intercept".
 type InterceptThreshold struct{ Low, High int }
@@ -256,12 +279,17 @@ func (rs *Ruleset) Compile() error {
 	rs.ClassSynWait = rs.class(t.SynWait)
 	rs.ClassFinWait = rs.class(t.FinWait)
 	rs.ClassDNS = rs.class(t.DNS)
+	rs.interceptWatch = rs.ClassSynWait
 	if ic := rs.Intercept; ic != nil {
-		if ic.List < 0 || ic.List >= len(rs.ACLs) || ic.FinRst <= 0 || ic.Connection <= 0 {
-			return fmt.Errorf("%w: tcp intercept: list %d of %d, timeouts %v and %v", ErrRuleset, ic.List, len(rs.ACLs), ic.FinRst, ic.Connection)
+		if ic.List < 0 || ic.List >= len(rs.ACLs) || ic.FinRst <= 0 || ic.Connection <= 0 || ic.Mode > InterceptAuto ||
+			(ic.Mode == InterceptWatch && ic.Watch <= 0) {
+			return fmt.Errorf("%w: tcp intercept: list %d of %d, mode %d, timeouts %v, %v and %v", ErrRuleset, ic.List, len(rs.ACLs), ic.Mode, ic.FinRst, ic.Connection, ic.Watch)
 		}
 		rs.interceptFinRst = rs.class(ic.FinRst)
 		rs.interceptConn = rs.class(ic.Connection)
+		if ic.Mode == InterceptWatch {
+			rs.interceptWatch = rs.class(ic.Watch)
+		}
 	}
 	for _, r := range rs.Rules {
 		r.tcp, r.udp, r.icmp, r.smtp, r.ftp, r.http = -1, -1, -1, -1, -1, -1

@@ -37,6 +37,9 @@ const (
 	sfReplied
 	sfTCP
 	sfClosed // TCP connection closed: finwait restarted from the close
+	// sfIncomplete: one of TCP intercept's incomplete connections
+	// (watch.go: Worker.incomplete).
+	sfIncomplete
 )
 
 // SessionInfo describes one session for `show ip inspect sessions`.
@@ -118,6 +121,7 @@ func (w *Worker) finalize(idx uint32) {
 		w.emit(&ev)
 	}
 	w.releaseInspection(s)
+	w.incompleteDone(idx)
 	if s.splice != 0 {
 		w.endIntercept(idx, s)
 	}
@@ -131,12 +135,13 @@ func (w *Worker) deleteSession(idx uint32) {
 }
 
 // expire deletes sessions whose timer ran out (bounded work per batch).
-// A TCP session still half-open when synwait runs out is reset on both
-// ends (resetHalfOpen), as IOS resets every session it drops.
+// A TCP session still half-open when synwait (a watched one: watch-timeout)
+// runs out is reset on both ends (resetHalfOpen), as IOS resets every
+// session it drops.
 func (w *Worker) expire() {
 	ex := w.table.Expire(w.now, expireBudget, w.expired[:0])
 	for _, idx := range ex {
-		w.resetHalfOpen(idx, ResetSynWait)
+		w.resetHalfOpen(idx, w.expireCause(&w.sess[idx]))
 		w.finalize(idx)
 	}
 }
@@ -163,6 +168,9 @@ func (w *Worker) tick() {
 func (w *Worker) timerClass(s *Session) uint8 {
 	switch s.tcp.TimerClass() {
 	case tcpstate.TimerSynWait:
+		if s.flags&sfIncomplete != 0 && s.splice == 0 {
+			return w.rs.interceptWatch // watch-timeout (watch.go); else synwait
+		}
 		return w.rs.ClassSynWait
 	case tcpstate.TimerFinWait:
 		if s.splice != 0 && w.rs.Intercept != nil {

@@ -126,6 +126,11 @@ type Worker struct {
 	fragRest     []Desc           // the other fragments of the datagram being processed
 	jar          tcpintercept.Jar // TCP intercept cookies (intercept.go)
 	splices      splicePool
+	// TCP intercept's incomplete connections (watch.go): session indices,
+	// and per session index 1 + its position there (0: not incomplete).
+	incomplete    []uint32
+	incompletePos []uint32
+	rng           uint64 // drop-mode random's generator (watch.go random)
 	// Stats are the worker's counters; read them through Do.
 	Stats Stats
 	// Intercept are the TCP intercept counters; read them through Do.
@@ -221,6 +226,7 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 			mailbox:   make(chan func(*Worker), 4),
 			table:     flowtable.New(perSessions, paddedClasses(rs), o.Seed+uint64(i)*0x9e3779b97f4a7c15),
 			jar:       tcpintercept.NewJar(o.CookieSecret),
+			rng:       o.Seed ^ uint64(i+1)*0xd1b54a32d192ed03,
 			adm:       inspect.NewAdmission(rs.Thresholds, dp.shared, 4096, o.Seed^uint64(i), make([]inspect.Event, 0, 64)),
 		}
 		if o.FrameSize&(o.FrameSize-1) != 0 {
@@ -387,6 +393,10 @@ func (w *Worker) setRuleset(rs *Ruleset) {
 	w.table.SetTimeouts(rs.Classes())
 	if rs.Intercept != nil && w.splices.states == nil {
 		w.splices.init(min(w.table.Capacity(), interceptPoolMax))
+		// Room for every session: appending never allocates per packet
+		// (pages untouched stay unallocated).
+		w.incomplete = make([]uint32, 0, len(w.sess))
+		w.incompletePos = make([]uint32, len(w.sess))
 	}
 }
 
@@ -506,7 +516,7 @@ func (w *Worker) Step(now int64) int {
 	w.expireFragments()
 	w.tick()
 	if w.rs.Intercept != nil {
-		w.interceptMinute()
+		w.interceptTick()
 	}
 	w.flush()
 	w.refill()

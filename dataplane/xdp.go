@@ -34,8 +34,9 @@ type XDPOptions struct {
 	// (cbacd -cpus auto chooses CPUs: cmd/cbacd placement.go).
 	CPUs []int
 	// Spin is how long a worker keeps polling its rings after the last
-	// frame before it sleeps in poll(2) (default 200 µs; negative: never
-	// spin).
+	// frame before it sleeps in poll(2): SpinAuto (0, the default) adapts
+	// it to the recent batches (spin.go), SpinNever (negative) sleeps
+	// after the first batch without frames, a positive duration is fixed.
 	Spin time.Duration
 }
 
@@ -49,7 +50,7 @@ type XDP struct {
 	progs   []*xsk.Program
 	socks   [][]*xsk.Socket // [worker][port]
 	cpus    []int
-	spin    int64 // ns a worker keeps polling after its last frame
+	spin    int64 // ns a worker keeps polling after its last frame; 0: adaptive
 	closeMu sync.Mutex
 	closed  bool
 }
@@ -85,9 +86,6 @@ func OpenXDP(rs *Ruleset, o XDPOptions) (x *XDP, err error) {
 		return nil, fmt.Errorf("xdp mode %q: want auto, native or generic", o.Mode)
 	}
 	x = &XDP{cpus: o.CPUs, spin: int64(o.Spin)}
-	if o.Spin == 0 {
-		x.spin = int64(200 * time.Microsecond)
-	}
 	defer func() {
 		if err != nil {
 			x.Close()
@@ -185,18 +183,29 @@ func (x *XDP) Run(ctx context.Context) {
 			}
 			pfds := make([]unix.PollFd, len(socks))
 			var lastWork int64
+			var auto spinPolicy
 			for ctx.Err() == nil {
 				now := int64(time.Since(start))
-				if w.Step(now) > 0 {
+				n := w.Step(now)
+				auto.observe(now, n)
+				if n > 0 {
 					lastWork = now
 					continue
 				}
-				if now-lastWork > x.spin {
+				var sleep bool
+				if x.spin == 0 {
+					sleep = auto.sleep(now)
+				} else {
+					sleep = now-lastWork > x.spin
+				}
+				if sleep {
 					// Nothing for a while: sleep in poll(2) until frames
 					// arrive, waking at least every 10 ms for timers and
-					// control requests. While traffic flows the worker
-					// keeps polling the rings instead: a sleep and a
-					// wake-up per packet cost more than the packet.
+					// control requests. Poll kicks a TX ring that still
+					// holds frames (copy mode sends a bounded number per
+					// kick) and returns at once then. Under a backlog the
+					// worker keeps polling instead: a sleep and a wake-up
+					// per batch cost more than the batch.
 					xsk.Poll(socks, pfds, 10)
 				}
 			}

@@ -383,13 +383,108 @@ ip access-list standard MGMT
 			security: 1,
 		},
 		{
-			name: "tcp intercept",
-			ios:  "ip tcp intercept list 120\nip tcp intercept mode watch\n",
-			notes: []string{
-				"line 1: `ip tcp intercept list 120`: SECURITY, not translated: cbac has no TCP intercept yet",
-				"line 2: `ip tcp intercept mode watch`: SECURITY, not translated",
+			name: "tcp intercept: every line",
+			ios: `ip tcp intercept list 120
+ip tcp intercept mode intercept
+ip tcp intercept max-incomplete low 500
+ip tcp intercept max-incomplete high 600
+ip tcp intercept one-minute low 700
+ip tcp intercept one-minute high 800
+ip tcp intercept drop-mode oldest
+ip tcp intercept watch-timeout 20
+ip tcp intercept finrst-timeout 7
+ip tcp intercept connection-timeout 3600
+access-list 120 permit tcp any host 10.0.0.5 eq smtp
+`,
+			check: func(t *testing.T, c *config.Config) {
+				want := config.TCPIntercept{Enabled: true, List: "120", Mode: config.InterceptModeIntercept,
+					MaxIncomplete: config.Threshold{Low: 500, High: 600}, OneMinute: config.Threshold{Low: 700, High: 800},
+					DropMode: "oldest", WatchTimeout: 20 * time.Second, FinRstTimeout: 7 * time.Second, ConnectionTimeout: time.Hour}
+				if c.TCPIntercept != want {
+					t.Errorf("tcp_intercept %+v, want %+v", c.TCPIntercept, want)
+				}
+				if a, _ := c.AccessList("120"); a == nil || !reflect.DeepEqual(a.Entries, entries(t, "permit tcp any host 10.0.0.5 eq 25")) {
+					t.Errorf("list 120 %+v", a)
+				}
 			},
-			security: 2,
+		},
+		{
+			name: "tcp intercept: IOS defaults",
+			ios:  "ip tcp intercept list 120\naccess-list 120 permit tcp any 10.0.0.0 0.0.0.255\n",
+			check: func(t *testing.T, c *config.Config) {
+				want := config.TCPIntercept{Enabled: true, List: "120", Mode: config.InterceptModeIntercept,
+					MaxIncomplete: config.Threshold{Low: 900, High: 1100}, OneMinute: config.Threshold{Low: 900, High: 1100},
+					DropMode: "oldest", WatchTimeout: 30 * time.Second, FinRstTimeout: 5 * time.Second, ConnectionTimeout: 24 * time.Hour}
+				if c.TCPIntercept != want {
+					t.Errorf("tcp_intercept %+v, want %+v", c.TCPIntercept, want)
+				}
+			},
+		},
+		{
+			name:  "tcp intercept: the last line for a setting wins",
+			ios:   "ip tcp intercept list 120\nip tcp intercept connection-timeout 10\nip tcp intercept connection-timeout 20\naccess-list 120 permit tcp any any\n",
+			notes: []string{"line 2: `ip tcp intercept connection-timeout 10`: replaced by line 3"},
+			check: func(t *testing.T, c *config.Config) {
+				if c.TCPIntercept.ConnectionTimeout != 20*time.Second {
+					t.Errorf("connection_timeout %v", c.TCPIntercept.ConnectionTimeout)
+				}
+			},
+		},
+		{
+			name: "tcp intercept without a list intercepts nothing",
+			ios:  "ip tcp intercept mode intercept\nip tcp intercept connection-timeout 60\n",
+			notes: []string{
+				"line 1: `ip tcp intercept mode intercept`: IOS intercepts nothing without `ip tcp intercept list`",
+				"line 2: `ip tcp intercept connection-timeout 60`: IOS intercepts nothing without",
+			},
+			check: func(t *testing.T, c *config.Config) {
+				if c.TCPIntercept.Enabled {
+					t.Errorf("tcp_intercept %+v", c.TCPIntercept)
+				}
+			},
+		},
+		{
+			name: "tcp intercept of an undefined list",
+			ios:  "ip tcp intercept list 130\nip tcp intercept mode intercept\n",
+			notes: []string{
+				"line 1: `ip tcp intercept list 130`: SECURITY, not translated: access list 130 is not defined",
+				"line 2: `ip tcp intercept mode intercept`: the intercept list (line 1) is not translated",
+			},
+			security: 1,
+			check: func(t *testing.T, c *config.Config) {
+				if c.TCPIntercept.Enabled {
+					t.Errorf("tcp_intercept %+v", c.TCPIntercept)
+				}
+			},
+		},
+		{
+			name: "tcp intercept: unknown words and values out of range",
+			ios: "ip tcp intercept list 120\nip tcp intercept mode passive\nip tcp intercept watch-timeout 0\n" +
+				"ip tcp intercept first-timeout 5\nip tcp intercept drop-mode newest\nip tcp intercept list 10\naccess-list 120 permit tcp any any\n",
+			notes: []string{
+				"line 2: `ip tcp intercept mode passive`: SECURITY, not translated: mode \"passive\": IOS's modes are intercept and watch",
+				"line 3: `ip tcp intercept watch-timeout 0`: SECURITY, not translated: value \"0\" out of IOS's range 1-2147483",
+				"line 4: `ip tcp intercept first-timeout 5`: SECURITY, not translated: this ip tcp intercept setting is not supported",
+				"line 5: `ip tcp intercept drop-mode newest`: SECURITY, not translated: drop-mode \"newest\"",
+				"line 6: `ip tcp intercept list 10`: SECURITY, not translated: IOS takes an extended access list number",
+			},
+			security: 5,
+			check: func(t *testing.T, c *config.Config) {
+				if !c.TCPIntercept.Enabled || c.TCPIntercept.List != "120" || c.TCPIntercept.Mode != config.InterceptModeIntercept || c.TCPIntercept.WatchTimeout != 30*time.Second {
+					t.Errorf("tcp_intercept %+v", c.TCPIntercept)
+				}
+			},
+		},
+		{
+			name:     "tcp intercept: a value the loader refuses",
+			ios:      "ip tcp intercept list 120\nip tcp intercept max-incomplete low 2000\naccess-list 120 permit tcp any any\n",
+			notes:    []string{"line 2: `ip tcp intercept max-incomplete low 2000`: SECURITY, partly translated: cbacd refuses max_incomplete (low threshold 2000 is above high threshold 1100)"},
+			security: 1,
+			check: func(t *testing.T, c *config.Config) {
+				if !c.TCPIntercept.Enabled || c.TCPIntercept.MaxIncomplete != (config.Threshold{Low: 900, High: 1100}) {
+					t.Errorf("tcp_intercept %+v", c.TCPIntercept)
+				}
+			},
 		},
 		{
 			name: "static ARP",
@@ -529,4 +624,58 @@ func TestLongLine(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), "line 2: longer than") {
 		t.Errorf("error %v", err)
 	}
+}
+
+// TestInterceptFollowsLoader: "mode watch" and "drop-mode random" are
+// translated as IOS means them, and cbac's loader decides: a value it
+// accepts is in the configuration with no note; a value it refuses is
+// left out with a SECURITY, partly translated note giving the loader's
+// reason, and cbacd's default applies.
+func TestInterceptFollowsLoader(t *testing.T) {
+	for _, tc := range []struct {
+		ios, key, value, def string
+		got                  func(c *config.Config) string
+	}{
+		{"ip tcp intercept mode watch", "mode", "watch", "intercept", func(c *config.Config) string { return string(c.TCPIntercept.Mode) }},
+		{"ip tcp intercept drop-mode random", "drop_mode", "random", "oldest", func(c *config.Config) string { return c.TCPIntercept.DropMode }},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			loadErr := interceptRefuses(tc.key, tc.value)
+			ios := "ip tcp intercept list 120\n" + tc.ios + "\naccess-list 120 permit tcp any any\n"
+			res, err := iosconfig.Import(strings.NewReader(ios+base), iosconfig.Options{Devices: baseMap})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := load(t, res)
+			checkAccounted(t, res)
+			if !strings.Contains(string(res.TOML), tc.key+` = "`+tc.value+`"  # line 2: `+tc.ios) {
+				t.Errorf("the TOML does not carry %s:\n%s", tc.ios, res.TOML)
+			}
+			if loadErr == nil {
+				if got := tc.got(c); got != tc.value || res.Security() != 0 || len(res.Notes) != 0 {
+					t.Errorf("%s = %q, notes %v; want %q and no notes", tc.key, got, res.Notes, tc.value)
+				}
+				return
+			}
+			var ce *config.Error
+			if !errors.As(loadErr, &ce) {
+				t.Fatalf("loader error %v is not a *config.Error", loadErr)
+			}
+			want := "line 2: `" + tc.ios + "`: SECURITY, partly translated: cbacd refuses " + tc.key + " (" + ce.Err.Error() + ")"
+			if len(res.Notes) != 1 || !strings.HasPrefix(res.Notes[0].String(), want) || res.Security() != 1 {
+				t.Errorf("notes %v, want one starting %q", res.Notes, want)
+			}
+			if got := tc.got(c); got != tc.def || !c.TCPIntercept.Enabled {
+				t.Errorf("%s = %q (enabled %v), want the default %q", tc.key, got, c.TCPIntercept.Enabled, tc.def)
+			}
+		})
+	}
+}
+
+// interceptRefuses returns the loader's error for key = "value" in a
+// [tcp_intercept] table that is otherwise valid, or nil.
+func interceptRefuses(key, value string) error {
+	_, err := config.Parse("t.toml", []byte("[access_lists]\n120 = [\"permit tcp any any\"]\n[tcp_intercept]\nlist = \"120\"\n"+
+		key+" = \""+value+"\"\n"))
+	return err
 }

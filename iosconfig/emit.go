@@ -79,6 +79,7 @@ func (t *translator) resolve() {
 	}
 	t.checkThreshold(&t.maxIncLow, &t.maxIncHigh)
 	t.checkThreshold(&t.oneMinLow, &t.oneMinHigh)
+	t.resolveIntercept()
 	for _, a := range t.acls {
 		if !a.defined {
 			for _, e := range a.entries {
@@ -447,6 +448,8 @@ func (t *translator) emit() []byte {
 		}
 		w.line("]")
 	}
+
+	t.emitIntercept(w)
 
 	for _, a := range t.arps {
 		if a.mac == "" {

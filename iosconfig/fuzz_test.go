@@ -26,6 +26,13 @@ func FuzzImport(f *testing.F) {
 	}
 	f.Add(base + "ip route 10.1.0.0 255.255.0.0 Ethernet0/1\nip nat inside source static 10.0.0.2 192.0.2.2\n")
 	f.Add("banner motd ^C\n^C\nip access-list extended X\n 10 remark r\n 10 permit ip any any\n")
+	// TCP intercept: every setting, values the loader refuses, a list
+	// that is not defined, and settings without a list.
+	f.Add("ip tcp intercept list 120\nip tcp intercept mode watch\nip tcp intercept drop-mode random\n" +
+		"ip tcp intercept max-incomplete low 2000\nip tcp intercept one-minute high 5\nip tcp intercept watch-timeout 9\n" +
+		"ip tcp intercept finrst-timeout 2\nip tcp intercept connection-timeout 60\naccess-list 120 permit tcp any any\n")
+	f.Add("ip tcp intercept list 130\nip tcp intercept mode intercept\n")
+	f.Add("ip tcp intercept mode watch\nip tcp intercept max-incomplete high 1\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		opt := iosconfig.Options{}
 		res, err := iosconfig.Import(strings.NewReader(in), opt)

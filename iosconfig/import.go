@@ -1,7 +1,10 @@
 // Package iosconfig translates a Cisco IOS running-config into a cbacd TOML
 // configuration (the format config.Parse loads): hostname, the global "ip
 // inspect" settings and "ip inspect name" rules, interfaces, static routes,
-// static NAT, numbered and named access lists and static ARP entries.
+// static NAT, numbered and named access lists, static ARP entries and
+// "ip tcp intercept". The importer loads its own output: an intercept
+// value cbac's loader refuses is left out (written as a comment) and its
+// line reported as security-relevant, partly translated.
 //
 // Every line of the input gets one outcome: translated (the TOML cites it
 // as "# line N: ..."), summarised (lines with no meaning for cbac: "!"
@@ -188,7 +191,7 @@ func Import(r io.Reader, opt Options) (*Result, error) {
 	}
 	t.resolve()
 	res := &Result{Lines: len(lines)}
-	res.TOML = t.emit()
+	res.TOML = t.checkIntercept(t.emit())
 	sort.SliceStable(t.notes, func(i, j int) bool { return t.notes[i].Line < t.notes[j].Line })
 	res.Notes = t.notes
 	sort.Ints(t.quiet)

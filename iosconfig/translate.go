@@ -50,6 +50,7 @@ type translator struct {
 	synWait, finWait, tcpIdle, udpIdle  intVal // seconds
 	dnsTimeout                          intVal
 	rules                               []*rule
+	intercept                           intercept
 	ifaces                              []*iface
 	routes                              []*route
 	nats                                []*natStatic
@@ -247,7 +248,7 @@ func (t *translator) block(b *block) {
 		t.namedACL(b)
 		return
 	case h.is("ip", "tcp", "intercept"):
-		t.note(h, true, "cbac has no TCP intercept yet: the SYN-flood protection of these servers is lost")
+		t.tcpIntercept(h)
 	case h.is("arp"):
 		t.arp(h)
 	default:

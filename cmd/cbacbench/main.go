@@ -43,6 +43,8 @@ func main() {
 	soak := flag.Duration("soak", 0, "run the soak for this long (e.g. 10m) instead of the scenarios: mixed traffic through cbacd, its state sampled every second; -out gets series.csv, soak.json, SUMMARY.md")
 	soakReport := flag.String("soak-report", "", "recompute the checks of this soak.json and rewrite the soak's files in -out")
 	mtaMessages := flag.Int("mta-messages", 0, "smtp-source -> smtp-sink: messages per contender (default 100000, quick 20000)")
+	mtaSpins := flag.String("mta-spin", "", "smtp-source -> smtp-sink: run cbacd once per cbacd -spin value of this comma-separated list (e.g. 200us,never,auto) instead of cbacd and cbacd-default")
+	spin := flag.String("spin", "", "cbacd -spin for every cbacd contender (default: cbacd's)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "cbacbench: unexpected argument %q (every option is a flag; see -h)\n", flag.Arg(0))
@@ -65,6 +67,10 @@ func main() {
 	if *mtaMessages > 0 {
 		o.MTAMessages = *mtaMessages
 	}
+	if *mtaSpins != "" {
+		o.MTASpins = strings.Split(*mtaSpins, ",")
+	}
+	o.Spin = *spin
 	if *scenarios != "" {
 		o.Scenarios = strings.Split(*scenarios, ",")
 		for _, s := range o.Scenarios {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"cbac/config"
 )
@@ -68,24 +69,42 @@ func TestImportIOSProcess(t *testing.T) {
 		t.Errorf("imported %+v", c)
 	}
 
-	// Standard input, and a security-relevant line that cbac cannot take.
+	// Standard input, and TCP intercept, which cbac translates: exit 0.
 	in, err := os.ReadFile(seedRC)
 	if err != nil {
 		t.Fatal(err)
 	}
-	intercept := string(in) + "ip tcp intercept list 101\n"
+	intercept := string(in) + "ip tcp intercept list 101\nip tcp intercept connection-timeout 3600\n"
+	stdout, stderr, code = run(t, intercept, "import-ios", "-map", "Ethernet2/0=out0,Ethernet2/1=in0", "-")
+	if code != 0 {
+		t.Errorf("exit %d with tcp intercept, want 0; stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout, "list = \"101\"  # line 111: ip tcp intercept list 101\n") {
+		t.Errorf("the TOML does not translate the intercept list:\n%s", stdout)
+	}
+	c, err = config.Parse("stdout", []byte(stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ti := c.TCPIntercept; !ti.Enabled || ti.List != "101" || ti.ConnectionTimeout != time.Hour {
+		t.Errorf("tcp_intercept %+v", ti)
+	}
+
+	// A value cbac's loader refuses: the line is partly translated, the
+	// exit code 2, and the TOML written still loads.
+	intercept += "ip tcp intercept max-incomplete low 2000\n"
 	stdout, stderr, code = run(t, intercept, "import-ios", "-map", "Ethernet2/0=out0,Ethernet2/1=in0", "-")
 	if code != 2 {
-		t.Errorf("exit %d with tcp intercept, want 2; stderr:\n%s", code, stderr)
+		t.Errorf("exit %d with a refused intercept value, want 2; stderr:\n%s", code, stderr)
 	}
-	if !strings.Contains(stderr, "line 111: `ip tcp intercept list 101`: SECURITY, not translated: cbac has no TCP intercept yet") {
-		t.Errorf("stderr lacks the intercept line:\n%s", stderr)
+	if !strings.Contains(stderr, "line 113: `ip tcp intercept max-incomplete low 2000`: SECURITY, partly translated: cbacd refuses max_incomplete (low threshold 2000 is above high threshold 1100)") {
+		t.Errorf("stderr lacks the refused line:\n%s", stderr)
 	}
-	if _, err := config.Parse("stdout", []byte(stdout)); err != nil {
-		t.Errorf("exit 2 still writes a loadable configuration: %v", err)
+	if c, err := config.Parse("stdout", []byte(stdout)); err != nil || c.TCPIntercept.List != "101" {
+		t.Errorf("exit 2 must still write a loadable configuration protecting list 101: %v", err)
 	}
 	if !strings.Contains(stdout, "# NOT TRANSLATED, security-relevant") {
-		t.Errorf("the TOML does not warn about the untranslated line:\n%s", stdout)
+		t.Errorf("the TOML does not warn about the refused line:\n%s", stdout)
 	}
 }
 

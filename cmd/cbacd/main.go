@@ -105,12 +105,16 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 }
 
 const usage = `usage:
-  cbacd -c FILE.toml [-socket PATH] [-workers N] [-cpus LIST] [-xdp-mode auto|native|generic] [-force]
+  cbacd -c FILE.toml [-socket PATH] [-workers N] [-cpus LIST] [-spin auto|never|DURATION]
+        [-xdp-mode auto|native|generic] [-force]
         run the firewall on the configured devices (root; AF_XDP);
         workers are not pinned by default (the scheduler places them);
         -cpus 2,3 pins worker i to the i-th CPU of the list; -cpus auto to
         the CPUs that service none of the devices' interrupts or RPS, if
-        there are enough of them
+        there are enough of them; -spin: how long a worker keeps polling
+        its rings after its last frame before it sleeps in poll(2): auto
+        (default) 200us while it has a backlog, else 10us; never; or a
+        fixed time such as 50us (1us-1s)
   cbacd check -c FILE.toml
         load and compile a configuration, report errors, exit
   cbacd lab [-c FILE.toml] [-prefix cbac-]

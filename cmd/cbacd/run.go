@@ -36,8 +36,13 @@ func runMain(args []string) error {
 	mode := fs.String("xdp-mode", "auto", "XDP attach mode: auto, native or generic")
 	force := fs.Bool("force", false, "replace an XDP program already attached to a device")
 	cpus := fs.String("cpus", "", "pin worker i to the i-th of these CPUs, e.g. 1 or 2,3; auto: to CPUs that service none of the devices' interrupts or RPS, if enough (default: not pinned)")
+	spin := fs.String("spin", "auto", "how long a worker polls its rings after its last frame before it sleeps in poll(2): auto (200us while it has a backlog, else 10us), never, or a duration such as 50us")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the run to this file")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	spinFor, err := dataplane.ParseSpin(*spin)
+	if err != nil {
 		return err
 	}
 	if *cfgPath == "" {
@@ -66,7 +71,7 @@ func runMain(args []string) error {
 	}
 	x, err := dataplane.OpenXDP(rs, dataplane.XDPOptions{
 		Workers: n, Frames: c.Dataplane.Frames, RingSize: c.Dataplane.RingSize,
-		Mode: *mode, Force: *force, Seed: uint64(time.Now().UnixNano()), CPUs: cpuList,
+		Mode: *mode, Force: *force, Seed: uint64(time.Now().UnixNano()), CPUs: cpuList, Spin: spinFor,
 	})
 	if err != nil {
 		return err
