@@ -21,11 +21,14 @@ unit:
 race:
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
-# The real-MTA load test at full size: under -race (above) cbacd is built
-# with the race detector and the test sends 20,000 mails; here 100,000 go
-# through a normal build (root: network namespaces and AF_XDP).
+# Load tests that need the machine to themselves (root: network namespaces
+# and AF_XDP): the real-MTA test at full size (under -race, above, cbacd is
+# built with the race detector and the test sends 20,000 mails; here
+# 100,000 go through a normal build), and the SYN flood through tcp
+# intercept (left out under -race).
 load:
 	$(GO) test -count=1 -timeout 15m -run '^TestSMTPSourceToSink$$' -v ./integration/postfix/
+	$(GO) test -count=1 -timeout 15m -run '^TestInterceptSYNFlood$$' -v ./integration/
 
 # Every fuzz target of every package, found with `go test -list` (so none
 # is forgotten), each for $(FUZZTIME): go test -fuzz runs one target of one

@@ -219,7 +219,16 @@ func trafgenSent(out string) uint64 {
 // smtp-sink on the mail server through tcp intercept; at least 99% of
 // them deliver their message. cbacd answers the flood with cookie
 // SYN/ACKs and keeps no state for it.
+//
+// A full-rate flood takes a core on this 2-core bed: beside the other
+// packages that `go test -race ./...` runs in parallel, legitimate
+// handshakes then lose their final ACK for reasons that are the test
+// bed's, not cbacd's. `make test` runs it alone, without -race, right
+// after the race run (Makefile target load); under -race it is left out.
 func TestInterceptSYNFlood(t *testing.T) {
+	if raceEnabled {
+		t.Skip("run alone by `make load` (the flood needs the machine to itself)")
+	}
 	needRoot(t)
 	var tools [3]string
 	for i, name := range []string{"trafgen", "smtp-source", "smtp-sink"} {
