@@ -30,16 +30,9 @@ load:
 	$(GO) test -count=1 -timeout 15m -run '^TestSMTPSourceToSink$$' -v ./integration/postfix/
 	$(GO) test -count=1 -timeout 15m -run '^TestInterceptSYNFlood$$' -v ./integration/
 
-# Every fuzz target of every package, found with `go test -list` (so none
-# is forgotten), each for $(FUZZTIME): go test -fuzz runs one target of one
-# package at a time.
+# Every fuzz target of every package, each for $(FUZZTIME) (scripts/fuzz.sh).
 fuzz:
-	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
-		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-			echo "== $$pkg $$t"; \
-			$(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) $$pkg; \
-		done; \
-	done
+	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh $(PKGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
