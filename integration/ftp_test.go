@@ -86,31 +86,43 @@ func startFTPServer(t *testing.T, l *lab.Lab, role, addr, dir string) *ftpServer
 	return &ftpServer{addr: addr, root: root, proc: p}
 }
 
-// ftpDataVerbRE matches pyftpdlib's debug lines for the commands that set up
-// a data connection, and its refusals.
-var ftpDataVerbRE = regexp.MustCompile(`(?m)\] \S+-\[\S*\] (?:<- (PORT|EPRT|PASV|EPSV)\b.*|(-> 5\d\d .*))$`)
+// ftpLogLineRE matches pyftpdlib's debug lines of a command received
+// ("<-") or a reply sent ("->"): the session (client address and port) and
+// the text.
+var ftpLogLineRE = regexp.MustCompile(`(?m)\] (\S+)-\[\S*\] (<-|->) (.*)$`)
+
+// ftpDataVerbs are the commands that set up a data connection.
+var ftpDataVerbs = []string{"PORT", "EPRT", "PASV", "EPSV"}
 
 // logLen is the length of the server's log now: an offset for checkMode.
 func (s *ftpServer) logLen() int { return len(s.proc.out.String()) }
 
 // checkMode fails the test unless the server, after log offset from,
 // received at least one data command, only ones of want (the client used
-// the mode under test and did not fall back to another), and refused no
-// command.
+// the mode under test and did not fall back to another), and answered none
+// of them with an error.
 func (s *ftpServer) checkMode(t *testing.T, what string, from int, want ...string) {
 	t.Helper()
-	var verbs []string
-	for _, m := range ftpDataVerbRE.FindAllStringSubmatch(s.proc.out.String()[from:], -1) {
-		if m[2] != "" {
-			t.Errorf("%s: the server refused a command: %s", what, m[0])
-			continue
-		}
-		verbs = append(verbs, m[1])
-		if !slices.Contains(want, m[1]) {
-			t.Errorf("%s: the server received %s, want only %v", what, m[1], want)
+	last := map[string]string{} // session -> its last data command line
+	n := 0
+	for _, m := range ftpLogLineRE.FindAllStringSubmatch(s.proc.out.String()[from:], -1) {
+		session, dir, text := m[1], m[2], strings.TrimSpace(m[3])
+		verb, _, _ := strings.Cut(text, " ")
+		switch {
+		case dir == "<-" && slices.Contains(ftpDataVerbs, verb):
+			n++
+			last[session] = text
+			if !slices.Contains(want, verb) {
+				t.Errorf("%s: the server received %q, want only %v", what, text, want)
+			}
+		case dir == "<-":
+			delete(last, session)
+		case last[session] != "" && (text[0] == '4' || text[0] == '5'):
+			t.Errorf("%s: the server answered %q with %q", what, last[session], text)
+			delete(last, session)
 		}
 	}
-	if len(verbs) == 0 {
+	if n == 0 {
 		t.Errorf("%s: the server received none of %v", what, want)
 	}
 }
