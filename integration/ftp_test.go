@@ -30,18 +30,12 @@ import (
 )
 
 const (
-	ftpUser     = "cbac"
-	ftpPassword = "lab-secret"
-	ftpFileSize = 10 << 20 // bytes of each RETR and STOR
-	// Passive data ports of the test's servers (pyftpdlib -r).
-	ftpPassiveLow, ftpPassiveHigh = 30000, 30099
-	ftpCommandLimit               = 150 * time.Second // one client run: LIST, RETR and STOR of 10 MB
-	ftpServerStart                = 30 * time.Second
+	ftpUser         = "cbac"
+	ftpPassword     = "lab-secret"
+	ftpFileSize     = 10 << 20          // bytes of each RETR and STOR
+	ftpCommandLimit = 150 * time.Second // one client run: LIST, RETR and STOR of 10 MB
+	ftpServerStart  = 30 * time.Second
 )
-
-// pyftpdlibPython is Debian's interpreter, which has python3-pyftpdlib; a
-// python3 earlier on PATH (pyenv, venv) may not.
-const pyftpdlibPython = "/usr/bin/python3"
 
 // needFTPTools fails the test unless the FTP server and clients are
 // installed: .ci/run installs them.
@@ -52,11 +46,8 @@ func needFTPTools(t *testing.T) {
 			t.Fatalf("%s is not installed: apt-get install %s (.ci/run installs it)", tool.name, tool.pkg)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, pyftpdlibPython, "-c", "import pyftpdlib").CombinedOutput(); err != nil {
-		t.Fatalf("%s cannot import pyftpdlib (%v: %s): apt-get install python3-pyftpdlib (.ci/run installs it)",
-			pyftpdlibPython, err, bytes.TrimSpace(out))
+	if err := lab.CheckFTP(context.Background()); err != nil {
+		t.Fatalf("%v (.ci/run installs it)", err)
 	}
 }
 
@@ -69,7 +60,7 @@ type ftpServer struct {
 
 // startFTPServer runs pyftpdlib on addr:21 in role's namespace with one
 // user (ftpUser) whose writable home is a new directory under dir, active
-// and passive mode allowed (passive ports ftpPassiveLow-High), debug log of
+// and passive mode allowed (passive ports lab.FTPPassiveLow-High), debug log of
 // every command and reply. It returns once the server listens.
 func startFTPServer(t *testing.T, l *lab.Lab, role, addr, dir string) *ftpServer {
 	t.Helper()
@@ -77,9 +68,9 @@ func startFTPServer(t *testing.T, l *lab.Lab, role, addr, dir string) *ftpServer
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p := startProcess(t, "pyftpdlib in "+l.NS(role), "ip", "netns", "exec", l.NS(role),
-		pyftpdlibPython, "-m", "pyftpdlib", "-i", addr, "-p", "21", "-w", "-d", root,
-		"-u", ftpUser, "-P", ftpPassword, "-r", fmt.Sprintf("%d-%d", ftpPassiveLow, ftpPassiveHigh), "-D")
+	cmd := l.FTPCommand(context.Background(), lab.FTPServer{Role: role, Addr: addr, Root: root,
+		User: ftpUser, Password: ftpPassword, Write: true, Debug: true})
+	p := startProcess(t, "pyftpdlib in "+l.NS(role), cmd.Args...)
 	if !p.waitOutput("starting FTP server", ftpServerStart) {
 		t.Fatalf("pyftpdlib on %s:21 did not start within %v:\n%s", addr, ftpServerStart, p.out.String())
 	}
@@ -534,6 +525,7 @@ func TestFTPOutsideIn(t *testing.T) {
 		})
 	}
 	t.Run("lftp passive", func(t *testing.T) { lftpTransfers(t, l, lab.RoleClient, global, srv, dir, true, 40) })
+	t.Run("lftp active", func(t *testing.T) { lftpTransfers(t, l, lab.RoleClient, global, srv, dir, false, 41) })
 	if fw.exited() {
 		t.Fatalf("cbacd exited during the tests: %v", fw.err)
 	}
@@ -580,7 +572,7 @@ func test227Translated(t *testing.T, l *lab.Lab, global string) {
 	if addr != global {
 		t.Errorf("227 reply %q names %s, want the global address %s", strings.TrimSpace(text), addr, global)
 	}
-	if port < ftpPassiveLow || port > ftpPassiveHigh {
+	if port < lab.FTPPassiveLow || port > lab.FTPPassiveHigh {
 		t.Errorf("227 reply %q: port %d outside the server's passive range", strings.TrimSpace(text), port)
 	}
 	dc, err := l.Dial(ctx, lab.RoleClient, "tcp4", net.JoinHostPort(global, fmt.Sprint(port)))

@@ -19,8 +19,10 @@ import (
 )
 
 // labMain builds the seed's network in network namespaces, starts an SMTP
-// server on the mail server (10.10.10.2:25) and a web server on the
-// outside (203.0.113.1:80, in the upstream namespace), runs cbacd inside
+// server on the mail server (10.10.10.2:25), a web server on the outside
+// (203.0.113.1:80, in the upstream namespace) and, when python3-pyftpdlib
+// is installed, an anonymous FTP server on the upstream host
+// (172.22.1.1:21), runs cbacd inside
 // the firewall namespace on out0/in0 and tears everything down on Ctrl-C.
 // It prints the configuration file it runs, the control socket and the
 // cbacctl command line that reaches it.
@@ -81,6 +83,12 @@ func labMain(args []string) error {
 		return fmt.Errorf("lab: web server: %w", err)
 	}
 	defer web.Close()
+
+	if stopFTP, err := serveLabFTP(ctx, l); err != nil {
+		fmt.Fprintf(os.Stderr, "cbacd lab: no FTP server on %s: %v\n", lab.FTPAddr, err)
+	} else {
+		defer stopFTP()
+	}
 
 	self, err := os.Executable()
 	if err != nil {
@@ -182,4 +190,84 @@ func waitSocket(ctx context.Context, path string, exited <-chan error, limit tim
 		}
 	}
 	return fmt.Errorf("lab: cbacd did not open %s within %v", path, limit)
+}
+
+// serveLabFTP starts pyftpdlib on lab.FTPAddr:21 in the upstream namespace,
+// anonymous and read-only, serving a directory that holds lab.FTPFile. It
+// returns once the server listens; stop ends it and removes the directory.
+func serveLabFTP(ctx context.Context, l *lab.Lab) (stop func(), err error) {
+	if err := lab.CheckFTP(ctx); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "cbac-lab-ftp-")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, lab.FTPFile), []byte(lab.FTPText), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	cmd := l.FTPCommand(context.Background(), lab.FTPServer{Role: lab.RoleUpstream, Addr: lab.FTPAddr, Root: dir})
+	r, w, err := os.Pipe()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		r.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	stop = func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		os.RemoveAll(dir)
+	}
+	// The log goes to a pipe read until the server listens, then drained
+	// (not printed: it would mix with the lab's output).
+	ready := make(chan bool, 1)
+	go func() {
+		defer r.Close()
+		buf := make([]byte, 4096)
+		var seen []byte
+		sent := false
+		for {
+			n, err := r.Read(buf)
+			if !sent {
+				seen = append(seen, buf[:n]...)
+				if strings.Contains(string(seen), "starting FTP server") {
+					ready <- true
+					sent, seen = true, nil
+				}
+			}
+			if err != nil {
+				if !sent {
+					ready <- false
+				}
+				return
+			}
+		}
+	}()
+	select {
+	case ok := <-ready:
+		if ok {
+			return stop, nil
+		}
+		stop()
+		return nil, fmt.Errorf("pyftpdlib exited during start")
+	case <-time.After(20 * time.Second):
+		stop()
+		return nil, fmt.Errorf("pyftpdlib not listening after 20s")
+	}
 }
