@@ -46,6 +46,8 @@ const (
 	DropInterceptBadCookie        // TCP intercept: ACK without session whose cookie fails
 	DropInterceptFull             // TCP intercept: splice states at their limit
 	DropInterceptWaiting          // TCP intercept: segment while the server has not answered
+	DropFTPRefused                // FTP command refused (bounce, privileged port, not logged in, malformed): session reset
+	DropFTPSeqUnknown             // FTP control segment before a rewrite no longer remembered
 	NumReasons
 )
 
@@ -90,6 +92,8 @@ var reasonNames = [NumReasons]string{
 	DropInterceptBadCookie: "TCP intercept: bad cookie",
 	DropInterceptFull:      "TCP intercept: connections at limit",
 	DropInterceptWaiting:   "TCP intercept: server not answered yet",
+	DropFTPRefused:         "FTP command refused: session reset",
+	DropFTPSeqUnknown:      "FTP sequence before a forgotten rewrite",
 }
 
 func (r Reason) String() string {
