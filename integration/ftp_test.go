@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -23,6 +24,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -340,7 +342,7 @@ func TestFTPInsideOut(t *testing.T) {
 		testFTPDataSession(t, l, sock, srv, dir)
 	})
 	t.Run("bounce, privileged port and PORT before login refused", func(t *testing.T) {
-		testFTPBounce(t, l, fw, srv)
+		testFTPBounce(t, l, fw, srv, sock)
 	})
 	if fw.exited() {
 		t.Fatalf("cbacd exited during the tests: %v", fw.err)
@@ -348,49 +350,73 @@ func TestFTPInsideOut(t *testing.T) {
 	t.Logf("show ip inspect statistics:\n%s", ctl(t, sock, "show", "ip", "inspect", "statistics"))
 }
 
-// sessionLineRE parses a line of `show ip inspect sessions`.
-var sessionLineRE = regexp.MustCompile(`(?m)^ Session [0-9A-F]+ \(([0-9.]+):(\d+)\)=>\(([0-9.]+):(\d+)\) (\S+) (\S+)$`)
+// sessionLineRE parses a line of `show ip inspect sessions`: indent, ID,
+// initiator address and port, responder address and port, kind, state.
+var sessionLineRE = regexp.MustCompile(`(?m)^( +)Session ([0-9A-F]+) \(([0-9.]+):(\d+)\)=>\(([0-9.]+):(\d+)\) (\S+) (\S+)$`)
 
-// ftpDataSession returns the first open session that server opened to the
-// inside host (10.10.10.5, or 172.22.1.111 as the server sees it): an
-// active-mode FTP data connection; "" if none.
-func ftpDataSession(sessions, server string) string {
+// sessionIDs returns the IDs of the sessions listed in sessions.
+func sessionIDs(sessions string) map[string]bool {
+	ids := map[string]bool{}
 	for _, m := range sessionLineRE.FindAllStringSubmatch(sessions, -1) {
-		if m[1] == server && m[2] != "21" && (m[3] == "10.10.10.5" || m[3] == "172.22.1.111") && m[6] == "SIS_OPEN" {
-			return m[0]
-		}
+		ids[m[2]] = true
 	}
-	return ""
+	return ids
 }
 
-// testFTPDataSession runs a rate-limited active RETR (10 MB at 1 MB/s) in
+// ftpDataSession returns the first session not in old that server opened
+// to the inside host (10.10.10.5, or 172.22.1.111 as the server sees it)
+// from a port other than 21, an active-mode FTP data connection, and the
+// line it is indented under (its parent), "" if none.
+func ftpDataSession(sessions, server string, old map[string]bool) (line, parent string) {
+	var stack []string // enclosing lines by indent depth
+	for _, m := range sessionLineRE.FindAllStringSubmatch(sessions, -1) {
+		depth := len(m[1]) - 1
+		stack = append(stack[:min(depth, len(stack))], m[0])
+		if !old[m[2]] && m[3] == server && m[4] != "21" && (m[5] == "10.10.10.5" || m[5] == "172.22.1.111") {
+			if depth > 0 && len(stack) > 1 {
+				parent = stack[len(stack)-2]
+			}
+			return m[0], parent
+		}
+	}
+	return "", ""
+}
+
+// testFTPDataSession runs a rate-limited active STOR (10 MB at 2 MB/s) in
 // the background and polls `show ip inspect sessions` until the data
-// connection shows, then lets the transfer finish and checks it.
+// connection shows while curl runs: an ftp-data session indented under
+// its ftp control session. Then it lets the transfer finish and checks it.
 func testFTPDataSession(t *testing.T, l *lab.Lab, sock string, srv *ftpServer, dir string) {
 	server := srv.addr
 	from := srv.logLen()
 	defer func() { srv.checkMode(t, "rate-limited curl active-port", from, "PORT") }()
-	got := filepath.Join(dir, "retr-slow.bin")
+	up := filepath.Join(dir, "stor-slow.bin")
+	ftpFile(t, up, 50, ftpFileSize)
+	// Sessions of earlier transfers may still be terminating.
+	old := sessionIDs(ctl(t, sock, "show", "ip", "inspect", "sessions"))
 	ctx, cancel := context.WithTimeout(context.Background(), ftpCommandLimit)
 	defer cancel()
 	cmd := l.Exec(ctx, lab.RoleHost, "curl", "-sS", "--connect-timeout", "10", "--max-time", "120",
-		"--limit-rate", "1M", "--ftp-port", "-", "--disable-eprt", "-u", ftpUser+":"+ftpPassword, "-o", got,
-		"ftp://"+server+"/big.bin")
+		"--limit-rate", "2M", "--ftp-port", "-", "--disable-eprt", "-u", ftpUser+":"+ftpPassword, "-T", up,
+		"ftp://"+server+"/stor-slow.bin")
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 
-	var sessions, line string
+	var sessions, line, parent string
+	var seenAt time.Duration
 	deadline := time.Now().Add(60 * time.Second)
 poll:
 	for time.Now().Before(deadline) {
 		sessions = ctl(t, sock, "show", "ip", "inspect", "sessions")
-		if line = ftpDataSession(sessions, server); line != "" {
+		if line, parent = ftpDataSession(sessions, server, old); line != "" {
+			seenAt = time.Since(start)
 			break
 		}
 		select {
@@ -400,78 +426,132 @@ poll:
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	if line == "" {
-		t.Errorf("no open session from %s to the inside host in show ip inspect sessions during the active transfer; last:\n%s", server, sessions)
-	} else {
-		t.Logf("data channel while the transfer runs:\n%s", sessions)
-		if !strings.Contains(line, " ftp-data ") {
-			t.Errorf("data session %q: want kind ftp-data (a child of the ftp control session)", line)
+	running := false
+	select {
+	case err := <-done:
+		done <- err
+	default:
+		running = true
+	}
+	switch {
+	case line == "":
+		t.Errorf("no session from %s to the inside host in show ip inspect sessions during the active transfer; last:\n%s", server, sessions)
+	case !running:
+		t.Errorf("the data session showed only after the transfer ended:\n%s", sessions)
+	default:
+		t.Logf("data channel %v into the transfer:\n%s", seenAt.Round(time.Millisecond), sessions)
+		if !strings.Contains(line, " ftp-data SIS_OPEN") {
+			t.Errorf("data session %q: want ftp-data SIS_OPEN", line)
+		}
+		if m := sessionLineRE.FindStringSubmatch(parent); m == nil || m[7] != "ftp" || m[6] != "21" {
+			t.Errorf("data session %q is listed under %q, want under its ftp control session (port 21)", line, parent)
 		}
 	}
-	detail := ctl(t, sock, "show", "ip", "inspect", "sessions", "detail")
-	t.Logf("show ip inspect sessions detail:\n%s", detail)
+	t.Logf("show ip inspect sessions detail:\n%s", ctl(t, sock, "show", "ip", "inspect", "sessions", "detail"))
 	if err := <-done; err != nil {
-		t.Fatalf("rate-limited active RETR: %v: %s", err, out.String())
+		t.Fatalf("rate-limited active STOR: %v: %s", err, out.String())
 	}
-	sameFile(t, "rate-limited RETR", got, filepath.Join(srv.root, "big.bin"))
+	d := time.Since(start)
+	t.Logf("rate-limited active STOR: %d bytes in %v", ftpFileSize, d.Round(time.Millisecond))
+	sameFile(t, "rate-limited STOR", filepath.Join(srv.root, "stor-slow.bin"), up)
 }
 
-// testFTPBounce speaks FTP from the inside host on a raw control
-// connection: PORT before login, PORT naming the outside client (an FTP
-// bounce) and PORT naming a privileged port of the host itself. cbacd must
-// rewrite each line so that the server answers 500, log IOS's message, and
-// keep the control session open.
-func testFTPBounce(t *testing.T, l *lab.Lab, fw *process, srv *ftpServer) {
+// ftpRefusals are the PORT commands cbacd must refuse, each on its own
+// control connection from the inside host: before the login, naming the
+// outside client (an FTP bounce to 172.22.1.100:2121), and naming a
+// privileged port of the host itself.
+var ftpRefusals = []struct {
+	name  string
+	login bool
+	port  string
+	alert string
+}{
+	{"PORT before login", false, "PORT 10,10,10,5,117,48", "%FW-3-FTP_SESSION_NOT_AUTHENTICATED"},
+	{"bounce", true, "PORT 172,22,1,100,8,73", "%FW-3-FTP_NON_MATCHING_IP_ADDR"},
+	{"privileged port", true, "PORT 10,10,10,5,0,21", "%FW-3-FTP_PRIV_PORT"},
+}
+
+// testFTPBounce speaks FTP from the inside host on raw control connections
+// and sends each of ftpRefusals. cbacd never forwards the line: it resets
+// the control connection (both ends), logs IOS's message and counts the
+// reset; the bounce target is never connected. A new control connection
+// works afterwards.
+func testFTPBounce(t *testing.T, l *lab.Lab, fw *process, srv *ftpServer, sock string) {
 	victim := trap(t, l, lab.RoleClient, "172.22.1.100:2121")
-	from := len(fw.out.String())
-	srvFrom := len(srv.proc.out.String())
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := l.Dial(ctx, lab.RoleHost, "tcp4", srv.addr+":21")
-	if err != nil {
-		t.Fatal(err)
+	resetsBefore := statValue(ctl(t, sock, "show", "ip", "inspect", "statistics"), "FTP command refused: session reset")
+	srvFrom := srv.logLen()
+	login := [][2]string{{"USER " + ftpUser, "331"}, {"PASS " + ftpPassword, "230"}}
+	for _, r := range ftpRefusals {
+		t.Run(r.name, func(t *testing.T) {
+			from := len(fw.out.String())
+			fc, done := ftpControl(t, l, lab.RoleHost, srv.addr)
+			defer done()
+			if r.login {
+				for _, s := range login {
+					if _, err := fc.cmd(s[0], s[1]); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			text, err := fc.cmd(r.port, "5")
+			if err == nil || !errors.Is(err, syscall.ECONNRESET) {
+				t.Errorf("%q: want the control connection reset, got reply %q, %v", r.port, strings.TrimSpace(text), err)
+			}
+			if lines := waitLog(fw, from, r.alert, 3*time.Second); len(lines) == 0 {
+				t.Errorf("%q: no %s in cbacd's log", r.port, r.alert)
+			} else {
+				t.Logf("%v; cbacd: %s", err, strings.TrimSpace(lines[0]))
+			}
+		})
 	}
-	defer c.Close()
-	fc := newSMTPClient(c)
-	if code, text, err := fc.reply(); err != nil || code != "220" {
-		t.Fatalf("banner %q: %v", text, err)
-	}
-	steps := []struct {
-		line, want, alert string
-	}{
-		{"PORT 10,10,10,5,117,48", "500", "%FW-3-FTP_SESSION_NOT_AUTHENTICATED"},
-		{"USER " + ftpUser, "331", ""},
-		{"PASS " + ftpPassword, "230", ""},
-		{"PORT 172,22,1,100,8,73", "500", "%FW-3-FTP_NON_MATCHING_IP_ADDR"}, // 172.22.1.100:2121
-		{"PORT 10,10,10,5,0,21", "500", "%FW-3-FTP_PRIV_PORT"},
-		{"NOOP", "200", ""},
-		{"QUIT", "221", ""},
-	}
-	for _, s := range steps {
-		text, err := fc.cmd(s.line, s.want)
-		if err != nil {
-			t.Errorf("%v", err)
-			continue
-		}
-		if s.alert == "" {
-			continue
-		}
-		if lines := waitLog(fw, from, s.alert, 3*time.Second); len(lines) == 0 {
-			t.Errorf("%q answered %q: no %s in cbacd's log", s.line, strings.TrimSpace(text), s.alert)
-		} else {
-			t.Logf("%q -> server %q; cbacd: %s", s.line, strings.TrimSpace(text), lines[0])
-		}
-	}
-	// No connection reached the bounce target, and the server saw the
-	// refused lines only as rewritten text, never as PORT.
+	// The server never received a refused line, and nothing reached the
+	// bounce target.
 	time.Sleep(500 * time.Millisecond)
+	seen := srv.proc.out.String()[srvFrom:]
+	for _, r := range ftpRefusals {
+		if strings.Contains(seen, r.port) {
+			t.Errorf("the server received the refused %q:\n%s", r.port, seen)
+		}
+	}
 	if peers := victim.accepted(); len(peers) > 0 {
 		t.Errorf("the bounce target 172.22.1.100:2121 was connected from %v", peers)
 	}
-	seen := srv.proc.out.String()[srvFrom:]
-	if strings.Contains(seen, "PORT 172,22,1,100") || strings.Contains(seen, "PORT 10,10,10,5,0,21") {
-		t.Errorf("the server received a refused PORT line:\n%s", seen)
+	resets := statValue(ctl(t, sock, "show", "ip", "inspect", "statistics"), "FTP command refused: session reset")
+	if resets-resetsBefore != uint64(len(ftpRefusals)) {
+		t.Errorf("FTP command refused: session reset went from %d to %d, want +%d", resetsBefore, resets, len(ftpRefusals))
 	}
+	// A new control session works: login, then a legal PORT, to which
+	// the server connects (through the pinhole, from 172.22.1.1) before
+	// it answers 200.
+	data := trap(t, l, lab.RoleHost, "10.10.10.5:30000")
+	fc, done := ftpControl(t, l, lab.RoleHost, srv.addr)
+	defer done()
+	for _, s := range append(login, [2]string{"PORT 10,10,10,5,117,48", "200"}, [2]string{"QUIT", "221"}) {
+		if _, err := fc.cmd(s[0], s[1]); err != nil {
+			t.Errorf("after the refusals: %v", err)
+		}
+	}
+	if peers := data.accepted(); len(peers) != 1 || !strings.HasPrefix(peers[0], srv.addr+":") {
+		t.Errorf("the legal PORT's data connection: accepted from %v, want one from %s", peers, srv.addr)
+	}
+}
+
+// ftpControl opens a control connection from role to addr:21 and reads
+// the 220 banner; done closes it.
+func ftpControl(t *testing.T, l *lab.Lab, role, addr string) (*smtpClient, func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := l.Dial(ctx, role, "tcp4", addr+":21")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := newSMTPClient(c)
+	if code, text, err := fc.reply(); err != nil || code != "220" {
+		c.Close()
+		t.Fatalf("banner %q: %v", text, err)
+	}
+	return fc, func() { c.Close() }
 }
 
 // outsideInConfig writes the seed with ftp added to the OUT-IN rule and
