@@ -98,6 +98,9 @@ func TestReadmeLabWalkthrough(t *testing.T) {
 			t.Fatalf("%s is missing (.ci/run installs it): %v", tool, err)
 		}
 	}
+	if err := lab.CheckFTP(context.Background()); err != nil {
+		t.Fatalf("the lab's FTP server: %v (.ci/run installs it)", err)
+	}
 	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
 	if err != nil {
 		t.Fatal(err)

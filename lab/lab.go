@@ -274,7 +274,7 @@ func (l *Lab) Describe(w io.Writer) {
 			line += " via " + h.Gateway.String()
 		}
 		if h.Role == RoleUpstream {
-			line += ", lo " + RemoteAddr.String() + " (web server on port 80 when cbacd lab runs)"
+			line += ", lo " + RemoteAddr.String() + " (web server on port 80 when cbacd lab runs; FTP server on " + FTPAddr + ":21 too, with python3-pyftpdlib)"
 		}
 		line += ": " + h.Function
 		if h.Global.IsValid() {
@@ -290,6 +290,8 @@ func (l *Lab) Describe(w io.Writer) {
 			"ip netns exec " + client + " swaks --server 172.22.1.110 --from a@outside.example --to postmaster@lab.example"},
 		{"the inside host fetches a page from the outside (inspected by IN-OUT, NATed to 172.22.1.111)",
 			"ip netns exec " + host + " curl http://" + RemoteAddr.String() + "/"},
+		{"the inside host fetches a file by active FTP (IN-OUT inspects ftp: PORT translated, the data connection let in)",
+			"ip netns exec " + host + " curl --ftp-port - ftp://" + FTPAddr + "/" + FTPFile},
 		{"the inside host pings the outside by the default route",
 			"ip netns exec " + host + " ping -c 3 " + RemoteAddr.String()},
 		{"blocked by access-list 101 (curl gives up after 3 seconds)",
