@@ -350,6 +350,47 @@ func TestFTPInsideOut(t *testing.T) {
 	t.Logf("show ip inspect statistics:\n%s", ctl(t, sock, "show", "ip", "inspect", "statistics"))
 }
 
+// TestFTPInsideOutWorkers: the seed unchanged on a lab whose firewall
+// links have 2 queues, so cbacd runs 2 workers and a data connection may
+// hash to another worker than its control connection (the pinhole is
+// shared). Active and passive curl runs, repeated, each byte-identical.
+func TestFTPInsideOutWorkers(t *testing.T) {
+	needRoot(t)
+	needFTPTools(t)
+	l := upLabQueues(t, "fw", 2)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "cbacd.sock")
+	fw := startCbacd(t, l, seedPath(t), sock)
+	if !fw.waitOutput("2 worker(s)", 5*time.Second) {
+		t.Fatalf("cbacd does not run 2 workers:\n%s", fw.out.String())
+	}
+	const server = "172.22.1.1"
+	srv := startFTPServer(t, l, lab.RoleUpstream, server, dir)
+	ftpFile(t, filepath.Join(srv.root, "big.bin"), 3, ftpFileSize)
+	waitFTPBanner(t, l, lab.RoleHost, server, fw)
+rounds:
+	for round := range 3 {
+		for i, m := range curlModes {
+			m.name = fmt.Sprintf("%s-%d", m.name, round)
+			ok := t.Run("curl "+m.name, func(t *testing.T) {
+				curlTransfers(t, l, lab.RoleHost, server, srv, dir, m, uint64(100+10*round+i))
+			})
+			if !ok {
+				// A stalled transfer costs curl's --max-time per command.
+				break rounds
+			}
+		}
+	}
+	if fw.exited() {
+		t.Fatalf("cbacd exited during the tests: %v", fw.err)
+	}
+	stats := ctl(t, sock, "show", "ip", "inspect", "statistics")
+	t.Logf("show ip inspect statistics:\n%s", stats)
+	if n := statValue(stats, "inbound ACL deny"); n != 0 {
+		t.Errorf("inbound ACL deny %d: a data connection missed its pinhole", n)
+	}
+}
+
 // sessionLineRE parses a line of `show ip inspect sessions`: indent, ID,
 // initiator address and port, responder address and port, kind, state.
 var sessionLineRE = regexp.MustCompile(`(?m)^( +)Session ([0-9A-F]+) \(([0-9.]+):(\d+)\)=>\(([0-9.]+):(\d+)\) (\S+) (\S+)$`)

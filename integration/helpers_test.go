@@ -114,7 +114,15 @@ func seedPath(t *testing.T) string {
 // cleanup (registered first, so it runs after the daemons' cleanups).
 func upLab(t *testing.T, tag string) *lab.Lab {
 	t.Helper()
+	return upLabQueues(t, tag, 0)
+}
+
+// upLabQueues is upLab with queues RX and TX queues on out0, in0 and their
+// peers (lab.Lab.Queues): cbacd then runs one worker per queue.
+func upLabQueues(t *testing.T, tag string, queues int) *lab.Lab {
+	t.Helper()
 	l := lab.New(testPrefix(tag))
+	l.Queues = queues
 	t.Cleanup(func() {
 		if err := l.Down(); err != nil {
 			t.Errorf("cleanup: %v", err)
