@@ -15,8 +15,8 @@ import (
 
 	"cbac/control"
 	"cbac/dataplane"
-	"cbac/internal/version"
 	"cbac/ftpfsm"
+	"cbac/internal/version"
 	"cbac/smtpfsm"
 )
 
