@@ -97,6 +97,15 @@ func runMain(args []string) error {
 					st.Rx_ring_full, st.Rx_fill_ring_empty_descs, st.Tx_ring_empty_descs)
 			}
 		}
+		if x.DP.Ruleset().Intercept == nil {
+			return
+		}
+		fmt.Fprintln(w, "SYN shedding in XDP under overload (tcp intercept):")
+		for wk, ports := range x.ShedStats() {
+			for p, sh := range ports {
+				fmt.Fprintf(w, "  worker %d %-8s %d SYNs shed, shedding %.1f%% now\n", wk, rs.Ifaces[p].Device, sh.SYNs, 100*sh.Share)
+			}
+		}
 	}
 	srv.Load = func() (*config.Config, error) { return config.Load(*cfgPath) }
 	srv.MACs = deviceMAC
