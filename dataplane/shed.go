@@ -4,9 +4,11 @@ package dataplane
 // [tcp_intercept] configured, each worker watches the backlog of its RX
 // rings and sets, per device, the share of pure SYNs that the XDP program
 // drops before they reach the ring. A ring that stays more than three
-// quarters full through a control tick raises the share a quarter of the
-// way to its cap; a ring that stays under a quarter full lowers it by an
-// eighth, to zero below 1/256; in between the share holds. So under a SYN
+// quarters full through a control tick, and did not drain in it, raises
+// the share a quarter of the way to its cap (a ring that drains is already
+// shed enough: the backlog takes the worker milliseconds to clear, and
+// raising on it would overshoot); a ring that stays under a quarter full
+// lowers it by an eighth, to zero below 1/256; in between the share holds. So under a SYN
 // flood that the worker cannot answer at the rate it arrives, the ring
 // keeps room for the ACKs that complete handshakes (lost, they would leave
 // a server-first client waiting forever) and for established sessions'
@@ -21,9 +23,11 @@ const (
 // shedControl is one RX ring's controller; pure, driven by time passed in.
 type shedControl struct {
 	share   uint32 // threshold against a uniform 32-bit random number
-	peak    uint32 // highest backlog seen in the current tick
-	low     uint32 // lowest backlog seen in the current tick
-	tickEnd int64
+	tickEnd int64  // 0: not started
+	n       int    // samples in the current tick
+	first   uint32 // the tick's first backlog
+	peak    uint32 // its highest
+	low     uint32 // its lowest
 }
 
 // observe records the ring's backlog (entries waiting, of size) at now and,
@@ -31,9 +35,12 @@ type shedControl struct {
 // included). It returns the share and whether it changed.
 func (c *shedControl) observe(now int64, backlog, size uint32) (uint32, bool) {
 	if c.tickEnd == 0 {
-		c.tickEnd, c.peak, c.low = now+shedTick, backlog, backlog
-		return c.share, false
+		c.tickEnd = now + shedTick
 	}
+	if c.n == 0 {
+		c.first, c.peak, c.low = backlog, backlog, backlog
+	}
+	c.n++
 	c.peak = max(c.peak, backlog)
 	c.low = min(c.low, backlog)
 	if now < c.tickEnd {
@@ -41,7 +48,7 @@ func (c *shedControl) observe(now int64, backlog, size uint32) (uint32, bool) {
 	}
 	old := c.share
 	switch {
-	case c.low > size/4*3: // full through the whole tick
+	case c.low > size/4*3 && backlog >= c.first: // full through the tick, not draining
 		step := (shedCap - c.share) / 4
 		c.share += max(step, min(shedMin*4, shedCap-c.share))
 	case c.peak < size/4:
@@ -50,8 +57,7 @@ func (c *shedControl) observe(now int64, backlog, size uint32) (uint32, bool) {
 			c.share = 0
 		}
 	}
-	// The next tick starts empty: its first sample sets both bounds.
-	c.tickEnd, c.peak, c.low = now+shedTick, 0, ^uint32(0)
+	c.tickEnd, c.n = now+shedTick, 0
 	return c.share, c.share != old
 }
 

@@ -5,7 +5,8 @@ import "testing"
 // TestShedControl drives the controller with virtual time: a ring full
 // through every tick raises the share towards its cap; a drained ring
 // lowers it to zero; a ring between a quarter and three quarters full holds
-// it; one drained moment in a tick stops a rise.
+// it; one drained moment in a tick stops a rise, and so does a ring that
+// drains while still over three quarters full.
 func TestShedControl(t *testing.T) {
 	const size = 2048
 	const ms = int64(1e6)
@@ -65,5 +66,19 @@ func TestShedControl(t *testing.T) {
 	}
 	if s, _ := c.observe(now, 0, size); s != 0 {
 		t.Fatalf("after off: share %#x", s)
+	}
+	// Over three quarters but draining: held.
+	mid := run(3*ms, size)
+	if mid == 0 || mid == shedCap {
+		t.Fatalf("3 full ticks from 0: share %#x", mid)
+	}
+	for i := 0; i < 10; i++ {
+		for k := uint32(10); k > 0; k-- {
+			now += ms / 10
+			c.observe(now, size-size/8+k*8, size)
+		}
+	}
+	if got, _ := c.observe(now, size/2, size); got != mid {
+		t.Fatalf("a draining ring changed the share: %#x -> %#x", mid, got)
 	}
 }
