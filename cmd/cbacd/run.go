@@ -111,7 +111,7 @@ func runMain(args []string) error {
 	srv.MACs = deviceMAC
 	srv.Notify = func(reload func() error) error { return notifyReload(reload, log)() }
 	if c.Metrics.Listen != "" { // [metrics] listen: read at start only
-		ms, err := metrics.Listen(c.Metrics.Listen, metrics.Source{DP: x.DP, Server: srv, Sockets: x.SocketStats}, log)
+		ms, err := metrics.Listen(c.Metrics.Listen, metrics.Source{DP: x.DP, Server: srv, Sockets: x.SocketStats, Shed: x.ShedStats}, log)
 		if err != nil {
 			return err
 		}
