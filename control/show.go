@@ -63,6 +63,12 @@ func StatsTotal(dp *dataplane.Dataplane) dataplane.Stats {
 			for k := range s.SMTPAlerts {
 				t.SMTPAlerts[k] += s.SMTPAlerts[k]
 			}
+			for k := range s.FTPAlerts {
+				t.FTPAlerts[k] += s.FTPAlerts[k]
+			}
+			t.PinholesOpened += s.PinholesOpened
+			t.PinholesUsed += s.PinholesUsed
+			t.PinholesFull += s.PinholesFull
 			t.RunNs += s.RunNs
 			t.BusyNs += s.BusyNs
 			for c := range s.HalfOpenResets {
@@ -200,7 +206,8 @@ func ShowStatistics(w io.Writer, dp *dataplane.Dataplane, st *dataplane.Stats) {
 	rs := dp.Ruleset()
 	live, half, held, parked := 0, 0, 0, 0
 	framesFree, frames := 0, 0
-	inspected, allocated := 0, 0
+	inspected, allocated, ftpInspected := 0, 0, 0
+	var now int64 // the workers' clock (their latest batch)
 	for i := range dp.Workers {
 		dp.Do(i, func(wk *dataplane.Worker) {
 			l, h := wk.SessionCount()
@@ -215,6 +222,8 @@ func ShowStatistics(w io.Writer, dp *dataplane.Dataplane, st *dataplane.Stats) {
 			n, a, _ := wk.InspectedSessions()
 			inspected += n
 			allocated += a
+			ftpInspected += wk.FTPSessions()
+			now = max(now, wk.Now())
 		})
 	}
 	fmt.Fprintf(w, "Sessions: %d in use of %d, %d half-open; %d created, %d deleted\n",
@@ -225,6 +234,9 @@ func ShowStatistics(w io.Writer, dp *dataplane.Dataplane, st *dataplane.Stats) {
 	}
 	fmt.Fprintf(w, "SMTP inspection: %d sessions inspected (open connections) of %s; %d states allocated; %d refused at the limit\n",
 		inspected, limit, allocated, st.Drops[dataplane.DropSMTPPoolFull])
+	open, expired := dp.OpenPinholes(now)
+	fmt.Fprintf(w, "FTP inspection: %d control sessions inspected; data connections announced %d, admitted %d, waiting %d (%d expired), not opened (table full) %d\n",
+		ftpInspected, st.PinholesOpened, st.PinholesUsed, open, expired, st.PinholesFull)
 	fmt.Fprint(w, "Half-open sessions reset on both ends:")
 	for c := dataplane.ResetCause(0); c < dataplane.NumResetCauses; c++ {
 		sep := ","
