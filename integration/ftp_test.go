@@ -347,7 +347,26 @@ func TestFTPInsideOut(t *testing.T) {
 	if fw.exited() {
 		t.Fatalf("cbacd exited during the tests: %v", fw.err)
 	}
-	t.Logf("show ip inspect statistics:\n%s", ctl(t, sock, "show", "ip", "inspect", "statistics"))
+	checkPinholes(t, ctl(t, sock, "show", "ip", "inspect", "statistics"))
+}
+
+// ftpStatsRE finds the FTP line of `show ip inspect statistics`.
+var ftpStatsRE = regexp.MustCompile(`(?m)^FTP inspection: .*data connections announced (\d+), admitted (\d+), waiting (\d+) \((\d+) expired\), not opened \(table full\) (\d+)$`)
+
+// checkPinholes logs the statistics and fails the test unless every data
+// connection announced was admitted: each client and server used the one it
+// announced, none timed out, none was refused for room.
+func checkPinholes(t *testing.T, stats string) {
+	t.Helper()
+	t.Logf("show ip inspect statistics:\n%s", stats)
+	m := ftpStatsRE.FindStringSubmatch(stats)
+	if m == nil {
+		t.Errorf("no FTP inspection line in show ip inspect statistics")
+		return
+	}
+	if m[1] == "0" || m[1] != m[2] || m[3] != "0" || m[4] != "0" || m[5] != "0" {
+		t.Errorf("pinholes: %s", m[0])
+	}
 }
 
 // TestFTPInsideOutWorkers: the seed unchanged on a lab whose firewall
@@ -650,7 +669,7 @@ func TestFTPOutsideIn(t *testing.T) {
 	if fw.exited() {
 		t.Fatalf("cbacd exited during the tests: %v", fw.err)
 	}
-	t.Logf("show ip inspect statistics:\n%s", ctl(t, sock, "show", "ip", "inspect", "statistics"))
+	checkPinholes(t, ctl(t, sock, "show", "ip", "inspect", "statistics"))
 }
 
 // pasvRE finds the address and port of a 227 reply.
