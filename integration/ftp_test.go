@@ -680,17 +680,8 @@ var pasvRE = regexp.MustCompile(`^227 .*?(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)`)
 // address, then opens the data connection it announces and lists the
 // directory over it.
 func test227Translated(t *testing.T, l *lab.Lab, global string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, err := l.Dial(ctx, lab.RoleClient, "tcp4", global+":21")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fc := newSMTPClient(c)
-	if code, text, err := fc.reply(); err != nil || code != "220" {
-		t.Fatalf("banner %q: %v", text, err)
-	}
+	fc, done := ftpControl(t, l, lab.RoleClient, global)
+	defer done()
 	for _, s := range [][2]string{{"USER " + ftpUser, "331"}, {"PASS " + ftpPassword, "230"}, {"TYPE I", "200"}} {
 		if _, err := fc.cmd(s[0], s[1]); err != nil {
 			t.Fatal(err)
@@ -715,6 +706,8 @@ func test227Translated(t *testing.T, l *lab.Lab, global string) {
 	if port < lab.FTPPassiveLow || port > lab.FTPPassiveHigh {
 		t.Errorf("227 reply %q: port %d outside the server's passive range", strings.TrimSpace(text), port)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	dc, err := l.Dial(ctx, lab.RoleClient, "tcp4", net.JoinHostPort(global, fmt.Sprint(port)))
 	if err != nil {
 		t.Fatalf("data connection announced by %q: %v", strings.TrimSpace(text), err)
