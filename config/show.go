@@ -69,12 +69,16 @@ func (c *Config) writeApplied(bw *bufio.Writer, label, rule string) {
 //
 //	tcp alert is on audit-trail is off timeout 3600
 //	smtp max-data 20000000 alert is on audit-trail is off timeout 3600
+//	http java-list 10 alert is on audit-trail is off timeout 3600
 //
 // An allow list (a cbac extension) is shown after max-data.
 func writeProtocols(bw *bufio.Writer, indent string, r *Rule) {
 	for i := range r.Protocols {
 		pr := &r.Protocols[i]
 		bw.WriteString(indent + string(pr.Protocol))
+		if pr.JavaList != "" {
+			bw.WriteString(" java-list " + pr.JavaList)
+		}
 		if pr.Protocol.IsSMTP() {
 			bw.WriteString(" max-data " + strconv.FormatUint(pr.MaxData, 10))
 			if len(pr.Allow) > 0 {
