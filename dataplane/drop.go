@@ -46,6 +46,7 @@ const (
 	DropInterceptBadCookie        // TCP intercept: ACK without session whose cookie fails
 	DropInterceptFull             // TCP intercept: splice states at their limit
 	DropInterceptWaiting          // TCP intercept: segment while the server has not answered
+	DropHTTPJavaBlock             // HTTP response carrying a Java applet: session reset (http.go)
 	NumReasons
 )
 
@@ -90,6 +91,7 @@ var reasonNames = [NumReasons]string{
 	DropInterceptBadCookie: "TCP intercept: bad cookie",
 	DropInterceptFull:      "TCP intercept: connections at limit",
 	DropInterceptWaiting:   "TCP intercept: server not answered yet",
+	DropHTTPJavaBlock:      "HTTP Java applet blocked",
 }
 
 func (r Reason) String() string {

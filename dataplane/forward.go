@@ -309,7 +309,7 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 	dirty := false
 	switch p.proto {
 	case packet.ProtoTCP:
-		if s.Kind.inspected() && w.reassembling && len(w.fragRest) > 0 {
+		if (s.Kind.inspected() || s.http != 0) && w.reassembling && len(w.fragRest) > 0 {
 			// See frag.go: fail closed, also once the inspection state
 			// is released (the fragments after the first are never seen
 			// by TCP tracking).
@@ -378,6 +378,9 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 				// state is released; the session waits out finwait.
 				w.releaseInspection(s)
 			}
+		}
+		if s.http != 0 && !w.inspectHTTP(d, frame, p, s, idx, dir, closed) {
+			return // dropped, or the session reset (http.go)
 		}
 	case packet.ProtoUDP:
 		if dir == 1 && s.flags&sfReplied == 0 {
@@ -631,6 +634,12 @@ func (w *Worker) createSession(p *pkt, k *flowtable.Key, pol *ProtoPolicy, in, o
 				return 0, DropSMTPPoolFull
 			}
 			s.smtp = h
+		}
+		if pol.Kind == InspectHTTP && !w.startHTTP(s, pol, ndst, nsrc, p.dport, p.sport, seg.Seq) {
+			// Unreachable below the table's capacity (http.go).
+			w.table.Delete(idx)
+			w.halfOpenDone(s)
+			return 0, DropSessionTableFull
 		}
 	}
 	w.Stats.SessionsCreated++

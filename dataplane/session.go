@@ -21,6 +21,7 @@ type Session struct {
 	idle    uint8    // expiry class while established
 	port    [2]uint8 // egress port per direction (0: initiator->responder)
 	smtp    uint32   // 1 + index into the worker's SMTP pool; 0: none
+	http    uint32   // handle in the worker's HTTP pool (http.go); 0: none
 	host    uint32   // responder address (post-NAT), for per-host half-open counts
 	xlate   [2]nat.Rewrite
 	nextHop [2]uint32
@@ -188,6 +189,9 @@ func (w *Worker) timerClass(s *Session) uint8 {
 func (w *Worker) releaseInspection(s *Session) {
 	if s.smtp != 0 {
 		w.releaseSMTP(s)
+	}
+	if s.http != 0 {
+		w.releaseHTTP(s)
 	}
 }
 

@@ -40,6 +40,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"cbac/appinspect"
 	"cbac/flowtable"
 	"cbac/inspect"
 	"cbac/internal/hugepage"
@@ -110,8 +111,9 @@ type Worker struct {
 	table        *flowtable.Table
 	sess         []Session
 	smtp         smtpPool
-	tracing      bool // debug ip inspect smtp: trace into w.trace
-	reassembling bool // process runs on a reassembled datagram's first fragment
+	http         appinspect.Pool[appinspect.HTTP] // http.go
+	tracing      bool                             // debug ip inspect smtp: trace into w.trace
+	reassembling bool                             // process runs on a reassembled datagram's first fragment
 	adm          *inspect.Admission
 	pend         pendingARP
 	expired      []uint32
@@ -252,6 +254,7 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 			}
 		}
 		w.smtp.init(w, w.table.Capacity(), rs.StreamBuffer, o.BatchSize*(ports+o.Workers-1))
+		w.http.Init(w.table.Capacity(), o.BatchSize*(ports+o.Workers-1))
 		w.holds.init(nframes, o.FrameSize, per/4)
 		for p := range o.Queues[i] {
 			if p >= maxPorts {
@@ -513,6 +516,7 @@ func (w *Worker) Step(now int64) int {
 	w.serviceARP()
 	w.expire()
 	w.smtp.stock(w)
+	w.http.Stock()
 	w.expireFragments()
 	w.tick()
 	if w.rs.Intercept != nil {
