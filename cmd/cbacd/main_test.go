@@ -140,6 +140,8 @@ func TestCheck(t *testing.T) {
 		{"unknown key", `dns_timeout = "5s"`, "dns_timeout = \"5s\"\nfrobnicate = 1", 1, []string{"frobnicate", "unknown key"}},
 		{"smtp and esmtp in one rule", `smtp = { max_data = 20000000 }`, "smtp = { max_data = 20000000 }\nesmtp = {}", 1, []string{"OUT-IN", "smtp and esmtp"}},
 		{"missing ACL", `access_group_in = "101"`, `access_group_in = "102"`, 0, []string{"access_group_in", `"102"`}},
+		{"java-list not defined", `http = {}`, `http = { java_list = "10" }`, 0, []string{"inspect.rules.IN-OUT.http.java_list", `"10" is not defined`}},
+		{"java-list not standard", `http = {}`, `http = { java_list = "101" }`, 0, []string{"inspect.rules.IN-OUT.http.java_list", "not a standard access list"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			lines := strings.Split(string(b), "\n")
