@@ -44,7 +44,9 @@
 // HTTP/0.9 body that runs to the close (its first octets are checked for
 // the magic). A Content-Length that does not parse, or two that differ,
 // make the body run to the close too (no later response is then parsed,
-// as a client would not). Header names are matched case-insensitively;
+// as a client would not), as does a Transfer-Encoding whose last coding is
+// not chunked (RFC 9112 6.3). Of several Content-Type headers, any that
+// names a Java type counts. Header names are matched case-insensitively;
 // a header line's length is not limited (nothing is buffered but the
 // first ctypeMax octets of a Content-Type value).
 //

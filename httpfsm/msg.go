@@ -60,7 +60,8 @@ const (
 	mfTrailer                     // the header lines are a chunked trailer
 	mfHead                        // request: the method is HEAD (while matching: still may be)
 	mfConnect                     // request: the method is CONNECT (idem)
-	mfJava                        // response: the Content-Type is a Java class type
+	mfJava                        // response: a Content-Type is a Java class type
+	mfCoded                       // a Transfer-Encoding was seen
 )
 
 // msg parses one direction's messages.
@@ -384,7 +385,9 @@ func (m *msg) endHeader(s *Session, r *Result, i int) {
 	case m.flags&mfChunked != 0:
 		m.startBody(stChunkSize)
 		m.rem, m.idx = 0, 0
-	case m.flags&mfBadLength != 0:
+	case m.flags&(mfBadLength|mfCoded) != 0:
+		// A transfer coding other than chunked last overrides any
+		// Content-Length: the body runs to the close (RFC 9112 6.3).
 		m.startBody(stClose)
 	case m.flags&mfLength != 0:
 		if m.length == 0 {
@@ -410,6 +413,7 @@ func (m *msg) beginValue() {
 		m.ctLen = 0
 	case hdrTransferEncoding:
 		m.flags &^= mfChunked
+		m.flags |= mfCoded
 	}
 }
 
@@ -493,7 +497,8 @@ func (m *msg) endValue() {
 			m.flags |= mfChunked
 		}
 	case hdrContentType:
-		m.flags &^= mfJava
+		// Any Content-Type naming a Java type counts, whichever a
+		// client would take.
 		t := m.ctype[:m.ctLen]
 		for _, j := range javaTypes {
 			if string(t) == j {
