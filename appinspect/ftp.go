@@ -79,6 +79,14 @@ func (f *FTP) Init(cliIn, cliOut, srvIn, srvOut, isn uint32) {
 	f.dir[0].known, f.dir[0].next = true, isn+1
 }
 
+// ServerSYN sets the server's initial sequence number when its SYN/ACK
+// does not pass through Segment (TCP intercept joins the halves itself).
+func (f *FTP) ServerSYN(isn uint32) {
+	if st := &f.dir[1]; !st.known {
+		st.known, st.next = true, isn+1
+	}
+}
+
 // Client returns the client's address as its packets arrive and the
 // server's as the server's packets arrive (for messages).
 func (f *FTP) Client() uint32 { return f.cliIn }

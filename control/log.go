@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"cbac/dataplane"
+	"cbac/ftpfsm"
 	"cbac/inspect"
 	"cbac/packet"
 	"cbac/smtpfsm"
@@ -60,6 +61,9 @@ func Message(e *dataplane.Event, rs *dataplane.Ruleset) (msg string, alert bool)
 		return fmt.Sprintf("%%FW-3-HTTP_JAVA_BLOCK: JAVA applet is blocked from (%s) to (%s)", res, ini), true
 	case dataplane.EvMaxData:
 		return fmt.Sprintf("%%FW-4-SMTP_MAX_DATA: SMTP max-data exceeded, session reset: initiator (%s) -- responder (%s)", ini, res), true
+	case dataplane.EvFTPAlert:
+		k, a, client, server := e.FTPAlertAnnouncement()
+		return string(ftpfsm.AppendMessage(nil, k, &a, client, server)), true
 	case dataplane.EvThreshold:
 		ev := inspect.Event{Kind: inspect.EventKind(e.Aux[0]), Count: int(e.Aux[1]), Limit: int(e.Aux[2]),
 			Rate: int(e.Aux[3]), Host: e.Key.Dst, Minutes: int(e.Alert)}

@@ -87,7 +87,29 @@ func hms(ns int64) string {
 
 // ShowSessions prints "show ip inspect sessions [detail]" in IOS layout:
 // Established, Half-open and Terminating sections.
+//
+// An FTP data session is shown under the control session that announced
+// it, indented, whatever its own state; without its control session (it
+// ended) it is shown in its own section.
 func ShowSessions(w io.Writer, all []dataplane.SessionInfo, detail bool) {
+	ids := make(map[uint32]bool, len(all))
+	for i := range all {
+		ids[all[i].ID] = true
+	}
+	children := map[uint32][]*dataplane.SessionInfo{}
+	for i := range all {
+		if p := all[i].Parent; p != 0 && ids[p-1] {
+			children[p-1] = append(children[p-1], &all[i])
+		}
+	}
+	line := func(s *dataplane.SessionInfo, indent string) {
+		fmt.Fprintf(w, "%s Session %08X (%s)=>(%s) %s %s\n", indent, s.ID,
+			hostPort(s.Orig.Src, s.Orig.SrcPort), hostPort(s.Orig.Dst, s.Orig.DstPort), s.Kind, s.State)
+		if detail {
+			fmt.Fprintf(w, "%s  Created %s, Last heard %s\n", indent, hms(s.Now-s.Created), hms(s.Now-s.LastSeen))
+			fmt.Fprintf(w, "%s  Bytes sent (initiator:responder) [%d:%d]\n", indent, s.Bytes[0], s.Bytes[1])
+		}
+	}
 	sections := []struct {
 		title string
 		pick  func(*dataplane.SessionInfo) bool
@@ -100,18 +122,16 @@ func ShowSessions(w io.Writer, all []dataplane.SessionInfo, detail bool) {
 		first := true
 		for i := range all {
 			s := &all[i]
-			if !sec.pick(s) {
+			if !sec.pick(s) || s.Parent != 0 && ids[s.Parent-1] {
 				continue
 			}
 			if first {
 				fmt.Fprintln(w, sec.title)
 				first = false
 			}
-			fmt.Fprintf(w, " Session %08X (%s)=>(%s) %s %s\n", s.ID,
-				hostPort(s.Orig.Src, s.Orig.SrcPort), hostPort(s.Orig.Dst, s.Orig.DstPort), s.Kind, s.State)
-			if detail {
-				fmt.Fprintf(w, "  Created %s, Last heard %s\n", hms(s.Now-s.Created), hms(s.Now-s.LastSeen))
-				fmt.Fprintf(w, "  Bytes sent (initiator:responder) [%d:%d]\n", s.Bytes[0], s.Bytes[1])
+			line(s, "")
+			for _, c := range children[s.ID] {
+				line(c, " ")
 			}
 		}
 	}

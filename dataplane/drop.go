@@ -46,6 +46,8 @@ const (
 	DropInterceptBadCookie        // TCP intercept: ACK without session whose cookie fails
 	DropInterceptFull             // TCP intercept: splice states at their limit
 	DropInterceptWaiting          // TCP intercept: segment while the server has not answered
+	DropFTPRefused                // FTP command refused (bounce, privileged port, not logged in, malformed): session reset
+	DropFTPSeqUnknown             // FTP control segment before a rewrite no longer remembered
 	DropHTTPJavaBlock             // HTTP response carrying a Java applet: session reset (http.go)
 	NumReasons
 )
@@ -91,6 +93,8 @@ var reasonNames = [NumReasons]string{
 	DropInterceptBadCookie: "TCP intercept: bad cookie",
 	DropInterceptFull:      "TCP intercept: connections at limit",
 	DropInterceptWaiting:   "TCP intercept: server not answered yet",
+	DropFTPRefused:         "FTP command refused: session reset",
+	DropFTPSeqUnknown:      "FTP sequence before a forgotten rewrite",
 	DropHTTPJavaBlock:      "HTTP Java applet blocked",
 }
 

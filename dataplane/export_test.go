@@ -203,8 +203,8 @@ func (w *Worker) StateOf(k flowtable.Key) (st SessionState, ok bool) {
 	}
 	s := &w.sess[idx]
 	st.Session, st.Entry = *s, *w.table.Entry(idx)
-	if s.smtp != 0 {
-		m := w.smtp.get(s.smtp)
+	if s.app != 0 && s.Kind.smtp() {
+		m := w.smtp.get(s.app)
 		st.SMTP = m.fsm
 		st.GuardNext, st.GuardBase, st.GuardHeld = m.guard.Next(), m.guard.Base(), m.guard.Held()
 		st.SrvNext, st.SrvKnown = m.srvNext, m.srvKnown

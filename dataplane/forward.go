@@ -309,7 +309,7 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 	dirty := false
 	switch p.proto {
 	case packet.ProtoTCP:
-		if (s.Kind.inspected() || s.http != 0) && w.reassembling && len(w.fragRest) > 0 {
+		if (s.Kind.inspected() || s.app != 0 && s.Kind == InspectHTTP) && w.reassembling && len(w.fragRest) > 0 {
 			// See frag.go: fail closed, also once the inspection state
 			// is released (the fragments after the first are never seen
 			// by TCP tracking).
@@ -320,6 +320,12 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 			return // TCP intercept handshake (intercept.go)
 		}
 		t := packet.TCP(p.l4)
+		if s.Kind == InspectFTP && s.app != 0 && !w.ftpMapAck(s, dir, t) {
+			// Tracking sees both streams in their senders' numbering
+			// (ftp.go).
+			w.drop(d, DropFTPSeqUnknown)
+			return
+		}
 		var seg tcpstate.Segment
 		tcpSegment(&seg, t, uint32(len(p.payload)))
 		wasHalf := s.tcp.HalfOpen()
@@ -352,8 +358,16 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 			}
 			w.table.SetClass(idx, c, w.now)
 		}
-		if s.smtp != 0 {
-			st := w.smtp.get(s.smtp)
+		if s.app != 0 && s.Kind == InspectFTP {
+			var ok bool
+			if frame, dirty, ok = w.inspectFTP(d, frame, p, s, idx, dir); !ok {
+				return // dropped, or reset and deleted
+			}
+			if closed {
+				w.releaseInspection(s)
+			}
+		} else if s.app != 0 && s.Kind.smtp() {
+			st := w.smtp.get(s.app)
 			held, dot := false, -1
 			if dir == 0 {
 				held, dot = w.smtpData(d, s, st, t, p.payload)
@@ -378,9 +392,10 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 				// state is released; the session waits out finwait.
 				w.releaseInspection(s)
 			}
-		}
-		if s.http != 0 && !w.inspectHTTP(d, frame, p, s, idx, dir, closed) {
-			return // dropped, or the session reset (http.go)
+		} else if s.app != 0 && s.Kind == InspectHTTP {
+			if !w.inspectHTTP(d, frame, p, s, idx, dir, closed) {
+				return // dropped, or the session reset (http.go)
+			}
 		}
 	case packet.ProtoUDP:
 		if dir == 1 && s.flags&sfReplied == 0 {
@@ -427,6 +442,14 @@ func (w *Worker) forwardTail(d *Desc, frame []byte, p *pkt, s *Session, dir uint
 func (w *Worker) forwardNew(d *Desc, frame []byte, p *pkt, k *flowtable.Key, in int) {
 	rs := w.rs
 	ifc := &rs.Ifaces[in]
+	if p.flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) == packet.SYN && p.proto == packet.ProtoTCP && w.dp.pins.open.Load() > 0 {
+		// An FTP data connection announced by its control session
+		// (ftp.go, pinhole.go).
+		if parent, flags, ok := w.dp.pins.take(p.src, p.dst, p.dport, uint8(in), w.now); ok {
+			w.forwardData(d, frame, p, k, in, parent, flags)
+			return
+		}
+	}
 	var t acl.Tuple
 	if ifc.ACLIn >= 0 {
 		p.tuple(&t, p.src, p.dst)
@@ -435,23 +458,12 @@ func (w *Worker) forwardNew(d *Desc, frame []byte, p *pkt, k *flowtable.Key, in 
 			return
 		}
 	}
-	nsrc, ndst := p.src, p.dst
-	if ifc.NAT == NATOutside {
-		if l, ok := rs.NAT.GlobalToLocal(p.dst); ok {
-			ndst = l
-		}
-	}
-	out, nh, ok := rs.lookupRoute(ndst)
+	out, nh, nsrc, ndst, ok := w.natRoute(p, in)
 	if !ok {
 		w.drop(d, DropNoRoute)
 		return
 	}
 	ofc := &rs.Ifaces[out]
-	if ifc.NAT == NATInside && ofc.NAT == NATOutside {
-		if g, ok := rs.NAT.LocalToGlobal(p.src); ok {
-			nsrc = g
-		}
-	}
 	if ofc.ACLOut >= 0 {
 		p.tuple(&t, nsrc, ndst)
 		if !w.aclCheck(ofc.ACLOut, &t, k) {
@@ -527,6 +539,31 @@ func (w *Worker) forwardNew(d *Desc, frame []byte, p *pkt, k *flowtable.Key, in 
 	w.sendRest(&rw, out, nh)
 }
 
+// natRoute translates a new connection's destination (outside to inside),
+// routes it and translates its source (inside to outside): the egress
+// port, next hop and the translated addresses; ok is false without a
+// route.
+func (w *Worker) natRoute(p *pkt, in int) (out int, nh, nsrc, ndst uint32, ok bool) {
+	rs := w.rs
+	ifc := &rs.Ifaces[in]
+	nsrc, ndst = p.src, p.dst
+	if ifc.NAT == NATOutside {
+		if l, ok := rs.NAT.GlobalToLocal(p.dst); ok {
+			ndst = l
+		}
+	}
+	out, nh, ok = rs.lookupRoute(ndst)
+	if !ok {
+		return 0, 0, 0, 0, false
+	}
+	if ifc.NAT == NATInside && rs.Ifaces[out].NAT == NATOutside {
+		if g, ok := rs.NAT.LocalToGlobal(p.src); ok {
+			nsrc = g
+		}
+	}
+	return out, nh, nsrc, ndst, true
+}
+
 // tuple fills an ACL tuple for the packet with the given addresses.
 func (p *pkt) tuple(t *acl.Tuple, src, dst uint32) {
 	*t = acl.Tuple{Proto: p.proto, Src: src, Dst: dst, SrcPort: p.sport, DstPort: p.dport,
@@ -555,7 +592,7 @@ func (w *Worker) aclCheck(a int, t *acl.Tuple, k *flowtable.Key) bool {
 func (w *Worker) createSession(p *pkt, k *flowtable.Key, pol *ProtoPolicy, in, out int, nh, nsrc, ndst uint32, syn *tcpstate.Segment) (uint32, Reason) {
 	rs := w.rs
 	isTCP := p.proto == packet.ProtoTCP
-	isSMTP := isTCP && (pol.Kind == InspectSMTP || pol.Kind == InspectESMTP)
+	isSMTP := isTCP && pol.Kind.smtp()
 	if isSMTP && len(p.payload) > 0 && syn == nil {
 		// Data on a SYN (TCP Fast Open) would bypass command inspection.
 		return 0, DropTCPInvalid
@@ -633,7 +670,12 @@ func (w *Worker) createSession(p *pkt, k *flowtable.Key, pol *ProtoPolicy, in, o
 				w.refused(&w.inspectFull, EvInspectFull, limit)
 				return 0, DropSMTPPoolFull
 			}
-			s.smtp = h
+			s.app = h
+		}
+		if pol.Kind == InspectFTP && !w.startFTP(s, p, nsrc, ndst, seg.Seq) {
+			w.table.Delete(idx)
+			w.halfOpenDone(s)
+			return 0, DropSMTPPoolFull
 		}
 		if pol.Kind == InspectHTTP && !w.startHTTP(s, pol, ndst, nsrc, p.dport, p.sport, seg.Seq) {
 			// Unreachable below the table's capacity (http.go).

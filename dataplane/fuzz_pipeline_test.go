@@ -65,8 +65,8 @@ const (
 const (
 	tSMTPClient = iota // 172.22.1.100:40000 -> 172.22.1.110:25, outside
 	tSMTPServer        // 10.10.10.2:25 -> 172.22.1.100:40000, inside
-	tTCPInside         // 10.10.10.5:33000 -> 198.51.100.7:443, inside
-	tTCPOutside        // 198.51.100.7:443 -> 172.22.1.111:33000, outside
+	tTCPInside         // 10.10.10.5:33000 -> 198.51.100.7:21, inside: an FTP control connection (IN-OUT inspects ftp)
+	tTCPOutside        // 198.51.100.7:21 -> 172.22.1.111:33000, outside
 	tUDPInside         // 10.10.10.5:5000 -> 198.51.100.7:53, inside
 	tUDPOutside        // 198.51.100.7:53 -> 172.22.1.111:5000, outside
 	tICMP              // ICMP, type = flags, code = seq's low byte, id 77: inside 10.10.10.5 -> 198.51.100.7 or outside the other way
@@ -83,8 +83,8 @@ type fuzzTemplate struct {
 var fuzzTemplates = [7]fuzzTemplate{
 	tSMTPClient: {portOut, flow{srcMAC: pmac(macClient), dstMAC: pmac(macOut0), src: ip4("172.22.1.100"), dst: ip4("172.22.1.110"), sport: 40000, dport: 25}, packet.ProtoTCP, fuzzClientISN, fuzzServerISN},
 	tSMTPServer: {portIn, flow{srcMAC: pmac(macMail), dstMAC: pmac(macIn0), src: ip4("10.10.10.2"), dst: ip4("172.22.1.100"), sport: 25, dport: 40000}, packet.ProtoTCP, fuzzServerISN, fuzzClientISN},
-	tTCPInside:  {portIn, flow{srcMAC: pmac(macHost), dstMAC: pmac(macIn0), src: ip4("10.10.10.5"), dst: ip4("198.51.100.7"), sport: 33000, dport: 443}, packet.ProtoTCP, fuzzClientISN, fuzzServerISN},
-	tTCPOutside: {portOut, flow{srcMAC: pmac(macUpstream), dstMAC: pmac(macOut0), src: ip4("198.51.100.7"), dst: ip4("172.22.1.111"), sport: 443, dport: 33000}, packet.ProtoTCP, fuzzServerISN, fuzzClientISN},
+	tTCPInside:  {portIn, flow{srcMAC: pmac(macHost), dstMAC: pmac(macIn0), src: ip4("10.10.10.5"), dst: ip4("198.51.100.7"), sport: 33000, dport: 21}, packet.ProtoTCP, fuzzClientISN, fuzzServerISN},
+	tTCPOutside: {portOut, flow{srcMAC: pmac(macUpstream), dstMAC: pmac(macOut0), src: ip4("198.51.100.7"), dst: ip4("172.22.1.111"), sport: 21, dport: 33000}, packet.ProtoTCP, fuzzServerISN, fuzzClientISN},
 	tUDPInside:  {portIn, flow{srcMAC: pmac(macHost), dstMAC: pmac(macIn0), src: ip4("10.10.10.5"), dst: ip4("198.51.100.7"), sport: 5000, dport: 53}, packet.ProtoUDP, 0, 0},
 	tUDPOutside: {portOut, flow{srcMAC: pmac(macUpstream), dstMAC: pmac(macOut0), src: ip4("198.51.100.7"), dst: ip4("172.22.1.111"), sport: 53, dport: 5000}, packet.ProtoUDP, 0, 0},
 	tICMP:       {portIn, flow{srcMAC: pmac(macHost), dstMAC: pmac(macIn0), src: ip4("10.10.10.5"), dst: ip4("198.51.100.7"), sport: 77, dport: 77}, packet.ProtoICMP, 0, 0},
@@ -653,8 +653,11 @@ func (c *fuzzConv) raw(r fuzzRecord) *fuzzConv {
 }
 
 // fuzzSeeds are golden exchanges: an SMTP conversation with an illegal
-// command and a message, the same with broken checksums, a TCP and a UDP
-// conversation from the inside, ping, fragments.
+// command and a message, the same with broken checksums, a TCP (FTP
+// control) and a UDP conversation from the inside, ping, fragments, and an
+// FTP session: login, a PORT split over two segments and rewritten (NAT),
+// the server's data connection through its pinhole, a retransmitted PORT,
+// a bounce attempt (reset).
 func fuzzSeeds() [][]byte {
 	const AP = packet.ACK | packet.PSH
 	smtp := newFuzzConv().
@@ -712,7 +715,43 @@ func fuzzSeeds() [][]byte {
 	rawIP := make([]byte, 28)
 	packet.WriteIPv4Header(rawIP, ip4("172.22.1.100"), ip4("172.22.1.110"), packet.ProtoUDP, 64, 8, 9)
 	raw := newFuzzConv().raw(fuzzRecord{ctl: tRaw << 1, payload: rawIP})
-	return [][]byte{smtp.recs, retrans.recs, tcp.recs, udp.recs, ping.recs, bad.recs, raw.recs}
+	ftp := newFuzzConv().
+		seg(tTCPInside, packet.SYN, "").
+		seg(tTCPOutside, packet.SYN|packet.ACK, "").
+		seg(tTCPInside, packet.ACK, "").
+		seg(tTCPOutside, AP, "220 ftp\r\n").
+		seg(tTCPInside, AP, "USER ftp\r\n").
+		seg(tTCPOutside, AP, "331 pass\r\n").
+		seg(tTCPInside, AP, "PASS x\r\n").
+		seg(tTCPOutside, AP, "230 ok\r\n").
+		seg(tTCPInside, AP, "PORT 10,10,").
+		seg(tTCPInside, AP, "10,5,200,10\r\n")
+	ftp.off[tTCPInside] -= uint16(len("10,5,200,10\r\n"))
+	ftp.seg(tTCPInside, AP, "10,5,200,10\r\n").
+		raw(fuzzRecord{ctl: tRaw << 1, payload: fuzzDataSYN(ip4("198.51.100.7"), ip4("172.22.1.111"), 20, 200<<8|10)}).
+		seg(tTCPOutside, AP, "200 ok\r\n").
+		seg(tTCPInside, AP, "EPRT |1|10.10.10.5|51000|\r\n").
+		seg(tTCPOutside, AP, "200 ok\r\n").
+		seg(tTCPInside, AP, "PASV\r\n").
+		seg(tTCPOutside, AP, "227 Entering Passive Mode (198,51,100,7,195,80)\r\n").
+		seg(tTCPInside, AP, "PORT 192,0,2,1,0,25\r\n")
+	return [][]byte{smtp.recs, retrans.recs, tcp.recs, udp.recs, ping.recs, bad.recs, raw.recs, ftp.recs}
+}
+
+// fuzzDataSYN is the IPv4 datagram of a data connection's SYN (checksums
+// computed).
+func fuzzDataSYN(src, dst uint32, sport, dport uint16) []byte {
+	b := make([]byte, 40)
+	packet.WriteIPv4Header(b, src, dst, packet.ProtoTCP, 64, 20, 7)
+	t := packet.TCP(b[20:])
+	t.SetSrcPort(sport)
+	t.SetDstPort(dport)
+	t.SetSeq(777)
+	t.SetDataOffset(20)
+	t.SetFlags(packet.SYN)
+	t.SetWindow(65535)
+	t.SetChecksum(t.CalculateChecksum(src, dst))
+	return b
 }
 
 // The golden exchanges pass the invariants, and the SMTP one reaches the
@@ -753,6 +792,35 @@ func TestFuzzPipelineSeeds(t *testing.T) {
 	}
 	if !bytes.Contains(toServer, []byte("QUIT\r\n")) {
 		t.Errorf("the golden SMTP exchange did not reach its end: the server got %q", toServer)
+	}
+	// The FTP one reaches its inspector: the split PORT leaves whole and
+	// translated, the server's data connection is admitted once, the
+	// bounce resets the session.
+	h = newFuzzHarness(t, rs)
+	var toFTP []byte
+	admitted := 0
+	for _, r := range decodeRecords(fuzzSeeds()[7]) {
+		frames, port := buildFrame(&r)
+		for _, f := range frames {
+			out := h.send(port, f)
+			for _, o := range out[portOut] {
+				toFTP = append(toFTP, packet.TCP(packet.IPv4(o[14:]).Payload()).Payload()...)
+			}
+			for _, o := range out[portIn] {
+				if tc := packet.TCP(packet.IPv4(o[14:]).Payload()); tc.Flags() == packet.SYN && tc.SrcPort() == 20 {
+					admitted++
+				}
+			}
+		}
+	}
+	// (The retransmission of the PORT's second half, beginning inside the
+	// rewritten text, carries the whole replacement text again.)
+	if !bytes.Contains(toFTP, []byte("PORT 172,22,1,111,200,10\r\n172,22,1,111,200,10\r\nEPRT |1|172.22.1.111|51000|\r\nPASV\r\n")) ||
+		bytes.Contains(toFTP, []byte("192,0,2,1")) || bytes.Contains(toFTP, []byte("10,10,10,5")) {
+		t.Errorf("the golden FTP exchange: the server got %q", toFTP)
+	}
+	if admitted != 1 || h.drops(dataplane.DropFTPRefused) != 1 {
+		t.Errorf("the golden FTP exchange: %d data connections admitted, drops %v", admitted, smtpDrops(h))
 	}
 }
 

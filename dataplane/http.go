@@ -29,7 +29,9 @@ import (
 //
 // The pool grows between batches (Pool.Stock) to keep free as many states
 // as one batch can create, up to the session table's capacity, so Alloc
-// fails only if the table is full, which refuses the session anyway.
+// fails only if the table is full, which refuses the session anyway. The
+// states are small (no replay copy) and are not counted against
+// dataplane.inspected_sessions, which bounds the SMTP and FTP ones.
 
 // javaTrusted reports whether policy pol's java-list permits server (the
 // server's own address, sending from sport to client:cport). The match
@@ -58,14 +60,14 @@ func (w *Worker) startHTTP(s *Session, pol *ProtoPolicy, server, client uint32, 
 		return false
 	}
 	w.http.Get(h).Init(isn)
-	s.http = h
+	s.app = h
 	return true
 }
 
-// releaseHTTP ends the HTTP inspection of session s (s.http != 0).
+// releaseHTTP ends the HTTP inspection of session s (s.app != 0).
 func (w *Worker) releaseHTTP(s *Session) {
-	w.http.Free(s.http)
-	s.http = 0
+	w.http.Free(s.app)
+	s.app = 0
 }
 
 // inspectHTTP runs the HTTP inspector over a segment of session idx that
@@ -74,7 +76,7 @@ func (w *Worker) releaseHTTP(s *Session) {
 // was dropped or turned into a reset.
 func (w *Worker) inspectHTTP(d *Desc, frame []byte, p *pkt, s *Session, idx uint32, dir uint8, closed bool) bool {
 	t := packet.TCP(p.l4)
-	v := w.http.Get(s.http).Segment(dir, t.Seq(), t.Flags(), p.payload)
+	v := w.http.Get(s.app).Segment(dir, t.Seq(), t.Flags(), p.payload)
 	switch v.Action {
 	case appinspect.Drop:
 		if closed {
@@ -106,7 +108,7 @@ func (w *Worker) javaBlock(d *Desc, frame []byte, p *pkt, s *Session, idx uint32
 	t := packet.TCP(p.l4)
 	e := w.table.Entry(idx)
 	if s.flags&sfAlert != 0 {
-		ev := Event{Kind: EvJavaBlock, Proto: s.Kind, Key: e.Orig, Alert: uint32(w.http.Get(s.http).Applet())}
+		ev := Event{Kind: EvJavaBlock, Proto: s.Kind, Key: e.Orig, Alert: uint32(w.http.Get(s.app).Applet())}
 		w.emit(&ev)
 	}
 	ack := t.Ack()

@@ -392,9 +392,12 @@ func (w *Worker) interceptJoin(d *Desc, p *pkt, s *Session, idx uint32, st *spli
 	}
 	st.joined = true
 	w.incompleteDone(idx)
-	if s.smtp != 0 {
-		sm := w.smtp.get(s.smtp)
+	if s.app != 0 && s.Kind.smtp() {
+		sm := w.smtp.get(s.app)
 		sm.srvNext, sm.srvKnown = o.Cookie+1, true
+	}
+	if s.app != 0 && s.Kind == InspectFTP {
+		w.ftp.Get(s.app).insp.ServerSYN(o.Cookie)
 	}
 	w.halfOpenDone(s)
 	w.table.SetClass(idx, w.timerClass(s), w.now)
@@ -406,11 +409,11 @@ func (w *Worker) interceptJoin(d *Desc, p *pkt, s *Session, idx uint32, st *spli
 	// The window update to the client, in the addresses it uses.
 	if nd, nb, ok := w.newFrame(); ok {
 		n := tcpintercept.WriteClientACK(nb[packet.EthernetHeaderLen+packet.IPv4MinHeaderLen:], &st.tuple, o, &st.splice, serverWindow)
-		if s.smtp != 0 {
+		if s.app != 0 && s.Kind.smtp() {
 			// As every server segment of an inspected session: the
 			// client may send no more than the replay copy can keep.
 			ct := packet.TCP(nb[packet.EthernetHeaderLen+packet.IPv4MinHeaderLen:][:n])
-			clampWindow(ct, &w.smtp.get(s.smtp).guard, s.tcp.WindowScale(1))
+			clampWindow(ct, &w.smtp.get(s.app).guard, s.tcp.WindowScale(1))
 		}
 		packet.Ethernet(nb).SetType(packet.EtherTypeIPv4)
 		ip := packet.IPv4(nb[packet.EthernetHeaderLen : packet.EthernetHeaderLen+packet.IPv4MinHeaderLen+n])

@@ -54,6 +54,9 @@ type Ruleset struct {
 	// Expiry classes of intercepted sessions: finrst-timeout and
 	// connection-timeout; watch-timeout of watched ones (watch mode).
 	interceptFinRst, interceptConn, interceptWatch uint8
+	// ftpData is the policy of FTP data sessions, by pinhole flags
+	// (pinAlert, pinAudit): tcp idle time.
+	ftpData [4]ProtoPolicy
 }
 
 // Intercept is "ip tcp intercept" (intercept.go, watch.go).
@@ -157,9 +160,12 @@ const (
 	InspectHTTP
 	InspectSMTP
 	InspectESMTP
+	// InspectFTPData is no rule's protocol: the kind of a data connection
+	// an FTP control session admitted (ftp.go).
+	InspectFTPData
 )
 
-var protoKindNames = [...]string{"", "tcp", "udp", "icmp", "ftp", "http", "smtp", "esmtp"}
+var protoKindNames = [...]string{"", "tcp", "udp", "icmp", "ftp", "http", "smtp", "esmtp", "ftp-data"}
 
 func (k ProtoKind) String() string {
 	if int(k) < len(protoKindNames) {
@@ -168,9 +174,9 @@ func (k ProtoKind) String() string {
 	return "?"
 }
 
-// Well-known ports of the application inspectors; ftp is tracked as tcp
-// until its inspector is wired in (docs/behaviour.md "FTP, HTTP and TCP intercept").
-// HTTP is inspected on port 80 only, as IOS does without port mapping.
+// Well-known ports of the application inspectors (docs/behaviour.md
+// "HTTP inspection", "FTP, HTTP and TCP intercept"). HTTP is inspected on
+// port 80 only, as IOS does without port mapping.
 const (
 	portFTP  = 21
 	portSMTP = 25
@@ -284,6 +290,11 @@ func (rs *Ruleset) Compile() error {
 	rs.ClassSynWait = rs.class(t.SynWait)
 	rs.ClassFinWait = rs.class(t.FinWait)
 	rs.ClassDNS = rs.class(t.DNS)
+	for i := range rs.ftpData {
+		f := uint8(i)
+		rs.ftpData[i] = ProtoPolicy{Kind: InspectFTPData, Alert: f&pinAlert != 0, Audit: f&pinAudit != 0,
+			Timeout: t.TCPIdle, class: rs.class(t.TCPIdle)}
+	}
 	rs.interceptWatch = rs.ClassSynWait
 	if ic := rs.Intercept; ic != nil {
 		if ic.List < 0 || ic.List >= len(rs.ACLs) || ic.FinRst <= 0 || ic.Connection <= 0 || ic.Mode > InterceptAuto ||

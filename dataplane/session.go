@@ -20,8 +20,7 @@ type Session struct {
 	flags   uint8
 	idle    uint8    // expiry class while established
 	port    [2]uint8 // egress port per direction (0: initiator->responder)
-	smtp    uint32   // 1 + index into the worker's SMTP pool; 0: none
-	http    uint32   // handle in the worker's HTTP pool (http.go); 0: none
+	app     uint32   // by Kind: SMTP, ESMTP, FTP, HTTP (an untrusted server's: http.go): 1 + index into the inspector's pool (0: none, released); ftp-data: 1 + the control session's SessionInfo.ID
 	host    uint32   // responder address (post-NAT), for per-host half-open counts
 	xlate   [2]nat.Rewrite
 	nextHop [2]uint32
@@ -56,6 +55,9 @@ type SessionInfo struct {
 	LastSeen int64
 	Bytes    [2]uint64
 	Now      int64
+	// Parent is, for an ftp-data session, 1 + the ID of the FTP control
+	// session that announced it (0: none).
+	Parent uint32
 }
 
 // Sessions lists the worker's sessions (control plane, through Do).
@@ -66,6 +68,9 @@ func (w *Worker) Sessions(out []SessionInfo) []SessionInfo {
 			ID: uint32(w.ID)<<24 | idx, Kind: s.Kind, Orig: e.Orig, Reply: e.Reply,
 			Created: e.Created, LastSeen: e.LastSeen, Bytes: s.Bytes, Now: w.now,
 			HalfOpen: s.flags&sfHalfOpen != 0,
+		}
+		if s.Kind == InspectFTPData {
+			si.Parent = s.app
 		}
 		switch {
 		case s.flags&sfTCP != 0:
@@ -184,13 +189,18 @@ func (w *Worker) timerClass(s *Session) uint8 {
 
 // releaseInspection ends the application-layer inspection of session s,
 // whose connection closed (forwardSession) or which ends (finalize): its
-// SMTP state, the one inspector's so far (another's would be released
-// here too). The session itself stays as it is.
+// inspector's state (SMTP, FTP, HTTP; an ftp-data session's app field names its
+// control session and is kept). The session itself stays as it is.
 func (w *Worker) releaseInspection(s *Session) {
-	if s.smtp != 0 {
-		w.releaseSMTP(s)
+	if s.app == 0 {
+		return
 	}
-	if s.http != 0 {
+	switch s.Kind {
+	case InspectSMTP, InspectESMTP:
+		w.releaseSMTP(s)
+	case InspectFTP:
+		w.releaseFTP(s)
+	case InspectHTTP:
 		w.releaseHTTP(s)
 	}
 }

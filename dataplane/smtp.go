@@ -139,9 +139,9 @@ func (p *smtpPool) free(h uint32) {
 	p.inUse--
 }
 
-// releaseSMTP ends the SMTP inspection of session s (s.smtp != 0): every
+// releaseSMTP ends the SMTP inspection of session s (s.app != 0): every
 // frame its guard holds is let go (hold.go) and its state goes back to the
-// pool; s.smtp is 0 afterwards. It runs (releaseInspection) once the
+// pool; s.app is 0 afterwards. It runs (releaseInspection) once the
 // connection is closed for inspection (tcpstate.Conn.Closed: both FINs
 // acknowledged, or an RST accepted), or when the session ends before.
 // After it, TCP tracking alone judges the session's segments: in TIME_WAIT
@@ -152,7 +152,7 @@ func (p *smtpPool) free(h uint32) {
 // server has not acknowledged): the server acknowledged every byte before
 // the client's FIN, and its TCP discards them.
 func (w *Worker) releaseSMTP(s *Session) {
-	g := &w.smtp.get(s.smtp).guard
+	g := &w.smtp.get(s.app).guard
 	for {
 		off, ok := g.Release()
 		if !ok {
@@ -160,13 +160,16 @@ func (w *Worker) releaseSMTP(s *Session) {
 		}
 		w.letGo(off)
 	}
-	w.smtp.free(s.smtp)
-	s.smtp = 0
+	w.smtp.free(s.app)
+	s.app = 0
 }
 
 // inspected reports whether sessions of kind k are inspected at the
-// application layer (an smtpState while the connection is open).
-func (k ProtoKind) inspected() bool { return k == InspectSMTP || k == InspectESMTP }
+// application layer (an inspector's state while the connection is open).
+func (k ProtoKind) inspected() bool { return k.smtp() || k == InspectFTP }
+
+// smtp reports whether sessions of kind k have an smtpState.
+func (k ProtoKind) smtp() bool { return k == InspectSMTP || k == InspectESMTP }
 
 // smtpLimit is how many SMTP states the worker may have in use: its share
 // of Ruleset.InspectedSessions, or 0 for no limit but the table's.
@@ -214,7 +217,7 @@ func (w *Worker) inspectSMTP(d *Desc, s *Session, st *smtpState, idx uint32, dir
 			// A new SYN with a later ISN before any data (tcpstate
 			// accepts it while the handshake is open): the stream
 			// starts after it.
-			st.guard.Init(seq+1, w.smtp.buf(s.smtp))
+			st.guard.Init(seq+1, w.smtp.buf(s.app))
 		}
 		return DropNone, false
 	}
@@ -470,7 +473,7 @@ func (w *Worker) smtpAlert(s *Session, idx uint32, kind EventKind, alerts uint32
 // it was forwarded), a new RST goes to the client at the sequence number
 // it acknowledged (the segment's ACK field), and the session is deleted.
 func (w *Worker) resetSession(d *Desc, frame []byte, p *pkt, s *Session, idx uint32, _ uint8) {
-	st := w.smtp.get(s.smtp)
+	st := w.smtp.get(s.app)
 	t := packet.TCP(p.l4)
 	e := w.table.Entry(idx)
 	w.Stats.SMTPAlerts[smtpfsm.AlertMaxData]++

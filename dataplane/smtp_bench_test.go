@@ -40,6 +40,8 @@ type smtpBench struct {
 	frames int      // frames per iteration
 	bits   float64  // bits of client frames per iteration
 
+	ackShift uint32 // the client acknowledges the server's bytes this far ahead (an FTP rewrite grew them)
+
 	timeStep bool          // measure stepTime (two clock reads per iteration)
 	stepTime time.Duration // time spent in Worker.Step, for the caller to reset
 }
@@ -74,7 +76,7 @@ func (b *smtpBench) iteration() int {
 	for _, f := range b.data {
 		t := benchTCP(f)
 		t.SetSeqWithChecksum(b.cseq)
-		t.SetAckWithChecksum(b.sseq)
+		t.SetAckWithChecksum(b.sseq + b.ackShift)
 		b.cseq += uint32(len(t.Payload()))
 		h.q[portOut].Inject(f)
 	}

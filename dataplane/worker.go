@@ -83,6 +83,7 @@ type Dataplane struct {
 	// DebugSMTP turns on `debug ip inspect smtp` tracing.
 	DebugSMTP atomic.Bool
 	frameSize int
+	pins      *pinholeTable           // FTP data connections announced (pinhole.go)
 	capture   atomic.Pointer[Capture] // cbacctl capture (capture.go)
 }
 
@@ -111,7 +112,9 @@ type Worker struct {
 	table        *flowtable.Table
 	sess         []Session
 	smtp         smtpPool
-	http         appinspect.Pool[appinspect.HTTP] // http.go
+	ftp          appinspect.Pool[ftpState]        // FTP control sessions' inspection (ftp.go)
+	http         appinspect.Pool[appinspect.HTTP] // HTTP sessions' Java blocking (http.go)
+	ftpBuf       []byte                           // scratch for rewritten FTP segments
 	tracing      bool                             // debug ip inspect smtp: trace into w.trace
 	reassembling bool                             // process runs on a reassembled datagram's first fragment
 	adm          *inspect.Admission
@@ -163,6 +166,12 @@ type Stats struct {
 	// SMTPAlerts counts SMTP violations by kind (whether or not the
 	// session's rule logs alerts).
 	SMTPAlerts [smtpfsm.NumAlerts]uint64
+	// FTPAlerts counts FTP check failures by ftpfsm.AlertKind.
+	FTPAlerts [8]uint64
+	// PinholesOpened counts the data connections FTP sessions announced,
+	// PinholesUsed those that came, PinholesFull announcements that found
+	// the pinhole table full (the data connection is then refused).
+	PinholesOpened, PinholesUsed, PinholesFull uint64
 	// RunNs is the time from the worker's first batch to its last; BusyNs
 	// the part of it that followed batches that received frames: the
 	// worker was processing, not waiting. Both come from the batch clock
@@ -195,7 +204,7 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 			return nil, fmt.Errorf("%w: cookie secret: %v", ErrOptions, err)
 		}
 	}
-	dp := &Dataplane{Neigh: NewNeighbors(4096), shared: &inspect.Shared{}, frameSize: o.FrameSize}
+	dp := &Dataplane{Neigh: NewNeighbors(4096), shared: &inspect.Shared{}, frameSize: o.FrameSize, pins: new(pinholeTable)}
 	dp.ruleset.Store(rs)
 	for _, n := range rs.StaticARP {
 		dp.Neigh.Learn(n.Port, n.Addr, n.MAC, true)
@@ -254,6 +263,8 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 			}
 		}
 		w.smtp.init(w, w.table.Capacity(), rs.StreamBuffer, o.BatchSize*(ports+o.Workers-1))
+		w.ftp.Init(w.table.Capacity(), o.BatchSize*(ports+o.Workers-1))
+		w.ftpBuf = make([]byte, appinspect.ScratchLen(o.FrameSize))
 		w.http.Init(w.table.Capacity(), o.BatchSize*(ports+o.Workers-1))
 		w.holds.init(nframes, o.FrameSize, per/4)
 		for p := range o.Queues[i] {
@@ -516,6 +527,7 @@ func (w *Worker) Step(now int64) int {
 	w.serviceARP()
 	w.expire()
 	w.smtp.stock(w)
+	w.ftp.Stock()
 	w.http.Stock()
 	w.expireFragments()
 	w.tick()
