@@ -51,6 +51,7 @@ type XDP struct {
 	socks   [][]*xsk.Socket // [worker][port]
 	cpus    []int
 	spin    int64 // ns a worker keeps polling after its last frame; 0: adaptive
+	ring    uint32
 	closeMu sync.Mutex
 	closed  bool
 }
@@ -128,6 +129,7 @@ func OpenXDP(rs *Ruleset, o XDPOptions) (x *XDP, err error) {
 		return x, err
 	}
 	ring := uint32(o.RingSize)
+	x.ring = ring
 	queues := make([][]Queue, workers)
 	x.socks = make([][]*xsk.Socket, workers)
 	for w := 0; w < workers; w++ {
@@ -182,12 +184,14 @@ func (x *XDP) Run(ctx context.Context) {
 				unix.SchedSetaffinity(0, &set) // best effort: pinning is an optimisation
 			}
 			pfds := make([]unix.PollFd, len(socks))
+			shed := make([]shedControl, len(socks))
 			var lastWork int64
 			var auto spinPolicy
 			for ctx.Err() == nil {
 				now := int64(time.Since(start))
 				n := w.Step(now)
 				auto.observe(now, n)
+				x.shed(w.ID, socks, shed, now)
 				if n > 0 {
 					lastWork = now
 					continue
@@ -212,6 +216,42 @@ func (x *XDP) Run(ctx context.Context) {
 		}(cpu, w, x.socks[i])
 	}
 	wg.Wait()
+}
+
+// shed runs worker id's SYN shedding controllers (shed.go), one per
+// device, while [tcp_intercept] is configured; a share that changes is
+// written to the device's XDP program.
+func (x *XDP) shed(id int, socks []*xsk.Socket, ctl []shedControl, now int64) {
+	on := x.DP.Ruleset().Intercept != nil
+	for p, s := range socks {
+		if !on {
+			if ctl[p].off() {
+				x.progs[p].SetShed(id, 0)
+			}
+			continue
+		}
+		if share, changed := ctl[p].observe(now, s.RxBacklog(), x.ring); changed {
+			x.progs[p].SetShed(id, share) // a failed update keeps the old share
+		}
+	}
+}
+
+// Shed is one RX queue's SYN shedding: the share now and the SYNs dropped.
+type Shed struct {
+	Share float64 // 0..1
+	SYNs  uint64
+}
+
+// ShedStats returns the SYN shedding per (worker, port).
+func (x *XDP) ShedStats() [][]Shed {
+	out := make([][]Shed, len(x.socks))
+	for w := range x.socks {
+		for p := range x.socks[w] {
+			th, n, _ := x.progs[p].Shed(w)
+			out[w] = append(out[w], Shed{Share: float64(th) / (1 << 32), SYNs: n})
+		}
+	}
+	return out
 }
 
 // SocketStats returns the kernel's XDP statistics per (worker, port).

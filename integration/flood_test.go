@@ -27,7 +27,7 @@ const (
 	bulkBytes     = 100 << 20         // each way through the splice
 	bulkLimit     = 240 * time.Second // both directions together
 	floodSessions = 200               // smtp-source -m
-	floodParallel = 4                 // smtp-source -s
+	floodParallel = floodSessions     // smtp-source -s: every session at once
 	sourceWait    = 60 * time.Second  // smtp-source during the flood
 	// floodLimit bounds trafgen: it outlasts smtp-source, which the
 	// test stops at sourceWait.
@@ -327,12 +327,16 @@ func TestInterceptSYNFlood(t *testing.T) {
 		sent, floodTook.Round(time.Millisecond), float64(sent)/floodTook.Seconds(), cookies, float64(cookies)/floodTook.Seconds())
 	t.Logf("smtp-source: %d of %d sessions delivered during the flood (%v)", got, floodSessions, srcTook.Round(time.Millisecond))
 	t.Logf("show tcp intercept statistics:\n%s", icStats)
+	shed := synsShed(statsAfter)
+	t.Logf("SYNs shed in XDP: %d", shed)
 	if srcErr != nil {
 		// smtp-source has no reply timeout: a session whose cookie ACK
-		// was lost under the flood is ESTABLISHED at the client behind
-		// cbacd's zero window and waits for a greeting that never comes
-		// (the server speaks first, so the client never probes). It
-		// counts as not delivered; the share decides.
+		// was lost is ESTABLISHED at the client behind cbacd's zero
+		// window and waits for a greeting that never comes (the server
+		// speaks first, so the client never probes). Shedding SYNs in
+		// XDP keeps room on the RX ring for those ACKs; a session still
+		// hung counts as not delivered. All sessions run at once
+		// (floodParallel), so a hung one costs itself, not a slot.
 		t.Logf("smtp-source did not finish within %v (%v): %d session(s) hung\n%s",
 			sourceWait, srcErr, floodSessions-got, tail(string(out), 10))
 	}
@@ -340,13 +344,18 @@ func TestInterceptSYNFlood(t *testing.T) {
 		t.Errorf("trafgen stopped before smtp-source finished: the sessions did not all run under the flood:\n%s", genOut.String())
 	}
 	// Without intercept none completes (CBAC's thresholds delete each
-	// legitimate half-open session before its SYN/ACK returns). The
-	// product's target is 99%; on this 2-core bed the flood's kernel
-	// work starves cbacd's worker (generic XDP on veth) and runs have
-	// ranged from 80% to 100%, so the test holds the floor at half and
-	// the share is reported (cbacbench's synflood scenario measures it).
-	if got*100 < floodSessions*50 {
-		t.Errorf("%d of %d legitimate SMTP sessions delivered during the flood; want >= 50%% (target 99%%)", got, floodSessions)
+	// legitimate half-open session before its SYN/ACK returns). Without
+	// shedding, runs here delivered 80-98% (and CI once 13% with four
+	// sessions at a time): lost cookie ACKs hung the rest. The product's
+	// target is 99%, which cbacbench's synflood scenario measures; the
+	// test holds 90% on a machine shared with the flood.
+	if got*100 < floodSessions*90 {
+		t.Errorf("%d of %d legitimate SMTP sessions delivered during the flood; want >= 90%% (target 99%%)", got, floodSessions)
+	}
+	// The worker could not answer the flood at its rate: the XDP program
+	// shed SYNs.
+	if shed == 0 {
+		t.Errorf("no SYN shed in XDP under a flood of %d SYNs", sent)
 	}
 	// The flood reached cbacd and was answered statelessly: far more
 	// cookies than legitimate sessions.

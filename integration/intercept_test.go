@@ -70,6 +70,16 @@ func TestInterceptSMTP(t *testing.T) {
 }
 
 // cookiesSent reads the cookie SYN/ACK count of show ip inspect statistics.
+// synsShed sums the SYNs shed in XDP from show ip inspect statistics.
+func synsShed(text string) uint64 {
+	var n uint64
+	for _, m := range regexp.MustCompile(`(\d+) SYNs shed, shedding`).FindAllStringSubmatch(text, -1) {
+		k, _ := strconv.ParseUint(m[1], 10, 64)
+		n += k
+	}
+	return n
+}
+
 func cookiesSent(text string) uint64 {
 	m := regexp.MustCompile(`TCP intercept: Cookies: (\d+) SYN/ACKs sent`).FindStringSubmatch(text)
 	if m == nil {

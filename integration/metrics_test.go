@@ -95,6 +95,9 @@ func TestMetricsAndNotify(t *testing.T) {
 	t.Logf("scrape: %d families, %d bytes; inbound ACL deny %d; in0 rx %v packets",
 		len(fams), len(text), deny, metricValue(t, fams, "cbac_interface_receive_packets_total", "device", lab.InsideDevice))
 	metricValue(t, fams, "cbac_xdp_socket_rx_dropped_total", "worker", "0", "device", lab.OutsideDevice)
+	if v := metricValue(t, fams, "cbac_xdp_syn_shed_total", "worker", "0", "device", lab.OutsideDevice); v != 0 {
+		t.Errorf("SYNs shed %v without tcp intercept and without load, want 0", v)
+	}
 	metricValue(t, fams, "cbac_pool_free", "pool", "umem_frames", "worker", "0")
 	if v := metricValue(t, fams, "cbac_config_generation"); v != 1 {
 		t.Errorf("config generation %v at start, want 1", v)

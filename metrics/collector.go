@@ -29,6 +29,9 @@ type Source struct {
 	// Sockets returns the kernel's XDP statistics per [worker][port]; nil
 	// without AF_XDP sockets (tests, replay).
 	Sockets func() [][]unix.XDPStatistics
+	// Shed returns the XDP program's SYN shedding per [worker][port]; nil
+	// without XDP programs.
+	Shed func() [][]dataplane.Shed
 }
 
 // Collector is a prometheus.Collector over a running dataplane.
@@ -44,6 +47,7 @@ type Collector struct {
 	poolFree, poolInUse, framesHeld                                               *prometheus.Desc
 	reloads, generation, workers, buildInfo                                       *prometheus.Desc
 	xskRxDropped, xskRxInvalid, xskTxInvalid, xskRxFull, xskFillEmpty, xskTxEmpty *prometheus.Desc
+	synShed, synShedShare                                                         *prometheus.Desc
 }
 
 // NewCollector returns a Collector reading src.
@@ -96,6 +100,9 @@ func NewCollector(src Source) *Collector {
 		xskRxFull:    d("xdp_socket_rx_ring_full_total", "Kernel XDP socket counter rx_ring_full: frames dropped because the RX ring was full.", "worker", "device"),
 		xskFillEmpty: d("xdp_socket_fill_ring_empty_total", "Kernel XDP socket counter rx_fill_ring_empty_descs: times the fill ring was empty.", "worker", "device"),
 		xskTxEmpty:   d("xdp_socket_tx_ring_empty_total", "Kernel XDP socket counter tx_ring_empty_descs: times the TX ring was empty.", "worker", "device"),
+
+		synShed:      d("xdp_syn_shed_total", "Pure SYNs dropped by the XDP program under overload (tcp intercept configured) before reaching the RX ring.", "worker", "device"),
+		synShedShare: d("xdp_syn_shed_share", "Share (0-1) of pure SYNs the XDP program drops now.", "worker", "device"),
 	}
 }
 
@@ -109,6 +116,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.busy, c.run, c.busyRatio, c.poolFree, c.poolInUse, c.framesHeld,
 		c.reloads, c.generation, c.workers, c.buildInfo,
 		c.xskRxDropped, c.xskRxInvalid, c.xskTxInvalid, c.xskRxFull, c.xskFillEmpty, c.xskTxEmpty,
+		c.synShed, c.synShedShare,
 	} {
 		ch <- d
 	}
@@ -261,6 +269,19 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				counter(c.xskRxFull, st.Rx_ring_full, id, dev)
 				counter(c.xskFillEmpty, st.Rx_fill_ring_empty_descs, id, dev)
 				counter(c.xskTxEmpty, st.Tx_ring_empty_descs, id, dev)
+			}
+		}
+	}
+	if c.src.Shed != nil {
+		for w, ports := range c.src.Shed() {
+			id := strconv.Itoa(w)
+			for p, sh := range ports {
+				if p >= len(rs.Ifaces) {
+					break
+				}
+				dev := rs.Ifaces[p].Device
+				counter(c.synShed, sh.SYNs, id, dev)
+				gauge(c.synShedShare, sh.Share, id, dev)
 			}
 		}
 	}

@@ -97,12 +97,21 @@ func runMain(args []string) error {
 					st.Rx_ring_full, st.Rx_fill_ring_empty_descs, st.Tx_ring_empty_descs)
 			}
 		}
+		if x.DP.Ruleset().Intercept == nil {
+			return
+		}
+		fmt.Fprintln(w, "SYN shedding in XDP under overload (tcp intercept):")
+		for wk, ports := range x.ShedStats() {
+			for p, sh := range ports {
+				fmt.Fprintf(w, "  worker %d %-8s %d SYNs shed, shedding %.1f%% now\n", wk, rs.Ifaces[p].Device, sh.SYNs, 100*sh.Share)
+			}
+		}
 	}
 	srv.Load = func() (*config.Config, error) { return config.Load(*cfgPath) }
 	srv.MACs = deviceMAC
 	srv.Notify = func(reload func() error) error { return notifyReload(reload, log)() }
 	if c.Metrics.Listen != "" { // [metrics] listen: read at start only
-		ms, err := metrics.Listen(c.Metrics.Listen, metrics.Source{DP: x.DP, Server: srv, Sockets: x.SocketStats}, log)
+		ms, err := metrics.Listen(c.Metrics.Listen, metrics.Source{DP: x.DP, Server: srv, Sockets: x.SocketStats, Shed: x.ShedStats}, log)
 		if err != nil {
 			return err
 		}

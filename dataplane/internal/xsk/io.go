@@ -6,6 +6,7 @@ package xsk
 // ring's need_wakeup bit asks for it.
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -132,4 +133,10 @@ func ppoll(pfds []unix.PollFd, timeoutMs int) error {
 		return errno
 	}
 	return nil
+}
+
+// RxBacklog returns how many received descriptors wait on the RX ring: one
+// acquire load of the kernel's producer index.
+func (s *Socket) RxBacklog() uint32 {
+	return atomic.LoadUint32(s.rx.producer) - s.rx.cachedCons
 }

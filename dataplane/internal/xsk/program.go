@@ -1,9 +1,11 @@
 package xsk
 
-// The XDP program: github.com/asavie/xdp's translation of libbpf's default
-// AF_XDP program (qidconf_map says which queues have a socket, xsks_map
-// redirects them), loaded with xdp.NewProgram and filled with
-// Program.Register/Unregister; asavie closes the program and maps.
+// The XDP program: libbpf's default AF_XDP redirect (qidconf_map says which
+// queues have a socket, xsks_map redirects them), as github.com/asavie/xdp
+// translates it, with one step in front of it: overload shedding of new
+// TCP connection requests (shed.go). The program is built here with
+// cilium/ebpf's assembler and handed to asavie's xdp.Program, whose
+// Register/Unregister/Close fill and free the maps.
 //
 // Attaching and detaching are done here through netlink rather than with
 // asavie's Program.Attach/Detach, because those silently replace a program
@@ -36,9 +38,9 @@ var (
 	ErrProgramAttached = errors.New("device already has an XDP program")
 )
 
-// ProgramName is the BPF program name asavie/xdp gives its redirect program;
-// DetachStale recognises leftovers by it (and by the bytecode tag).
-const ProgramName = "xsk_ebpf"
+// ProgramName is the BPF program name of cbacd's XDP program; DetachStale
+// recognises leftovers by it (and by the bytecode tag).
+const ProgramName = "cbac_xsk"
 
 // AttachMode selects where the kernel runs the program.
 type AttachMode int
@@ -85,6 +87,7 @@ type AttachOptions struct {
 // which keeps that namespace alive until Close.
 type Program struct {
 	prog    *xdp.Program
+	shed    *shedMaps
 	ifindex int
 	ifname  string
 	id      uint32
@@ -123,12 +126,12 @@ func Attach(ifindex int, queues int, opts AttachOptions) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("xdp attach %s: %w", name, err)
 	}
-	prog, err := xdp.NewProgram(queues)
+	prog, shed, err := newProgram(queues)
 	if err != nil {
 		unix.Close(nsFD)
 		return nil, fmt.Errorf("xdp attach %s: load program: %w", name, classifyLoadError(err))
 	}
-	p := &Program{prog: prog, ifindex: ifindex, ifname: name, nsFD: nsFD}
+	p := &Program{prog: prog, shed: shed, ifindex: ifindex, ifname: name, nsFD: nsFD}
 	if id, err := prog.Program.ID(); err == nil {
 		p.id = uint32(id)
 	}
@@ -221,6 +224,10 @@ func (p *Program) closeFDs() error {
 		err = p.prog.Close()
 		p.prog = nil
 	}
+	if p.shed != nil {
+		err = errors.Join(err, p.shed.Close())
+		p.shed = nil
+	}
 	if p.nsFD >= 0 {
 		unix.Close(p.nsFD)
 		p.nsFD = -1
@@ -233,14 +240,14 @@ func (p *Program) closeFDs() error {
 // detaching (SIGKILL). Such a program keeps redirecting to sockets that no
 // longer exist, and the kernel drops every frame of those queues.
 //
-// A program is recognised as ours by its BPF name (ProgramName, set by
-// asavie/xdp) together with its bytecode tag, which must equal the tag of
+// A program is recognised as ours by its BPF name (ProgramName) together
+// with its bytecode tag, which must equal the tag of
 // the program this package loads (the kernel's tag zeroes map fds, so it is
 // the same for every load). No marker file is kept under /run: interface
 // indexes are per network namespace and a marker could outlive or miss the
-// program, while the name and tag travel with the program itself. The
-// consequence: a program of another asavie/xdp user on the same device also
-// counts as ours; cbacd must own the devices it is configured for.
+// program, while the name and tag travel with the program itself. A
+// program of another cbacd build with the same bytecode also counts as
+// ours; cbacd must own the devices it is configured for.
 // Programs this process has attached and not closed are never removed.
 //
 // It returns whether a program was removed; a foreign program is left in
@@ -333,7 +340,7 @@ func detachLink(ifindex int) error {
 	return nil
 }
 
-// redirectTag caches the bytecode tag of asavie's program.
+// redirectTag caches the bytecode tag of the program newProgram loads.
 var redirectTag struct {
 	sync.Mutex
 	tag string
@@ -345,11 +352,12 @@ func ourTag() (string, error) {
 	if redirectTag.tag != "" {
 		return redirectTag.tag, nil
 	}
-	p, err := xdp.NewProgram(1)
+	p, shed, err := newProgram(1)
 	if err != nil {
 		return "", classifyLoadError(err)
 	}
 	defer p.Close()
+	defer shed.Close()
 	info, err := p.Program.Info()
 	if err != nil {
 		return "", err
@@ -392,7 +400,7 @@ func describeProgram(id uint32) string {
 	return fmt.Sprintf("program id %d %q", id, info.Name)
 }
 
-// classifyLoadError maps asavie's NewProgram errors (which wrap with %v,
+// classifyLoadError maps program and map load errors (some wrapped with %v,
 // dropping the errno) to the package's sentinels.
 func classifyLoadError(err error) error {
 	msg := err.Error()
