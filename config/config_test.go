@@ -237,6 +237,12 @@ Interface Configuration
 	if b.String() != want {
 		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
 	}
+	// show ip inspect config: the same without the interfaces.
+	var cb bytes.Buffer
+	c.ShowInspectConfig(&cb)
+	if w := want[:strings.Index(want, "Interface Configuration\n")]; cb.String() != w {
+		t.Fatalf("show ip inspect config: got\n%s\nwant\n%s", cb.String(), w)
+	}
 }
 
 func TestDefaultsAndExtensions(t *testing.T) {

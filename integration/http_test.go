@@ -100,9 +100,11 @@ func TestHTTPJavaBlocking(t *testing.T) {
 		if strings.Contains(p.out.String(), "HTTP_JAVA_BLOCK") {
 			t.Errorf("cbacd blocked an applet of a permitted server:\n%s", p.out.String())
 		}
-		show := ctl(t, sock, "show", "ip", "inspect", "all")
-		if want := "    http java-list 10 alert is on audit-trail is off timeout 3600\n"; !strings.Contains(show, want) {
-			t.Errorf("show ip inspect all lacks %q:\n%s", want, show)
+		for _, cmd := range []string{"all", "config"} {
+			show := ctl(t, sock, "show", "ip", "inspect", cmd)
+			if want := "    http java-list 10 alert is on audit-trail is off timeout 3600\n"; !strings.Contains(show, want) {
+				t.Errorf("show ip inspect %s lacks %q:\n%s", cmd, want, show)
+			}
 		}
 		p.stop(t, syscall.SIGTERM)
 	})
