@@ -59,6 +59,9 @@ func StatsTotal(dp *dataplane.Dataplane) dataplane.Stats {
 			t.HandedOver += s.HandedOver
 			t.EventsDropped += s.EventsDropped
 			t.SMTPRewritten += s.SMTPRewritten
+			t.HTTPInspected += s.HTTPInspected
+			t.HTTPTrusted += s.HTTPTrusted
+			t.HTTPArchives += s.HTTPArchives
 			t.Forwarded += s.Forwarded
 			for k := range s.SMTPAlerts {
 				t.SMTPAlerts[k] += s.SMTPAlerts[k]
@@ -225,6 +228,8 @@ func ShowStatistics(w io.Writer, dp *dataplane.Dataplane, st *dataplane.Stats) {
 	}
 	fmt.Fprintf(w, "SMTP inspection: %d sessions inspected (open connections) of %s; %d states allocated; %d refused at the limit\n",
 		inspected, limit, allocated, st.Drops[dataplane.DropSMTPPoolFull])
+	fmt.Fprintf(w, "HTTP Java blocking: %d sessions inspected, %d of java-list servers not inspected; %d applets blocked; %d archived applets passed (not inspectable)\n",
+		st.HTTPInspected, st.HTTPTrusted, st.Drops[dataplane.DropHTTPJavaBlock], st.HTTPArchives)
 	fmt.Fprint(w, "Half-open sessions reset on both ends:")
 	for c := dataplane.ResetCause(0); c < dataplane.NumResetCauses; c++ {
 		sep := ","

@@ -53,6 +53,7 @@ func (w *Worker) javaTrusted(pol *ProtoPolicy, server, client uint32, sport, cpo
 // It reports false when no state is free.
 func (w *Worker) startHTTP(s *Session, pol *ProtoPolicy, server, client uint32, sport, cport uint16, isn uint32) bool {
 	if w.javaTrusted(pol, server, client, sport, cport) {
+		w.Stats.HTTPTrusted++
 		return true
 	}
 	h, ok := w.http.Alloc()
@@ -61,11 +62,13 @@ func (w *Worker) startHTTP(s *Session, pol *ProtoPolicy, server, client uint32, 
 	}
 	w.http.Get(h).Init(isn)
 	s.app = h
+	w.Stats.HTTPInspected++
 	return true
 }
 
 // releaseHTTP ends the HTTP inspection of session s (s.app != 0).
 func (w *Worker) releaseHTTP(s *Session) {
+	w.Stats.HTTPArchives += uint64(w.http.Get(s.app).Archives)
 	w.http.Free(s.app)
 	s.app = 0
 }

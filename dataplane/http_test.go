@@ -122,7 +122,7 @@ func TestHTTPPagePasses(t *testing.T) {
 		t.Run(cfg.name, func(t *testing.T) {
 			r := newRun(t, cfg.toml(t))
 			c := httpOpen(r, 40002, httpOther)
-			page := "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 12\r\n\r\n<html></html"
+			page := "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 13\r\n\r\n<html></html"
 			c.fromB(packet.ACK|packet.PSH, []byte(page))
 			c.fromB(packet.ACK|packet.PSH, []byte(">"))
 			// An archived applet passes: IOS cannot see inside archives.
@@ -133,6 +133,10 @@ func TestHTTPPagePasses(t *testing.T) {
 			c.fromA(packet.ACK, nil)
 			if log := r.takeLog(); len(log) != 0 {
 				t.Errorf("log: %q", log)
+			}
+			// The close released the state, counting the archive.
+			if st := &r.w.Stats; st.HTTPInspected != 1 || st.HTTPArchives != 1 || st.HTTPTrusted != 0 {
+				t.Errorf("inspected %d, archives %d, trusted %d; want 1, 1, 0", st.HTTPInspected, st.HTTPArchives, st.HTTPTrusted)
 			}
 		})
 	}
@@ -158,6 +162,13 @@ func TestHTTPJavaListTrustsServer(t *testing.T) {
 	// Content-Type alone blocks, at the end of the header.
 	c3 := httpOpen(r, 40005, httpOther)
 	expectBlock(t, r, c3, []byte("HTTP/1.1 200 OK\r\nContent-Type: application/x-java-applet\r\nContent-Length: 4\r\n\r\n"), httpOther)
+	if st := &r.w.Stats; st.HTTPTrusted != 1 || st.HTTPInspected != 2 || st.Drops[dataplane.DropHTTPJavaBlock] != 2 {
+		t.Errorf("trusted %d, inspected %d, blocked %d; want 1, 2, 2", st.HTTPTrusted, st.HTTPInspected, st.Drops[dataplane.DropHTTPJavaBlock])
+	}
+	// The java-list's entry counted the match (show access-lists).
+	if got := r.w.Stats.ACLHits[0][0]; got != 1 {
+		t.Errorf("java-list 10 permit matched %d times, want 1", got)
+	}
 }
 
 func TestHTTPAudit(t *testing.T) {

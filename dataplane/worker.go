@@ -172,6 +172,10 @@ type Stats struct {
 	// PinholesUsed those that came, PinholesFull announcements that found
 	// the pinhole table full (the data connection is then refused).
 	PinholesOpened, PinholesUsed, PinholesFull uint64
+	// HTTP (http.go): sessions inspected for Java applets, sessions whose
+	// server the java-list trusts (not inspected), and archived applets
+	// (.jar, .zip) that inspected sessions passed, unable to look inside.
+	HTTPInspected, HTTPTrusted, HTTPArchives uint64
 	// RunNs is the time from the worker's first batch to its last; BusyNs
 	// the part of it that followed batches that received frames: the
 	// worker was processing, not waiting. Both come from the batch clock

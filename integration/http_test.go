@@ -70,6 +70,10 @@ func TestHTTPJavaBlocking(t *testing.T) {
 			t.Errorf("%d HTTP_JAVA_BLOCK lines, want 1", n)
 		}
 		passes("/", lab.WebPage) // the block ended one session only
+		stats := ctl(t, sock, "show", "ip", "inspect", "statistics")
+		if want := "HTTP Java blocking: 4 sessions inspected, 0 of java-list servers not inspected; 1 applets blocked; 1 archived applets passed"; !strings.Contains(stats, want) {
+			t.Errorf("statistics lack %q:\n%s", want, stats)
+		}
 		p.stop(t, syscall.SIGTERM)
 	})
 
