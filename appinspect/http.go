@@ -42,6 +42,14 @@ func (h *HTTP) Init(isn uint32) {
 	h.known[0], h.next[0] = true, isn+1
 }
 
+// ServerSYN sets the server's initial sequence number when its SYN/ACK
+// does not pass through Segment (TCP intercept joins the halves itself).
+func (h *HTTP) ServerSYN(isn uint32) {
+	if !h.known[1] {
+		h.known[1], h.next[1] = true, isn+1
+	}
+}
+
 // Applet returns why the last Reset refused a response (CauseNone if
 // none did).
 func (h *HTTP) Applet() httpfsm.Cause { return h.cause }

@@ -222,3 +222,42 @@ func BenchmarkForwardHTTP(b *testing.B) {
 		})
 	}
 }
+
+// An HTTP session through TCP intercept (the inside web server
+// 10.10.10.2, 172.22.1.110:80 from outside, protected by list 120): the
+// inspector learns the server's stream start from the join, reads the
+// response in the client's sequence space, and the applet's resets go
+// out at each end's own numbers.
+func TestHTTPThroughIntercept(t *testing.T) {
+	s := string(smtpSeed(t, "http = {}"))
+	s = replaceOnce(t, s, "  \"permit tcp any host 172.22.1.110 eq smtp\",\n]",
+		"  \"permit tcp any host 172.22.1.110 eq smtp\",\n  \"permit tcp any host 172.22.1.110 eq www\",\n]\n120 = [\"permit tcp any host 172.22.1.110 eq www\"]")
+	h := newHarness(t, compile(t, []byte(s+"\n[tcp_intercept]\nlist = \"120\"\n")))
+	c := newIC(t, h, 40600, true)
+	c.dport = 80
+	c.open()
+	off := c.sISN - c.cookie
+	cseq, sseq := c.cISN+1, c.sISN+1
+	req := []byte("GET /Applet.class HTTP/1.1\r\nHost: 172.22.1.110\r\n\r\n")
+	srv, _ := c.exchange(portOut, c.fromClient(cseq, sseq-off, packet.ACK|packet.PSH, 1000, c.clientTS(), req))
+	one(t, "request", srv, 1)
+	cseq += uint32(len(req))
+	hdr, body := classResponse(classFile)
+	c.sTS++
+	_, cli := c.exchange(portIn, c.fromServer(sseq, cseq, packet.ACK|packet.PSH, 300, tsOpt(c.sTS, c.cTS), []byte(hdr)))
+	one(t, "response header", cli, 1)
+	expectSeg(t, "response header", cli[0], sseq-off, cseq, packet.ACK|packet.PSH)
+	sseq += uint32(len(hdr))
+	c.sTS++
+	srv, cli = c.exchange(portIn, c.fromServer(sseq, cseq, packet.ACK|packet.PSH, 300, tsOpt(c.sTS, c.cTS), []byte(body)))
+	one(t, "RST to the server", srv, 1)
+	one(t, "RST to the client", cli, 1)
+	expectSeg(t, "RST to the server", srv[0], cseq, sseq, packet.RST|packet.ACK)
+	expectSeg(t, "RST to the client", cli[0], sseq-off, cseq, packet.RST|packet.ACK)
+	if live, _ := h.w.SessionCount(); live != 0 {
+		t.Errorf("%d sessions after the applet", live)
+	}
+	if h.drops(dataplane.DropHTTPJavaBlock) != 1 {
+		t.Errorf("drops %v", nonZero(h.w.Stats.Drops[:]))
+	}
+}
