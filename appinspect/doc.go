@@ -2,10 +2,10 @@
 // per protocol that CBAC inspects beyond TCP (ftp.go, http.go; SMTP's
 // machines are in smtpfsm and its glue still in the dataplane), each a
 // value that reads the segments of one session and says what to do with
-// them. It does no
-// I/O: it sees payload bytes and sequence numbers, never frames, rings or
-// clocks; the dataplane (the caller) builds frames, holds them, sends
-// resets and opens the related connections an inspector asks for.
+// them. It does no I/O: it sees payload bytes and sequence numbers, never
+// frames, rings or clocks; the dataplane (the caller) builds frames, holds
+// them, sends resets and opens the related connections an inspector asks
+// for.
 //
 // # Contract
 //
