@@ -66,6 +66,12 @@ func StatsTotal(dp *dataplane.Dataplane) dataplane.Stats {
 			for k := range s.SMTPAlerts {
 				t.SMTPAlerts[k] += s.SMTPAlerts[k]
 			}
+			for k := range s.FTPAlerts {
+				t.FTPAlerts[k] += s.FTPAlerts[k]
+			}
+			t.PinholesOpened += s.PinholesOpened
+			t.PinholesUsed += s.PinholesUsed
+			t.PinholesFull += s.PinholesFull
 			t.RunNs += s.RunNs
 			t.BusyNs += s.BusyNs
 			for c := range s.HalfOpenResets {
@@ -203,7 +209,8 @@ func ShowStatistics(w io.Writer, dp *dataplane.Dataplane, st *dataplane.Stats) {
 	rs := dp.Ruleset()
 	live, half, held, parked := 0, 0, 0, 0
 	framesFree, frames := 0, 0
-	inspected, allocated := 0, 0
+	inspected, allocated, ftpInspected := 0, 0, 0
+	var now int64 // the workers' clock (their latest batch)
 	for i := range dp.Workers {
 		dp.Do(i, func(wk *dataplane.Worker) {
 			l, h := wk.SessionCount()
@@ -218,6 +225,8 @@ func ShowStatistics(w io.Writer, dp *dataplane.Dataplane, st *dataplane.Stats) {
 			n, a, _ := wk.InspectedSessions()
 			inspected += n
 			allocated += a
+			ftpInspected += wk.FTPSessions()
+			now = max(now, wk.Now())
 		})
 	}
 	fmt.Fprintf(w, "Sessions: %d in use of %d, %d half-open; %d created, %d deleted\n",
@@ -228,6 +237,9 @@ func ShowStatistics(w io.Writer, dp *dataplane.Dataplane, st *dataplane.Stats) {
 	}
 	fmt.Fprintf(w, "SMTP inspection: %d sessions inspected (open connections) of %s; %d states allocated; %d refused at the limit\n",
 		inspected, limit, allocated, st.Drops[dataplane.DropSMTPPoolFull])
+	open, expired := dp.OpenPinholes(now)
+	fmt.Fprintf(w, "FTP inspection: %d control sessions inspected; data connections announced %d, admitted %d, waiting %d (%d expired), not opened (table full) %d\n",
+		ftpInspected, st.PinholesOpened, st.PinholesUsed, open, expired, st.PinholesFull)
 	fmt.Fprintf(w, "HTTP Java blocking: %d sessions inspected, %d of java-list servers not inspected; %d applets blocked; %d archived applets passed (not inspectable)\n",
 		st.HTTPInspected, st.HTTPTrusted, st.Drops[dataplane.DropHTTPJavaBlock], st.HTTPArchives)
 	fmt.Fprint(w, "Half-open sessions reset on both ends:")

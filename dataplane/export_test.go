@@ -205,9 +205,9 @@ func (w *Worker) StateOf(k flowtable.Key) (st SessionState, ok bool) {
 	st.Session, st.Entry = *s, *w.table.Entry(idx)
 	if s.app != 0 && s.Kind.smtp() {
 		m := w.smtp.get(s.app)
-		st.SMTP = m.fsm
-		st.GuardNext, st.GuardBase, st.GuardHeld = m.guard.Next(), m.guard.Base(), m.guard.Held()
-		st.SrvNext, st.SrvKnown = m.srvNext, m.srvKnown
+		st.SMTP = m.FSM
+		st.GuardNext, st.GuardBase, st.GuardHeld = m.Guard.Next(), m.Guard.Base(), m.Guard.Held()
+		st.SrvNext, st.SrvKnown = m.SrvNext, m.SrvKnown
 	}
 	return st, true
 }

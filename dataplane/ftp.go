@@ -65,6 +65,14 @@ func (w *Worker) startFTP(s *Session, p *pkt, nsrc, ndst, isn uint32) bool {
 	return true
 }
 
+// FTPSessions reports how many FTP control sessions the worker inspects
+// (call it through Dataplane.Do).
+func (w *Worker) FTPSessions() int { return w.ftp.InUse() }
+
+// Now returns the worker's clock: the time of its latest batch (call it
+// through Dataplane.Do).
+func (w *Worker) Now() int64 { return w.now }
+
 // releaseFTP ends the FTP inspection of session s: its pinholes still open
 // are closed, its state goes back to the pool.
 func (w *Worker) releaseFTP(s *Session) {

@@ -394,7 +394,7 @@ func (w *Worker) interceptJoin(d *Desc, p *pkt, s *Session, idx uint32, st *spli
 	w.incompleteDone(idx)
 	if s.app != 0 && s.Kind.smtp() {
 		sm := w.smtp.get(s.app)
-		sm.srvNext, sm.srvKnown = o.Cookie+1, true
+		sm.ServerSYN(o.Cookie)
 	}
 	if s.app != 0 && s.Kind == InspectFTP {
 		w.ftp.Get(s.app).insp.ServerSYN(o.Cookie)
@@ -416,7 +416,7 @@ func (w *Worker) interceptJoin(d *Desc, p *pkt, s *Session, idx uint32, st *spli
 			// As every server segment of an inspected session: the
 			// client may send no more than the replay copy can keep.
 			ct := packet.TCP(nb[packet.EthernetHeaderLen+packet.IPv4MinHeaderLen:][:n])
-			clampWindow(ct, &w.smtp.get(s.app).guard, s.tcp.WindowScale(1))
+			w.smtp.get(s.app).ClampWindow(ct, s.tcp.WindowScale(1))
 		}
 		packet.Ethernet(nb).SetType(packet.EtherTypeIPv4)
 		ip := packet.IPv4(nb[packet.EthernetHeaderLen : packet.EthernetHeaderLen+packet.IPv4MinHeaderLen+n])

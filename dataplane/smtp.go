@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"cbac/appinspect"
 	"cbac/internal/lazymem"
 	"cbac/internal/scan"
 	"cbac/packet"
@@ -25,7 +26,7 @@ import (
 // line-start dots, a "." after CR or LF (internal/scan), which
 // fsm.ClientLineDot then steps
 // through; when a frame cannot be held, the copy comes first and finds
-// the dots on the way (keepLineDot), guard.Advance keeps it, and a segment
+// the dots on the way (appinspect.KeepLineDot), guard.Advance keeps it, and a segment
 // with bytes rewritten is copied again by Commit. The common case of
 // message data, in order with no line-start dot, is smtpData alone (the
 // scan, fsm.SkipData, the hold), which forwardSession tries before
@@ -35,24 +36,17 @@ import (
 //
 //	guard.Ack frees what the server acknowledged, guard.Unhold the frames
 //	it covered entirely
-//	fsm.Server parses new reply bytes once, in order
+//	fsm.Server parses new reply bytes once, in order (appinspect.SMTP.Reply)
 //	the advertised window is clamped to the guard's room, so a client
 //	that honours it never sends bytes the guard must drop
+//	(appinspect.SMTP.ClampWindow)
 
-// smtpState is the SMTP inspection state of one session: the command and
-// reply machines, the client stream's guard with its replay copy, and the
-// server stream's next expected sequence (docs/behaviour.md "Stream consistency"). It lives only while
-// the connection is open: releaseSMTP frees it when TCP tracking sees the
-// connection closed (both FINs acknowledged, or an RST), although the
-// session itself waits out finwait.
-type smtpState struct {
-	fsm         smtpfsm.Session
-	policy      smtpfsm.Policy
-	guard       tcpstream.Guard
-	srvNext     uint32 // sequence number of the next reply byte to parse
-	srvKnown    bool   // srvNext is set (the SYN/ACK was seen)
-	passthrough bool   // STARTTLS accepted: bytes are no longer parsed
-}
+// smtpState is the SMTP inspection state of one session
+// (appinspect.SMTP: machines, guard, the server stream's next byte). It
+// lives only while the connection is open: releaseSMTP frees it when TCP
+// tracking sees the connection closed (both FINs acknowledged, or an
+// RST), although the session itself waits out finwait.
+type smtpState = appinspect.SMTP
 
 // smtpChunk is how many states the pool adds at a time (a power of two).
 const smtpChunk = 256
@@ -120,9 +114,7 @@ func (p *smtpPool) alloc(pol *smtpfsm.Policy, isn uint32, limit int) (uint32, bo
 	p.freeList = p.freeList[:n-1]
 	p.inUse++
 	st := p.get(i + 1)
-	*st = smtpState{policy: *pol}
-	st.fsm.Reset()
-	st.guard.Init(isn, p.buf(i+1))
+	st.Init(pol, isn, p.buf(i+1))
 	return i + 1, true
 }
 
@@ -152,7 +144,7 @@ func (p *smtpPool) free(h uint32) {
 // server has not acknowledged): the server acknowledged every byte before
 // the client's FIN, and its TCP discards them.
 func (w *Worker) releaseSMTP(s *Session) {
-	g := &w.smtp.get(s.app).guard
+	g := &w.smtp.get(s.app).Guard
 	for {
 		off, ok := g.Release()
 		if !ok {
@@ -213,20 +205,20 @@ func (w *Worker) inspectSMTP(d *Desc, s *Session, st *smtpState, idx uint32, dir
 			// session creation).
 			return DropTCPInvalid, false
 		}
-		if st.guard.Next() == st.guard.Base() && st.guard.Next() != seq+1 {
+		if st.Guard.Next() == st.Guard.Base() && st.Guard.Next() != seq+1 {
 			// A new SYN with a later ISN before any data (tcpstate
 			// accepts it while the handshake is open): the stream
 			// starts after it.
-			st.guard.Init(seq+1, w.smtp.buf(s.app))
+			st.Guard.Init(seq+1, w.smtp.buf(s.app))
 		}
 		return DropNone, false
 	}
 	if len(p.payload) == 0 {
 		return DropNone, false
 	}
-	act, start, differs := st.guard.Segment(seq, p.payload)
+	act, start, differs := st.Guard.Segment(seq, p.payload)
 	if act == tcpstream.Drop {
-		if int32(seq-st.guard.Next()) > 0 {
+		if int32(seq-st.Guard.Next()) > 0 {
 			return DropStreamOutOfOrder, false
 		}
 		return DropStreamBufferFull, false
@@ -245,18 +237,18 @@ func (w *Worker) inspectSMTP(d *Desc, s *Session, st *smtpState, idx uint32, dir
 	if len(b) == 0 {
 		return DropNone, changed
 	}
-	if st.passthrough {
-		st.guard.Commit(b)
+	if st.Passthrough {
+		st.Guard.Commit(b)
 		return DropNone, changed
 	}
 	var res smtpfsm.Result
-	if st.fsm.Mode() != smtpfsm.ModeData {
-		res = st.fsm.Client(&st.policy, b, tr)
+	if st.FSM.Mode() != smtpfsm.ModeData {
+		res = st.FSM.Client(&st.Policy, b, tr)
 		if res.Reset {
 			w.smtpResult(s, idx, &res, tr)
 			return DropSMTPMaxData, changed
 		}
-		st.guard.Commit(b)
+		st.Guard.Commit(b)
 	} else if off, ok := w.holdable(d, s, b); ok {
 		// Message data kept by reference: the frame, final bytes
 		// included, is held until the server ACKs it (hold.go), so only
@@ -264,31 +256,31 @@ func (w *Worker) inspectSMTP(d *Desc, s *Session, st *smtpState, idx uint32, dir
 		if dot < 0 {
 			dot = scan.LineDot(b)
 		}
-		st.fsm.ClientLineDot(&st.policy, b, dot, tr, &res)
+		st.FSM.ClientLineDot(&st.Policy, b, dot, tr, &res)
 		if res.Reset {
 			w.smtpResult(s, idx, &res, tr)
 			return DropSMTPMaxData, changed // nothing kept, nothing held
 		}
-		if st.guard.Hold(w.umem, off, len(b)) {
+		if st.Guard.Hold(w.umem, off, len(b)) {
 			w.hold(off)
 		} else {
-			st.guard.Commit(b)
+			st.Guard.Commit(b)
 		}
 	} else {
 		// Message data copied: into the replay copy, finding its first
 		// line-start dot in the same pass, so that the data machine need
 		// not scan b again. Bytes it rewrites (rare in data mode) are
 		// kept by a second copy.
-		dot := keepLineDot(&st.guard, b)
-		st.fsm.ClientLineDot(&st.policy, b, dot, tr, &res)
+		dot := appinspect.KeepLineDot(&st.Guard, b)
+		st.FSM.ClientLineDot(&st.Policy, b, dot, tr, &res)
 		if res.Reset {
 			w.smtpResult(s, idx, &res, tr)
 			return DropSMTPMaxData, changed // nothing kept: Advance not called
 		}
 		if res.Rewritten > 0 {
-			st.guard.Commit(b)
+			st.Guard.Commit(b)
 		} else {
-			st.guard.Advance(len(b))
+			st.Guard.Advance(len(b))
 		}
 	}
 	if res.Rewritten > 0 {
@@ -297,7 +289,7 @@ func (w *Worker) inspectSMTP(d *Desc, s *Session, st *smtpState, idx uint32, dir
 	}
 	w.smtpResult(s, idx, &res, tr)
 	if res.Passthrough {
-		st.passthrough = true
+		st.Passthrough = true
 	}
 	return DropNone, changed
 }
@@ -309,8 +301,8 @@ func (w *Worker) inspectSMTP(d *Desc, s *Session, st *smtpState, idx uint32, dir
 // nothing and reports false, with dot the scan's result
 // (scan.LineDot(payload)) if it scanned, else -1, for inspectSMTP.
 func (w *Worker) smtpData(d *Desc, s *Session, st *smtpState, t packet.TCP, payload []byte) (held bool, dot int) {
-	if t.Seq() != st.guard.Next() || t.Flags()&packet.SYN != 0 || !st.guard.CanHold(len(payload)) ||
-		st.passthrough || st.fsm.Mode() != smtpfsm.ModeData {
+	if t.Seq() != st.Guard.Next() || t.Flags()&packet.SYN != 0 || !st.Guard.CanHold(len(payload)) ||
+		st.Passthrough || st.FSM.Mode() != smtpfsm.ModeData {
 		return false, -1
 	}
 	off, ok := w.holdable(d, s, payload)
@@ -318,67 +310,34 @@ func (w *Worker) smtpData(d *Desc, s *Session, st *smtpState, t packet.TCP, payl
 		return false, -1
 	}
 	dot = scan.LineDot(payload)
-	if dot != len(payload) || !st.fsm.SkipData(&st.policy, payload) {
+	if dot != len(payload) || !st.FSM.SkipData(&st.Policy, payload) {
 		return false, dot
 	}
-	st.guard.Hold(w.umem, off, len(payload)) // CanHold said yes
+	st.Guard.Hold(w.umem, off, len(payload)) // CanHold said yes
 	w.hold(off)
 	return true, dot
 }
 
-// keepLineDot copies b, new bytes that Segment accepted, to where the
-// guard keeps them (tcpstream.Guard.Reserve; Advance keeps them) and
-// returns scan.LineDot(b), in one pass over b.
-func keepLineDot(g *tcpstream.Guard, b []byte) int {
-	first, second := g.Reserve(len(b))
-	if len(second) == 0 {
-		if len(first) < len(b) {
-			return scan.LineDot(b) // no room (Segment rules it out): Advance refuses
-		}
-		return scan.CopyLineDot(first, b)
-	}
-	// The ring wraps: two copies, and the pair that straddles them.
-	c := len(first)
-	dot := scan.CopyLineDot(first, b[:c]) // c if no dot in b[:c]
-	if dot < c || ((b[c-1] == '\n' || b[c-1] == '\r') && b[c] == '.') {
-		copy(second, b[c:])
-		return dot
-	}
-	return c + scan.CopyLineDot(second, b[c:]) // len(b) if none
-}
-
-// smtpReply handles a server->client segment: the ACK frees the guard,
-// new reply bytes are parsed once and in order (retransmitted ones pass
-// unparsed, a segment beyond a gap is dropped until the server fills it),
-// and the advertised window is clamped.
+// smtpReply handles a server->client segment: new reply bytes are parsed
+// once and in order (appinspect.SMTP.Reply; a segment beyond a gap is
+// dropped until the server fills it), the ACK frees the guard and lets go
+// the frames it covered, and the advertised window is clamped.
 func (w *Worker) smtpReply(s *Session, idx uint32, st *smtpState, t packet.TCP, p *pkt, tr *smtpfsm.Trace) Reason {
 	flags := t.Flags()
-	seq := t.Seq()
-	if flags&packet.SYN != 0 {
-		if !st.srvKnown {
-			st.srvNext, st.srvKnown = seq+1, true
-		}
-		seq++ // payload on a SYN/ACK follows the SYN
-	}
-	if len(p.payload) > 0 && st.srvKnown && !st.passthrough {
-		off := int32(st.srvNext - seq)
-		if off < 0 {
+	if len(p.payload) > 0 || flags&packet.SYN != 0 { // a bare ACK (most of them) has nothing to parse
+		var res smtpfsm.Result
+		parsed, why := st.Reply(t.Seq(), flags&packet.SYN != 0, p.payload, tr, &res)
+		if why == appinspect.WhyOutOfOrder {
 			return DropStreamOutOfOrder
 		}
-		if int(off) < len(p.payload) {
-			b := p.payload[off:]
-			res := st.fsm.Server(&st.policy, b, tr)
-			st.srvNext += uint32(len(b))
+		if parsed {
 			w.smtpResult(s, idx, &res, tr)
-			if res.Passthrough {
-				st.passthrough = true
-			}
 		}
 	}
 	if flags&packet.ACK != 0 && flags&packet.RST == 0 {
-		st.guard.Ack(t.Ack())
+		st.Guard.Ack(t.Ack())
 		for {
-			off, ok := st.guard.Unhold()
+			off, ok := st.Guard.Unhold()
 			if !ok {
 				break
 			}
@@ -388,38 +347,9 @@ func (w *Worker) smtpReply(s *Session, idx uint32, st *smtpState, t packet.TCP, 
 		if flags&packet.SYN != 0 {
 			scale = 0 // a SYN's window is never scaled (RFC 7323 2.2)
 		}
-		clampWindow(t, &st.guard, scale)
+		st.ClampWindow(t, scale)
 	}
 	return DropNone
-}
-
-// clampWindow lowers the window a server segment advertises so that the
-// client may send no more new bytes than the guard has room for: the right
-// edge ack+window (scaled by the server's shift) is kept at or below
-// Next+Free, the sequence number up to which the replay copy can hold the
-// client's bytes. That edge only moves right as the server ACKs, so the
-// window never shrinks because of the clamp (RFC 7323 2.4), and a client
-// with everything acknowledged may still send a whole buffer. When the
-// room is less than one window unit (a buffer smaller than 1<<scale) the
-// window is one unit rather than zero, so the session cannot stall; the
-// guard then drops what does not fit. The checksum is updated
-// incrementally (RFC 1624).
-func clampWindow(t packet.TCP, g *tcpstream.Guard, scale uint8) {
-	edge := g.Next() + uint32(g.Free())
-	room := int32(edge - t.Ack())
-	if room < 0 {
-		room = 0
-	}
-	limit := uint32(room) >> scale
-	if limit > 0xffff {
-		limit = 0xffff
-	}
-	if limit == 0 && room > 0 {
-		limit = 1
-	}
-	if uint32(t.Window()) > limit {
-		t.SetWindowWithChecksum(uint16(limit))
-	}
 }
 
 // smtpResult hands alerts and trace lines to the control plane. Max-data
@@ -479,7 +409,7 @@ func (w *Worker) resetSession(d *Desc, frame []byte, p *pkt, s *Session, idx uin
 	w.Stats.SMTPAlerts[smtpfsm.AlertMaxData]++
 	w.smtpAlert(s, idx, EvMaxData, 1<<smtpfsm.AlertMaxData, nil)
 
-	seqToServer := st.guard.Next()
+	seqToServer := st.Guard.Next()
 	ackToServer := t.Ack()
 	// RST to the client, from the server, built in a new frame with the
 	// server's (inside local) addresses, then translated as replies are.
