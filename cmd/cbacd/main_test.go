@@ -272,6 +272,12 @@ func TestReplayGoldens(t *testing.T) {
 		"acl":   {"Half-open Sessions\n", "(172.22.1.100:40003)=>(172.22.1.110:25) smtp SIS_OPENING", "inbound ACL deny                     4\n"},
 		"arp":   {"ARP: 3 answered, 5 learned, 0 requests sent\n"},
 		"route": {"(10.10.10.5:33000)=>(203.0.113.50:443) tcp SIS_OPENING", "(10.10.10.5:16962)=>(8.8.8.8:16962) icmp SIS_OPEN"},
+		"http-java": {"HTTP Java blocking: 1 sessions inspected, 0 of java-list servers not inspected; 1 applets blocked;",
+			"HTTP Java applet blocked             1\n"},
+	}
+	// What the log (stderr) must hold.
+	logs := map[string]string{
+		"http-java": "%FW-3-HTTP_JAVA_BLOCK: JAVA applet is blocked from (203.0.113.1:80) to (10.10.10.5:41000)\n",
 	}
 	for _, in := range ins {
 		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(in), "replay-"), ".in.pcapng")
@@ -284,6 +290,9 @@ func TestReplayGoldens(t *testing.T) {
 			want := readFrames(t, strings.Replace(in, ".in.", ".out.", 1))
 			sameFrames(t, readFrames(t, out), want)
 			if w := fmt.Sprintf("replay: %d frames read, %d written to %s\n", len(readFrames(t, in)), len(want), out); !strings.Contains(r.stderr, w) {
+				t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+			}
+			if w := logs[name]; !strings.Contains(r.stderr, w) {
 				t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
 			}
 			wantShow, ok := shows[name]
