@@ -363,8 +363,12 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 			if frame, dirty, ok = w.inspectFTP(d, frame, p, s, idx, dir); !ok {
 				return // dropped, or reset and deleted
 			}
-			if closed {
-				w.releaseInspection(s)
+			if closing {
+				// The control connection ended: its pinholes close. The
+				// inspector stays until the session goes (finalize), so
+				// that retransmissions while it waits out finwait are
+				// still shifted.
+				w.closePinholes(s)
 			}
 		} else if s.app != 0 && s.Kind.smtp() {
 			st := w.smtp.get(s.app)

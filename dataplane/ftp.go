@@ -73,15 +73,22 @@ func (w *Worker) FTPSessions() int { return w.ftp.InUse() }
 // through Dataplane.Do).
 func (w *Worker) Now() int64 { return w.now }
 
-// releaseFTP ends the FTP inspection of session s: its pinholes still open
-// are closed, its state goes back to the pool.
+// releaseFTP ends the FTP inspection of session s (the session ends): its
+// pinholes still open are closed, its state goes back to the pool.
 func (w *Worker) releaseFTP(s *Session) {
+	w.closePinholes(s)
+	w.ftp.Free(s.app)
+	s.app = 0
+}
+
+// closePinholes closes the pinholes control session s opened that are
+// still open (its connection closed or the session ends).
+func (w *Worker) closePinholes(s *Session) {
 	st := w.ftp.Get(s.app)
 	for i := 0; i < int(st.npins); i++ {
 		w.dp.pins.remove(st.pins[i])
 	}
-	w.ftp.Free(s.app)
-	s.app = 0
+	st.npins = 0
 }
 
 // ftpMapAck maps a control segment's acknowledgement back before TCP
