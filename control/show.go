@@ -57,6 +57,7 @@ func StatsTotal(dp *dataplane.Dataplane) dataplane.Stats {
 			t.ARPLearned += s.ARPLearned
 			t.ARPRequests += s.ARPRequests
 			t.HandedOver += s.HandedOver
+			t.FramesGivenBack += s.FramesGivenBack
 			t.EventsDropped += s.EventsDropped
 			t.SMTPRewritten += s.SMTPRewritten
 			t.HTTPInspected += s.HTTPInspected
@@ -251,7 +252,7 @@ func ShowStatistics(w io.Writer, dp *dataplane.Dataplane, st *dataplane.Stats) {
 		fmt.Fprintf(w, "%s %d %s", sep, st.HalfOpenResets[c], c)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "Workers: %d; frames handed over between workers: %d\n", len(dp.Workers), st.HandedOver)
+	fmt.Fprintf(w, "Workers: %d; frames handed over between workers: %d, free frames given back: %d\n", len(dp.Workers), st.HandedOver, st.FramesGivenBack)
 	fmt.Fprintf(w, "Packets forwarded: %d; SMTP bytes rewritten: %d\n", st.Forwarded, st.SMTPRewritten)
 	fmt.Fprintf(w, "SMTP replay copy: %d frames held until the server's ACK (%d of them transmitted)\n", held, parked)
 	if rs.Intercept != nil {

@@ -74,8 +74,11 @@ type Dataplane struct {
 	Workers []*Worker
 	Neigh   *Neighbors
 	handoff [][]*spsc[Desc] // [from][to]
-	shared  *inspect.Shared
-	running atomic.Bool
+	// giveback [from][to] carries free frames back to a worker that
+	// handed frames over (giveback.go).
+	giveback [][]*spsc[uint64]
+	shared   *inspect.Shared
+	running  atomic.Bool
 	// runMu guards stop, closed when the worker goroutines have stopped
 	// (SetRunning(false)): Do stops waiting then.
 	runMu sync.Mutex
@@ -108,6 +111,7 @@ type Worker struct {
 	warmHint     [warmChunkMax]uint32 // session index found for frame i of the chunk, 0 = none
 	tx           [maxPorts][]Desc
 	handOut      [][]Desc
+	owed         []int // frames received by hand-over from each worker, not yet given back
 	completed    []uint64
 	table        *flowtable.Table
 	sess         []Session
@@ -160,6 +164,7 @@ type Stats struct {
 	ARPLearned      uint64
 	ARPRequests     uint64
 	HandedOver      uint64
+	FramesGivenBack uint64 // free frames given back to workers that handed frames over
 	EventsDropped   uint64
 	SMTPRewritten   uint64 // bytes turned into x
 	Forwarded       uint64
@@ -220,11 +225,14 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 		perSessions = 1
 	}
 	dp.handoff = make([][]*spsc[Desc], o.Workers)
+	dp.giveback = make([][]*spsc[uint64], o.Workers)
 	for i := range dp.handoff {
 		dp.handoff[i] = make([]*spsc[Desc], o.Workers)
+		dp.giveback[i] = make([]*spsc[uint64], o.Workers)
 		for j := range dp.handoff[i] {
 			if i != j {
 				dp.handoff[i][j] = newSPSC[Desc](4 * o.BatchSize)
+				dp.giveback[i][j] = newSPSC[uint64](4 * o.BatchSize)
 			}
 		}
 	}
@@ -280,6 +288,7 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 		for p := range w.tx {
 			w.tx[p] = make([]Desc, 0, 4*o.BatchSize+arpQueueLen)
 		}
+		w.owed = make([]int, o.Workers)
 		w.handOut = make([][]Desc, o.Workers)
 		for j := range w.handOut {
 			w.handOut[j] = make([]Desc, 0, 2*o.BatchSize+vfr.MaxFragments)
@@ -502,7 +511,9 @@ func (w *Worker) Step(now int64) int {
 		if from == w.ID {
 			continue
 		}
-		n += w.receiveHandedOver(row[w.ID])
+		k := w.receiveHandedOver(row[w.ID])
+		w.owed[from] += k
+		n += k
 	}
 	for p, q := range w.queues {
 		if q == nil {
@@ -596,7 +607,8 @@ func (w *Worker) flush() {
 	}
 }
 
-// refill reclaims transmitted frames and keeps the fill rings stocked.
+// refill reclaims transmitted frames, settles frames with the other
+// workers (giveback.go) and keeps the fill rings stocked.
 func (w *Worker) refill() {
 	for _, q := range w.queues {
 		if q == nil {
@@ -612,6 +624,7 @@ func (w *Worker) refill() {
 			}
 		}
 	}
+	w.settleFrames()
 	for _, q := range w.queues {
 		if q == nil {
 			continue
