@@ -1,11 +1,14 @@
 // Package appinspect is the application-inspection layer: one inspector
-// per protocol that CBAC inspects beyond TCP (ftp.go, http.go; SMTP's
-// machines are in smtpfsm and its glue still in the dataplane), each a
-// value that reads the segments of one session and says what to do with
-// them. It does no I/O: it sees payload bytes and sequence numbers, never
-// frames, rings or clocks; the dataplane (the caller) builds frames, holds
-// them, sends resets and opens the related connections an inspector asks
-// for.
+// per protocol that CBAC inspects beyond TCP, a file each (ftp.go: FTP;
+// http.go: HTTP's Java blocking; smtp.go: SMTP's state and its server
+// side, the client side's verdicts still in the dataplane's smtp.go, which
+// chooses between holding a frame and copying it), each a value that
+// reads the segments of one session and says what to do with them. A
+// protocol's byte machines live in their own package (ftpfsm, httpfsm,
+// smtpfsm); an inspector joins them to sequence numbers. It does no I/O:
+// it sees payload bytes and sequence numbers, never frames, rings or
+// clocks; the dataplane (the caller) builds frames, holds them, sends
+// resets and opens the related connections an inspector asks for.
 //
 // # Contract
 //
@@ -18,6 +21,9 @@
 //	                     own numbering (a rewrite that changed the peer's
 //	                     stream length shifts them), false: drop
 //	Segment(dir, ...)    after tracking: a Verdict
+//
+// (SMTP predates the contract: its client side returns the dataplane's
+// drop reasons; see dataplane/smtp.go.)
 //
 // A Verdict says Forward (the payload as it came, at sequence number Seq),
 // Rewrite (Out is the payload to send instead, at Seq, FIN cleared when

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/gopacket/layers"
+
 	"cbac/control"
 	"cbac/dataplane"
 	"cbac/packet"
@@ -436,3 +438,47 @@ func TestFTPLongControlStream(t *testing.T) {
 }
 
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// TestFTPSACKShift: after the PORT grew the client's stream by 2, the
+// server's SACK blocks (in the numbering it received) reach the client
+// mapped back into the client's own numbering, checksum fixed.
+func TestFTPSACKShift(t *testing.T) {
+	h := newHarness(t, compile(t, seedWithNeighbours(t, true)))
+	c := ftpInsideOut(t, h, 40209)
+	c.login()
+	c.say(0, "PORT 10,10,10,5,200,10\r\n")
+	origNoop := c.cli.seq // the client's number of the first NOOP
+	c.say(0, "NOOP\r\nNOOP\r\n")
+	seenNoop := c.rcv[0] - 12 // the server's number of it
+	// The server acknowledges the first NOOP and SACKs the second (as if
+	// the first had been lost and come again).
+	ip := ipv4("198.51.100.7", "172.22.1.111", layers.IPProtocolTCP)
+	left, right := seenNoop+6, seenNoop+12
+	opt := []byte{byte(left >> 24), byte(left >> 16), byte(left >> 8), byte(left), byte(right >> 24), byte(right >> 16), byte(right >> 8), byte(right)}
+	tc := &layers.TCP{SrcPort: 21, DstPort: 40209, Seq: c.srv.seq, Ack: seenNoop + 6, ACK: true, Window: 65535,
+		Options: []layers.TCPOption{{OptionType: layers.TCPOptionKindNop}, {OptionType: layers.TCPOptionKindNop},
+			{OptionType: layers.TCPOptionKindSACK, OptionLength: 10, OptionData: opt}}}
+	got := h.send(portOut, build(t, eth(macUpstream, macOut0, layers.EthernetTypeIPv4), ip, tc))[portIn]
+	if len(got) != 1 {
+		t.Fatalf("%d frames to the client; drops %v", len(got), smtpDrops(h))
+	}
+	p := decode(t, got[0]) // checksums
+	out := tcpOf(p)
+	if out.Ack != origNoop+6 {
+		t.Errorf("ack %d, want %d", out.Ack-origNoop, 6)
+	}
+	var sack []byte
+	for _, o := range out.Options {
+		if o.OptionType == layers.TCPOptionKindSACK {
+			sack = o.OptionData
+		}
+	}
+	if len(sack) != 8 {
+		t.Fatalf("SACK option %x", sack)
+	}
+	l := uint32(sack[0])<<24 | uint32(sack[1])<<16 | uint32(sack[2])<<8 | uint32(sack[3])
+	r := uint32(sack[4])<<24 | uint32(sack[5])<<16 | uint32(sack[6])<<8 | uint32(sack[7])
+	if l != origNoop+6 || r != origNoop+12 {
+		t.Errorf("SACK [%d, %d), want [6, 12)", l-origNoop, r-origNoop)
+	}
+}

@@ -182,13 +182,19 @@ func TestCheck(t *testing.T) {
 
 // replayConfig is the seed with the interface MACs and static ARP entries
 // that dataplane/replay_test.go replays its golden captures with.
-func replayConfig(t *testing.T) string {
+func replayConfig(t *testing.T, repl ...string) string {
 	t.Helper()
 	b, err := os.ReadFile(seedFile(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(b)
+	for i := 0; i+1 < len(repl); i += 2 {
+		if !strings.Contains(s, repl[i]) {
+			t.Fatalf("seed lacks %q", repl[i])
+		}
+		s = strings.Replace(s, repl[i], repl[i+1], 1)
+	}
 	for dev, mac := range map[string]string{"out0": "02:cb:00:00:00:10", "in0": "02:cb:00:00:00:01"} {
 		old := fmt.Sprintf("device = %q", dev)
 		if !strings.Contains(s, old) {
@@ -272,6 +278,11 @@ func TestReplayGoldens(t *testing.T) {
 		"acl":   {"Half-open Sessions\n", "(172.22.1.100:40003)=>(172.22.1.110:25) smtp SIS_OPENING", "inbound ACL deny                     4\n"},
 		"arp":   {"ARP: 3 answered, 5 learned, 0 requests sent\n"},
 		"route": {"(10.10.10.5:33000)=>(203.0.113.50:443) tcp SIS_OPENING", "(10.10.10.5:16962)=>(8.8.8.8:16962) icmp SIS_OPEN"},
+		"ftp-active": {" Session 00000001 (10.10.10.5:40500)=>(198.51.100.7:21) ftp SIS_OPEN\n", "\n  Session 00000002 (198.51.100.7:20)=>(172.22.1.111:51210) ftp-data SIS_OPENING\n",
+			"FTP inspection: 1 control sessions inspected; data connections announced 1, admitted 1, waiting 0"},
+		"ftp-bounce":  {"FTP command refused: session reset", "FTP inspection: 0 control sessions inspected"},
+		"ftp-passive": {" Session 00000001 (172.22.1.100:40600)=>(172.22.1.110:21) ftp SIS_OPEN\n", "\n  Session 00000002 (172.22.1.100:41000)=>(172.22.1.110:50000) ftp-data SIS_OPENING\n"},
+		"ftp-shift":   {"(10.10.10.5:40500)=>(198.51.100.7:21) ftp SIS_OPEN\n", "data connections announced 1, admitted 0, waiting 1"},
 		"http-java": {"HTTP Java blocking: 1 sessions inspected, 0 of java-list servers not inspected; 1 applets blocked;",
 			"HTTP Java applet blocked             1\n"},
 	}
@@ -279,11 +290,21 @@ func TestReplayGoldens(t *testing.T) {
 	logs := map[string]string{
 		"http-java": "%FW-3-HTTP_JAVA_BLOCK: JAVA applet is blocked from (203.0.113.1:80) to (10.10.10.5:41000)\n",
 	}
+	// Captures replayed with a configuration variant: ftp-passive is the
+	// OUT-IN FTP variant (an outside client of the inside server).
+	variants := map[string]string{
+		"ftp-passive": replayConfig(t, "smtp = { max_data = 20000000 }", "smtp = { max_data = 20000000 }\nftp = {}",
+			`"permit tcp any host 172.22.1.110 eq smtp",`, `"permit tcp any host 172.22.1.110 eq smtp",`+"\n"+`"permit tcp any host 172.22.1.110 eq ftp",`),
+	}
 	for _, in := range ins {
 		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(in), "replay-"), ".in.pcapng")
 		t.Run(name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out.pcapng")
-			r := cbacd(t, "replay", "-c", cfg, "-r", in, "-w", out, "-show")
+			c := cfg
+			if v, ok := variants[name]; ok {
+				c = v
+			}
+			r := cbacd(t, "replay", "-c", c, "-r", in, "-w", out, "-show")
 			if r.code != 0 {
 				t.Fatalf("exit %d\nstderr:\n%s", r.code, r.stderr)
 			}
