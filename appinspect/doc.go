@@ -1,11 +1,12 @@
 // Package appinspect is the application-inspection layer: one inspector
 // per protocol that CBAC inspects beyond TCP, a file each (ftp.go: FTP;
-// smtp.go: SMTP's state and its server side, the client side's verdicts
-// still in the dataplane's smtp.go, which chooses between holding a frame
-// and copying it), each a value that reads the segments of one session and
-// says what to do with them. A protocol's byte machines live in their own
-// package (ftpfsm, smtpfsm); an inspector joins them to sequence numbers. It does no
-// I/O: it sees payload bytes and sequence numbers, never frames, rings or
+// http.go: HTTP's Java blocking; smtp.go: SMTP's state and its server
+// side, the client side's verdicts still in the dataplane's smtp.go, which
+// chooses between holding a frame and copying it), each a value that
+// reads the segments of one session and says what to do with them. A
+// protocol's byte machines live in their own package (ftpfsm, httpfsm,
+// smtpfsm); an inspector joins them to sequence numbers. It does no I/O:
+// it sees payload bytes and sequence numbers, never frames, rings or
 // clocks; the dataplane (the caller) builds frames, holds them, sends
 // resets and opens the related connections an inspector asks for.
 //

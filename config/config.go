@@ -146,6 +146,10 @@ type ProtocolRule struct {
 	// Allow (smtp, esmtp): verbs allowed beyond the protocol's legal set,
 	// upper case, e.g. STARTTLS, BDAT.
 	Allow []string
+	// JavaList (http): "java-list ACL", the standard access list of the
+	// servers ("friendly sites") whose Java applets may pass; "" blocks
+	// the applets of every server (IOS without a java-list).
+	JavaList string
 }
 
 // NATRole is an interface's "ip nat inside|outside".
@@ -203,6 +207,20 @@ type StaticNAT struct {
 type AccessList struct {
 	Name    string
 	Entries []acl.Entry
+}
+
+// IsStandard reports whether the list is a standard one written as
+// extended entries: each entry "permit|deny ip SRC any [log]", matching
+// the source address only (what "cbacd import-ios" writes for an IOS
+// standard list). A java-list must be one.
+func (a *AccessList) IsStandard() bool {
+	for _, e := range a.Entries {
+		if !e.AnyProtocol || e.Dst != acl.Any || e.Established || e.SrcPort.Op != acl.PortAny ||
+			e.DstPort.Op != acl.PortAny || e.ICMP.HasType {
+			return false
+		}
+	}
+	return true
 }
 
 // Compile returns the compiled, immutable list.

@@ -170,6 +170,7 @@ udp = { audit_trail = false }
 [inspect.rules.ALL]
 icmp = { timeout = "20s" }
 tcp = {}
+http = { java_list = "10" }
 [[interface]]
 name = "Gi0/0"
 device = "eth0"
@@ -187,10 +188,16 @@ address = "203.0.113.1/24"
 inspect_in = "MAIL"
 [access_lists]
 OUT = ["permit ip any any"]
+10 = ["permit ip host 203.0.113.1 any", "deny ip 198.51.100.0 0.0.0.255 any log"]
 `
 	c, err := Parse("r2.toml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if r, _ := c.Rule("ALL"); r != nil {
+		if h, ok := r.Protocol(ProtoHTTP); !ok || h.JavaList != "10" {
+			t.Fatalf("http of ALL: %+v", h)
+		}
 	}
 	var b bytes.Buffer
 	c.ShowInspectAll(&b)
@@ -209,6 +216,7 @@ Inspection Rule Configuration
   Inspection name ALL
     icmp alert is off audit-trail is on timeout 20
     tcp alert is off audit-trail is on timeout 3600
+    http java-list 10 alert is off audit-trail is on timeout 3600
 Interface Configuration
   Interface Gi0/2
     Inbound inspection rule is MAIL
@@ -222,11 +230,18 @@ Interface Configuration
     Outgoing inspection rule is ALL
       icmp alert is off audit-trail is on timeout 20
       tcp alert is off audit-trail is on timeout 3600
+      http java-list 10 alert is off audit-trail is on timeout 3600
     Inbound access list is not set
     Outgoing access list is OUT
 `
 	if b.String() != want {
 		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	// show ip inspect config: the same without the interfaces.
+	var cb bytes.Buffer
+	c.ShowInspectConfig(&cb)
+	if w := want[:strings.Index(want, "Interface Configuration\n")]; cb.String() != w {
+		t.Fatalf("show ip inspect config: got\n%s\nwant\n%s", cb.String(), w)
 	}
 }
 

@@ -58,7 +58,7 @@ type (
 		UDP   *fileProtocol `toml:"udp"`
 		ICMP  *fileProtocol `toml:"icmp"`
 		FTP   *fileProtocol `toml:"ftp"`
-		HTTP  *fileProtocol `toml:"http"`
+		HTTP  *fileHTTP     `toml:"http"`
 		SMTP  *fileSMTP     `toml:"smtp"`
 		ESMTP *fileSMTP     `toml:"esmtp"`
 	}
@@ -66,6 +66,12 @@ type (
 		Alert      *bool    `toml:"alert"`
 		AuditTrail *bool    `toml:"audit_trail"`
 		Timeout    duration `toml:"timeout"`
+	}
+	fileHTTP struct {
+		Alert      *bool    `toml:"alert"`
+		AuditTrail *bool    `toml:"audit_trail"`
+		Timeout    duration `toml:"timeout"`
+		JavaList   *string  `toml:"java_list"`
 	}
 	fileSMTP struct {
 		Alert      *bool    `toml:"alert"`
@@ -467,7 +473,15 @@ func resolveRule(p *problems, c *Config, name string, fr fileRule, keys []toml.K
 		case ProtoFTP:
 			fp = *fr.FTP
 		case ProtoHTTP:
-			fp = *fr.HTTP
+			fh := fr.HTTP
+			fp = fileProtocol{Alert: fh.Alert, AuditTrail: fh.AuditTrail, Timeout: fh.Timeout}
+			if fh.JavaList != nil {
+				pr.JavaList = *fh.JavaList
+				if pr.JavaList == "" {
+					p.add("inspect.rules."+name+".http.java_list", errorf(ErrValue,
+						"java_list is empty: name a standard access list, or leave java_list out to block the applets of every server"))
+				}
+			}
 		case ProtoSMTP, ProtoESMTP:
 			fs := fr.SMTP
 			if proto == ProtoESMTP {

@@ -8,12 +8,27 @@ import (
 	"time"
 )
 
+// ShowInspectConfig writes IOS "show ip inspect config": the global
+// settings and the inspection rules in configuration order (the first part
+// of ShowInspectAll).
+func (c *Config) ShowInspectConfig(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	c.writeConfig(bw)
+	return bw.Flush()
+}
+
 // ShowInspectAll writes IOS "show ip inspect all" for the configuration:
 // the global settings, the inspection rules in configuration order, and
 // the interfaces that have an inspection rule applied. For the seed
 // configuration the text is exactly the seed's (testdata golden file).
 func (c *Config) ShowInspectAll(w io.Writer) error {
 	bw := bufio.NewWriter(w)
+	c.writeConfig(bw)
+	c.writeInterfaces(bw)
+	return bw.Flush()
+}
+
+func (c *Config) writeConfig(bw *bufio.Writer) {
 	in := &c.Inspect
 	bw.WriteString("Session audit trail is " + enabled(in.AuditTrail) + "\n")
 	bw.WriteString("Session alert is " + enabled(in.Alert) + "\n")
@@ -34,7 +49,9 @@ func (c *Config) ShowInspectAll(w io.Writer) error {
 			writeProtocols(bw, "    ", r)
 		}
 	}
+}
 
+func (c *Config) writeInterfaces(bw *bufio.Writer) {
 	// IOS lists interfaces most recently configured first: its interface
 	// list is built by prepending, so the seed shows Ethernet2/1 (configured
 	// second) before Ethernet2/0. Document order stands for configuration
@@ -55,7 +72,6 @@ func (c *Config) ShowInspectAll(w io.Writer) error {
 		bw.WriteString("    Inbound access list is " + orNotSet(ifc.AccessGroupIn) + "\n")
 		bw.WriteString("    Outgoing access list is " + orNotSet(ifc.AccessGroupOut) + "\n")
 	}
-	return bw.Flush()
 }
 
 func (c *Config) writeApplied(bw *bufio.Writer, label, rule string) {
@@ -69,12 +85,16 @@ func (c *Config) writeApplied(bw *bufio.Writer, label, rule string) {
 //
 //	tcp alert is on audit-trail is off timeout 3600
 //	smtp max-data 20000000 alert is on audit-trail is off timeout 3600
+//	http java-list 10 alert is on audit-trail is off timeout 3600
 //
 // An allow list (a cbac extension) is shown after max-data.
 func writeProtocols(bw *bufio.Writer, indent string, r *Rule) {
 	for i := range r.Protocols {
 		pr := &r.Protocols[i]
 		bw.WriteString(indent + string(pr.Protocol))
+		if pr.JavaList != "" {
+			bw.WriteString(" java-list " + pr.JavaList)
+		}
 		if pr.Protocol.IsSMTP() {
 			bw.WriteString(" max-data " + strconv.FormatUint(pr.MaxData, 10))
 			if len(pr.Allow) > 0 {

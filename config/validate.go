@@ -116,6 +116,9 @@ func (c *Config) validateInspect(p *problems) {
 			}
 			protos[pr.Protocol] = true
 			positive(p, pkey+".timeout", pr.Timeout)
+			if pr.JavaList != "" {
+				c.checkJavaList(p, pkey+".java_list", pr.JavaList)
+			}
 			if !pr.Protocol.IsSMTP() {
 				if pr.MaxData != 0 || len(pr.Allow) > 0 {
 					p.add(pkey, errorf(ErrValue, "max_data and allow apply to smtp and esmtp only"))
@@ -142,6 +145,19 @@ func (c *Config) validateInspect(p *problems) {
 			p.add("access_lists."+a.Name, errorf(ErrDuplicate, "access list %s is defined twice", a.Name))
 		}
 		names[a.Name] = true
+	}
+}
+
+// checkJavaList reports a java-list that is not a defined standard access
+// list (IOS: "Java blocking only works with standard access lists").
+func (c *Config) checkJavaList(p *problems, key, name string) {
+	a, ok := c.AccessList(name)
+	if !ok {
+		p.add(key, errorf(ErrUndefined, "java_list %q is not defined in [access_lists]", name))
+		return
+	}
+	if !a.IsStandard() {
+		p.add(key, errorf(ErrValue, "java_list %q is not a standard access list: every entry must be \"permit|deny ip SOURCE any\" (it matches the server's address only)", name))
 	}
 }
 

@@ -97,6 +97,13 @@ func Compile(c *config.Config, macs MACSource) (*dataplane.Ruleset, error) {
 				pp.Kind = dataplane.InspectFTP
 			case config.ProtoHTTP:
 				pp.Kind = dataplane.InspectHTTP
+				if p.JavaList != "" {
+					i, ok := aclIndex[p.JavaList]
+					if !ok {
+						return nil, fmt.Errorf("compile rule %s: http java-list %s: no such access list", r.Name, p.JavaList)
+					}
+					pp.JavaList = i + 1
+				}
 			case config.ProtoSMTP, config.ProtoESMTP:
 				pp.Kind = dataplane.InspectSMTP
 				if p.Protocol == config.ProtoESMTP {

@@ -103,6 +103,8 @@ func TestExecUsage(t *testing.T) {
 		"help",
 		"show ip inspect all",
 		"sh ip insp all",
+		"show ip inspect config",
+		"sh ip insp conf",
 		"show ip inspect sessions",
 		"sh ip in se detail",
 		"show ip inspect statistics",

@@ -55,6 +55,10 @@ func Message(e *dataplane.Event, rs *dataplane.Ruleset) (msg string, alert bool)
 		return smtpAlertMessage(e, ini, res), true
 	case dataplane.EvStreamDiffers:
 		return fmt.Sprintf("%%FW-4-SMTP_RETRANSMIT_DIFFERS: Retransmitted SMTP data differs from the first copy, first copy forwarded: initiator (%s) -- responder (%s)", ini, res), true
+	case dataplane.EvJavaBlock:
+		// IOS's message: the applet's server, as the client addressed
+		// it, then the client, as it sent.
+		return fmt.Sprintf("%%FW-3-HTTP_JAVA_BLOCK: JAVA applet is blocked from (%s) to (%s)", res, ini), true
 	case dataplane.EvMaxData:
 		return fmt.Sprintf("%%FW-4-SMTP_MAX_DATA: SMTP max-data exceeded, session reset: initiator (%s) -- responder (%s)", ini, res), true
 	case dataplane.EvFTPAlert:

@@ -79,7 +79,7 @@ func usageErrorf(format string, args ...any) error {
 
 // Usage lists the commands (cbacctl -h, and after a bad command).
 const Usage = `commands:
-  show ip inspect all | sessions [detail] | statistics
+  show ip inspect all | config | sessions [detail] | statistics
   show ip nat translations
   show tcp intercept connections | statistics
   show access-lists [NAME]
@@ -98,7 +98,7 @@ var grammar = map[string][]string{
 	"show tcp":                 {"intercept"},
 	"show tcp intercept":       {"connections", "statistics"},
 	"show ip":                  {"inspect", "nat"},
-	"show ip inspect":          {"all", "sessions", "statistics"},
+	"show ip inspect":          {"all", "config", "sessions", "statistics"},
 	"show ip inspect sessions": {"detail"},
 	"show ip nat":              {"translations"},
 	"debug":                    {"ip"},
@@ -164,6 +164,8 @@ func (s *Server) Exec(ctx context.Context, line string, w io.Writer) error {
 		fmt.Fprintln(w, Usage)
 	case cmd == "show ip inspect all":
 		s.config().ShowInspectAll(w)
+	case cmd == "show ip inspect config":
+		s.config().ShowInspectConfig(w)
 	case cmd == "show ip inspect sessions":
 		ShowSessions(w, Sessions(dp), false)
 	case cmd == "show ip inspect sessions detail":

@@ -60,6 +60,9 @@ func StatsTotal(dp *dataplane.Dataplane) dataplane.Stats {
 			t.FramesGivenBack += s.FramesGivenBack
 			t.EventsDropped += s.EventsDropped
 			t.SMTPRewritten += s.SMTPRewritten
+			t.HTTPInspected += s.HTTPInspected
+			t.HTTPTrusted += s.HTTPTrusted
+			t.HTTPArchives += s.HTTPArchives
 			t.Forwarded += s.Forwarded
 			for k := range s.SMTPAlerts {
 				t.SMTPAlerts[k] += s.SMTPAlerts[k]
@@ -238,6 +241,8 @@ func ShowStatistics(w io.Writer, dp *dataplane.Dataplane, st *dataplane.Stats) {
 	open, expired := dp.OpenPinholes(now)
 	fmt.Fprintf(w, "FTP inspection: %d control sessions inspected; data connections announced %d, admitted %d, waiting %d (%d expired), not opened (table full) %d\n",
 		ftpInspected, st.PinholesOpened, st.PinholesUsed, open, expired, st.PinholesFull)
+	fmt.Fprintf(w, "HTTP Java blocking: %d sessions inspected, %d of java-list servers not inspected; %d applets blocked; %d archived applets passed (not inspectable)\n",
+		st.HTTPInspected, st.HTTPTrusted, st.Drops[dataplane.DropHTTPJavaBlock], st.HTTPArchives)
 	fmt.Fprint(w, "Half-open sessions reset on both ends:")
 	for c := dataplane.ResetCause(0); c < dataplane.NumResetCauses; c++ {
 		sep := ","

@@ -90,6 +90,29 @@ func TestAllocsPerPacket(t *testing.T) {
 			t.Errorf("forwarded %d out, %d in; want %d each (drops %v)", cnt.n[portOut], cnt.n[portIn], want, nonZero(r.w.Stats.Drops[:]))
 		}
 	})
+	t.Run("established http, inspected (Java blocking)", func(t *testing.T) {
+		r := newRun(t, seedSmall(t))
+		c := insideOut(r, 40000, "203.0.113.1", 80)
+		c.open()
+		c.fromA(packet.ACK|packet.PSH, []byte("GET /big HTTP/1.1\r\n\r\n"))
+		c.fromB(packet.ACK|packet.PSH, []byte("HTTP/1.1 200 OK\r\nContent-Length: 100000000000\r\n\r\n<html>"))
+		cnt := newCounter()
+		body := make([]byte, 1400)
+		buf := make([]byte, 2048)
+		allocs := testing.AllocsPerRun(runs, func() {
+			r.q[portOut].Inject(writeTCP(buf, &c.b, c.nb, c.na, packet.ACK, body))
+			cnt.step(r.harness)
+			c.nb += uint32(len(body))
+			r.q[portIn].Inject(writeTCP(buf, &c.a, c.na, c.nb, packet.ACK, nil))
+			cnt.step(r.harness)
+		})
+		if allocs != 0 {
+			t.Errorf("%v allocations per body segment and ACK, want 0", allocs)
+		}
+		if want := runs + 1; cnt.n[portOut] != want || cnt.n[portIn] != want {
+			t.Errorf("forwarded %d out, %d in; want %d each (drops %v)", cnt.n[portOut], cnt.n[portIn], want, nonZero(r.w.Stats.Drops[:]))
+		}
+	})
 	t.Run("new non-inspected packet, ACL and NAT", func(t *testing.T) {
 		r := newRun(t, seedSyslogACL(t, ""))
 		f := flow{srcMAC: pmac(macUpstream), dstMAC: pmac(macOut0), src: ip4("198.51.100.7"), dst: ip4("172.22.1.111"), sport: 5140, dport: 514}

@@ -48,6 +48,7 @@ const (
 	DropInterceptWaiting          // TCP intercept: segment while the server has not answered
 	DropFTPRefused                // FTP command refused (bounce, privileged port, not logged in, malformed): session reset
 	DropFTPSeqUnknown             // FTP control segment before a rewrite no longer remembered
+	DropHTTPJavaBlock             // HTTP response carrying a Java applet: session reset (http.go)
 	NumReasons
 )
 
@@ -94,6 +95,7 @@ var reasonNames = [NumReasons]string{
 	DropInterceptWaiting:   "TCP intercept: server not answered yet",
 	DropFTPRefused:         "FTP command refused: session reset",
 	DropFTPSeqUnknown:      "FTP sequence before a forgotten rewrite",
+	DropHTTPJavaBlock:      "HTTP Java applet blocked",
 }
 
 func (r Reason) String() string {

@@ -28,6 +28,7 @@ const (
 	EvInspectFull             // inspected sessions at their limit: Aux as EvTableFull (refusalLog)
 	EvInterceptAuto           // TCP intercept auto mode: cookies on (Aux[0] 1) or off; Aux[1] count, Aux[2] threshold, Aux[3] worker
 	EvFTPAlert                // FTP check failed: Alert the ftpfsm.AlertKind; FTPAlertAnnouncement (ftp.go)
+	EvJavaBlock               // Java applet blocked, session reset (http.go): Key the session's; Alert the httpfsm.Cause
 )
 
 // Event is one record handed from a worker to the control plane.

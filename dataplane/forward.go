@@ -309,7 +309,7 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 	dirty := false
 	switch p.proto {
 	case packet.ProtoTCP:
-		if s.Kind.inspected() && w.reassembling && len(w.fragRest) > 0 {
+		if (s.Kind.inspected() || s.app != 0 && s.Kind == InspectHTTP) && w.reassembling && len(w.fragRest) > 0 {
 			// See frag.go: fail closed, also once the inspection state
 			// is released (the fragments after the first are never seen
 			// by TCP tracking).
@@ -395,6 +395,10 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 				// This segment closed the connection (docs/behaviour.md "Sessions and timers"): the
 				// state is released; the session waits out finwait.
 				w.releaseInspection(s)
+			}
+		} else if s.app != 0 && s.Kind == InspectHTTP {
+			if !w.inspectHTTP(d, frame, p, s, idx, dir, closed) {
+				return // dropped, or the session reset (http.go)
 			}
 		}
 	case packet.ProtoUDP:
@@ -676,6 +680,12 @@ func (w *Worker) createSession(p *pkt, k *flowtable.Key, pol *ProtoPolicy, in, o
 			w.table.Delete(idx)
 			w.halfOpenDone(s)
 			return 0, DropSMTPPoolFull
+		}
+		if pol.Kind == InspectHTTP && !w.startHTTP(s, pol, ndst, nsrc, p.dport, p.sport, seg.Seq) {
+			// Unreachable below the table's capacity (http.go).
+			w.table.Delete(idx)
+			w.halfOpenDone(s)
+			return 0, DropSessionTableFull
 		}
 	}
 	w.Stats.SessionsCreated++

@@ -399,6 +399,9 @@ func (w *Worker) interceptJoin(d *Desc, p *pkt, s *Session, idx uint32, st *spli
 	if s.app != 0 && s.Kind == InspectFTP {
 		w.ftp.Get(s.app).insp.ServerSYN(o.Cookie)
 	}
+	if s.app != 0 && s.Kind == InspectHTTP {
+		w.http.Get(s.app).ServerSYN(o.Cookie)
+	}
 	w.halfOpenDone(s)
 	w.table.SetClass(idx, w.timerClass(s), w.now)
 	w.Intercept.Joined++

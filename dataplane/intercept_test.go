@@ -38,6 +38,14 @@ type icConv struct {
 	sTS0       uint32 // the server's SYN/ACK TSval
 	cTS        uint32 // the client's clock
 	sTS        uint32 // the server's clock
+	dport      uint16 // the server's port; 0: 25 (smtp)
+}
+
+func (c *icConv) port() uint16 {
+	if c.dport == 0 {
+		return 25
+	}
+	return c.dport
 }
 
 // icWrite writes a TCP frame with raw options opts (padded to 4 bytes).
@@ -96,11 +104,11 @@ func sackOpt(edges ...uint32) []byte {
 }
 
 func (c *icConv) fromClient(seq, ack uint32, flags uint8, win uint16, opts, payload []byte) []byte {
-	return icWrite(smtpMAC(macClient), smtpMAC(macOut0), smtpClientIP, smtpGlobalIP, c.sport, 25, seq, ack, flags, win, opts, payload)
+	return icWrite(smtpMAC(macClient), smtpMAC(macOut0), smtpClientIP, smtpGlobalIP, c.sport, c.port(), seq, ack, flags, win, opts, payload)
 }
 
 func (c *icConv) fromServer(seq, ack uint32, flags uint8, win uint16, opts, payload []byte) []byte {
-	return icWrite(smtpMAC(macMail), smtpMAC(macIn0), smtpServerIP, smtpClientIP, 25, c.sport, seq, ack, flags, win, opts, payload)
+	return icWrite(smtpMAC(macMail), smtpMAC(macIn0), smtpServerIP, smtpClientIP, c.port(), c.sport, seq, ack, flags, win, opts, payload)
 }
 
 // clientTS is the timestamps option of the client's next segment.
@@ -121,11 +129,11 @@ func (c *icConv) exchange(port int, frame []byte) (toServer, toClient []packet.T
 	out := c.h.send(port, frame)
 	for _, f := range out[portIn] {
 		decode(c.t, f)
-		toServer = append(toServer, c.view(f, smtpClientIP, smtpServerIP, c.sport, 25))
+		toServer = append(toServer, c.view(f, smtpClientIP, smtpServerIP, c.sport, c.port()))
 	}
 	for _, f := range out[portOut] {
 		decode(c.t, f)
-		toClient = append(toClient, c.view(f, smtpGlobalIP, smtpClientIP, 25, c.sport))
+		toClient = append(toClient, c.view(f, smtpGlobalIP, smtpClientIP, c.port(), c.sport))
 	}
 	return toServer, toClient
 }

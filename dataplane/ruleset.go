@@ -174,8 +174,9 @@ func (k ProtoKind) String() string {
 	return "?"
 }
 
-// Well-known ports of the application inspectors; http is tracked as tcp
-// until its inspector is wired (docs/behaviour.md "FTP, HTTP and TCP intercept").
+// Well-known ports of the application inspectors (docs/behaviour.md
+// "HTTP inspection", "FTP, HTTP and TCP intercept"). HTTP is inspected on
+// port 80 only, as IOS does without port mapping.
 const (
 	portFTP  = 21
 	portSMTP = 25
@@ -190,7 +191,11 @@ type ProtoPolicy struct {
 	Audit   bool
 	Timeout time.Duration // idle timeout of sessions it creates
 	SMTP    smtpfsm.Policy
-	class   uint8
+	// JavaList (http): 1 + the index into Ruleset.ACLs of the java-list,
+	// the standard list of the servers whose Java applets pass; 0: none,
+	// every server's applets are blocked (http.go).
+	JavaList int
+	class    uint8
 }
 
 // Rule is a compiled "ip inspect name".
@@ -317,6 +322,9 @@ func (rs *Ruleset) Compile() error {
 				}
 			}
 			p.class = rs.class(p.Timeout)
+			if p.JavaList < 0 || p.JavaList > len(rs.ACLs) || p.JavaList > 0 && p.Kind != InspectHTTP {
+				return fmt.Errorf("%w: rule %s: %s java-list index %d of %d access lists", ErrRuleset, r.Name, p.Kind, p.JavaList-1, len(rs.ACLs))
+			}
 			switch p.Kind {
 			case InspectTCP:
 				r.tcp = int8(i)

@@ -20,7 +20,7 @@ type Session struct {
 	flags   uint8
 	idle    uint8    // expiry class while established
 	port    [2]uint8 // egress port per direction (0: initiator->responder)
-	app     uint32   // by Kind: SMTP, ESMTP, FTP: 1 + index into the inspector's pool (0: none, released); ftp-data: 1 + the control session's SessionInfo.ID
+	app     uint32   // by Kind: SMTP, ESMTP, FTP, HTTP (an untrusted server's: http.go): 1 + index into the inspector's pool (0: none, released); ftp-data: 1 + the control session's SessionInfo.ID
 	host    uint32   // responder address (post-NAT), for per-host half-open counts
 	xlate   [2]nat.Rewrite
 	nextHop [2]uint32
@@ -189,7 +189,7 @@ func (w *Worker) timerClass(s *Session) uint8 {
 
 // releaseInspection ends the application-layer inspection of session s,
 // whose connection closed (forwardSession) or which ends (finalize): its
-// inspector's state (SMTP, FTP; an ftp-data session's app field names its
+// inspector's state (SMTP, FTP, HTTP; an ftp-data session's app field names its
 // control session and is kept). The session itself stays as it is.
 func (w *Worker) releaseInspection(s *Session) {
 	if s.app == 0 {
@@ -200,6 +200,8 @@ func (w *Worker) releaseInspection(s *Session) {
 		w.releaseSMTP(s)
 	case InspectFTP:
 		w.releaseFTP(s)
+	case InspectHTTP:
+		w.releaseHTTP(s)
 	}
 }
 

@@ -116,10 +116,11 @@ type Worker struct {
 	table        *flowtable.Table
 	sess         []Session
 	smtp         smtpPool
-	ftp          appinspect.Pool[ftpState] // FTP control sessions' inspection (ftp.go)
-	ftpBuf       []byte                    // scratch for rewritten FTP segments
-	tracing      bool                      // debug ip inspect smtp: trace into w.trace
-	reassembling bool                      // process runs on a reassembled datagram's first fragment
+	ftp          appinspect.Pool[ftpState]        // FTP control sessions' inspection (ftp.go)
+	http         appinspect.Pool[appinspect.HTTP] // HTTP sessions' Java blocking (http.go)
+	ftpBuf       []byte                           // scratch for rewritten FTP segments
+	tracing      bool                             // debug ip inspect smtp: trace into w.trace
+	reassembling bool                             // process runs on a reassembled datagram's first fragment
 	adm          *inspect.Admission
 	pend         pendingARP
 	expired      []uint32
@@ -176,6 +177,10 @@ type Stats struct {
 	// PinholesUsed those that came, PinholesFull announcements that found
 	// the pinhole table full (the data connection is then refused).
 	PinholesOpened, PinholesUsed, PinholesFull uint64
+	// HTTP (http.go): sessions inspected for Java applets, sessions whose
+	// server the java-list trusts (not inspected), and archived applets
+	// (.jar, .zip) that inspected sessions passed, unable to look inside.
+	HTTPInspected, HTTPTrusted, HTTPArchives uint64
 	// RunNs is the time from the worker's first batch to its last; BusyNs
 	// the part of it that followed batches that received frames: the
 	// worker was processing, not waiting. Both come from the batch clock
@@ -272,6 +277,7 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 		w.smtp.init(w, w.table.Capacity(), rs.StreamBuffer, o.BatchSize*(ports+o.Workers-1))
 		w.ftp.Init(w.table.Capacity(), o.BatchSize*(ports+o.Workers-1))
 		w.ftpBuf = make([]byte, appinspect.ScratchLen(o.FrameSize))
+		w.http.Init(w.table.Capacity(), o.BatchSize*(ports+o.Workers-1))
 		w.holds.init(nframes, o.FrameSize, per/4)
 		for p := range o.Queues[i] {
 			if p >= maxPorts {
@@ -537,6 +543,7 @@ func (w *Worker) Step(now int64) int {
 	w.expire()
 	w.smtp.stock(w)
 	w.ftp.Stock()
+	w.http.Stock()
 	w.expireFragments()
 	w.tick()
 	if w.rs.Intercept != nil {

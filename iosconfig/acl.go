@@ -18,6 +18,9 @@ type accessList struct {
 	// defined: the input has a permit or deny entry for it, translated
 	// or not.
 	defined bool
+	// standard: a standard list (numbered 1-99 or 1300-1999, or "ip
+	// access-list standard"), whose entries match the source only.
+	standard bool
 	// pending are remarks waiting for the entry they describe.
 	pending []*aclEntry
 	// seqs maps the sequence numbers of entries to their lines.
@@ -58,7 +61,9 @@ func (t *translator) numberedACL(l *line) {
 		return
 	}
 	standard := n < 100 || n >= 1300 && n < 2000
-	t.aclEntry(l, t.acl(l.words[1]), l.words[2:], standard, false)
+	a := t.acl(l.words[1])
+	a.standard = standard
+	t.aclEntry(l, a, l.words[2:], standard, false)
 }
 
 // namedACL translates an "ip access-list extended|standard NAME" block.
@@ -74,6 +79,7 @@ func (t *translator) namedACL(b *block) {
 		return
 	}
 	a := t.acl(h.words[3])
+	a.standard = kind == "standard"
 	if len(b.body) == 0 {
 		t.note(h, false, "access list with no entries: IOS permits everything through it; not translated")
 		return

@@ -183,12 +183,44 @@ interface Ethernet0/2
 			},
 		},
 		{
-			name:     "http java-list is dropped, the rest kept",
-			ios:      "ip inspect name W http java-list 10\n",
-			notes:    []string{"line 1: `ip inspect name W http java-list 10`: SECURITY, partly translated: inspects http without java-list 10"},
+			name: "http java-list naming a standard list",
+			ios:  "ip inspect name W http java-list 10 alert off\naccess-list 10 permit 203.0.113.1\naccess-list 10 permit 198.51.100.0 0.0.0.255\n",
+			check: func(t *testing.T, c *config.Config) {
+				r := rule(c, "W")
+				if r == nil || r.Protocols[0].Protocol != config.ProtoHTTP || r.Protocols[0].JavaList != "10" || r.Protocols[0].Alert {
+					t.Fatalf("rule W: %+v", r)
+				}
+				if a, ok := c.AccessList("10"); !ok || !a.IsStandard() || len(a.Entries) != 2 {
+					t.Errorf("access list 10: %+v", a)
+				}
+			},
+		},
+		{
+			name: "http java-list naming a named standard list",
+			ios:  "ip inspect name W http java-list FRIENDS\nip access-list standard FRIENDS\n permit host 203.0.113.1\n",
+			check: func(t *testing.T, c *config.Config) {
+				if r := rule(c, "W"); r == nil || r.Protocols[0].JavaList != "FRIENDS" {
+					t.Fatalf("rule W: %+v", r)
+				}
+			},
+		},
+		{
+			name:  "http java-list placeholder: every applet blocked, as without java_list",
+			ios:   "ip inspect name W http java-list 10\n",
+			notes: []string{"line 1: `ip inspect name W http java-list 10`: java-list 10 names no access list: IOS then blocks every Java applet, as cbac does without java_list; translated without it"},
+			check: func(t *testing.T, c *config.Config) {
+				if r := rule(c, "W"); r == nil || r.Protocols[0].Protocol != config.ProtoHTTP || r.Protocols[0].JavaList != "" {
+					t.Errorf("rule W: %+v", r)
+				}
+			},
+		},
+		{
+			name:     "http java-list naming an extended list",
+			ios:      "ip inspect name W http java-list 101\naccess-list 101 permit ip any any\n",
+			notes:    []string{"line 1: `ip inspect name W http java-list 101`: SECURITY, partly translated: java-list 101 is not a standard access list (Java blocking works with standard lists only): inspects http without it, blocking every Java applet"},
 			security: 1,
 			check: func(t *testing.T, c *config.Config) {
-				if r := rule(c, "W"); r == nil || r.Protocols[0].Protocol != config.ProtoHTTP {
+				if r := rule(c, "W"); r == nil || r.Protocols[0].JavaList != "" {
 					t.Errorf("rule W: %+v", r)
 				}
 			},

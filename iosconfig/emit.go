@@ -77,6 +77,11 @@ func (t *translator) resolve() {
 		t.checkRule(&f.inspIn, f.inspInC)
 		t.checkRule(&f.inspOut, f.inspOutC)
 	}
+	for _, r := range t.rules {
+		for _, p := range r.protos {
+			t.checkJavaList(p)
+		}
+	}
 	t.checkThreshold(&t.maxIncLow, &t.maxIncHigh)
 	t.checkThreshold(&t.oneMinLow, &t.oneMinHigh)
 	t.resolveIntercept()
@@ -170,6 +175,27 @@ func (t *translator) checkACL(name *string, c cite) {
 	if a == nil || !a.defined {
 		t.note(&line{n: c.n, text: c.text}, true, "access list "+*name+" is not defined (IOS lets every packet through such an access group): not translated")
 		*name = ""
+	}
+}
+
+// checkJavaList keeps an http rule's java-list only if it names a
+// defined standard list. Without one, cbac blocks the applets of every
+// server: what IOS does with a placeholder java-list (a number with no
+// access list behind it), so that case loses nothing.
+func (t *translator) checkJavaList(p *proto) {
+	if p.javaList == "" {
+		return
+	}
+	l := &line{n: p.c.n, text: p.c.text}
+	a := t.findACL(p.javaList)
+	switch {
+	case a == nil || !a.defined:
+		t.note(l, false, "java-list "+p.javaList+" names no access list: IOS then blocks every Java applet, as cbac does without java_list; translated without it")
+		p.javaList = ""
+	case !a.standard:
+		t.notes = append(t.notes, Note{Line: p.c.n, End: p.c.n, Text: p.c.text, Security: true, Partial: true,
+			Reason: "java-list " + p.javaList + " is not a standard access list (Java blocking works with standard lists only): inspects http without it, blocking every Java applet"})
+		p.javaList = ""
 	}
 }
 
@@ -356,6 +382,9 @@ func (t *translator) emit() []byte {
 			}
 			if p.maxData > 0 {
 				opts = append(opts, "max_data = "+strconv.FormatInt(p.maxData, 10))
+			}
+			if p.javaList != "" {
+				opts = append(opts, "java_list = "+tomlString(p.javaList))
 			}
 			v := "{}"
 			if len(opts) > 0 {

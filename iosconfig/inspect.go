@@ -18,8 +18,9 @@ type rule struct {
 type proto struct {
 	name         string // tcp, udp, icmp, ftp, http, smtp, esmtp
 	alert, audit *bool
-	timeout      int64 // seconds, 0 when not set
-	maxData      int64 // smtp, esmtp; 0 when not set
+	timeout      int64  // seconds, 0 when not set
+	maxData      int64  // smtp, esmtp; 0 when not set
+	javaList     string // http: "java-list ACL"; checked by resolve
 	c            cite
 }
 
@@ -132,7 +133,7 @@ func (t *translator) inspectName(l *line, name string, w []string) {
 			p.maxData = n
 			i++
 		case kw == "java-list" && p.name == "http" && val != "":
-			dropped = append(dropped, "java-list "+val+" (cbac has no Java applet blocking by access list)")
+			p.javaList = val
 			i++
 		case kw == "urlfilter" && p.name == "http":
 			dropped = append(dropped, "urlfilter (cbac has no URL filtering)")

@@ -76,7 +76,7 @@ func NewCollector(src Source) *Collector {
 		deleted:     d("sessions_deleted_total", "Sessions deleted."),
 		aggressive:  d("inspect_aggressive", "1 while the max-incomplete or one-minute thresholds hold the firewall in aggressive mode, else 0."),
 		oneMinute:   d("inspect_one_minute_sessions", "Sessions created in the last minute (one-minute thresholds)."),
-		violations:  d("inspect_violations_total", "Application inspection violations by protocol and kind (smtp, ftp).", "protocol", "kind"),
+		violations:  d("inspect_violations_total", "Application inspection violations by protocol and kind (smtp, ftp, http).", "protocol", "kind"),
 
 		natTranslations: d("nat_translations", "Sessions whose addresses static NAT translates (dynamic lines of show ip nat translations)."),
 		natStatic:       d("nat_static_entries", "Static NAT entries (ip nat inside source static)."),
@@ -216,6 +216,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for k := ftpfsm.AlertNotAuthenticated; k <= ftpfsm.AlertBareCR; k++ {
 		counter(c.violations, total.FTPAlerts[k], "ftp", ViolationLabel(k.String()))
 	}
+	// HTTP's one violation: a Java applet blocked (docs/behaviour.md "HTTP inspection").
+	counter(c.violations, total.Drops[dataplane.DropHTTPJavaBlock], "http", "java_block")
 	gauge(c.natTranslations, float64(counts.Translated))
 	gauge(c.natStatic, float64(len(rs.NAT.Pairs())))
 

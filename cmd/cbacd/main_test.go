@@ -140,6 +140,8 @@ func TestCheck(t *testing.T) {
 		{"unknown key", `dns_timeout = "5s"`, "dns_timeout = \"5s\"\nfrobnicate = 1", 1, []string{"frobnicate", "unknown key"}},
 		{"smtp and esmtp in one rule", `smtp = { max_data = 20000000 }`, "smtp = { max_data = 20000000 }\nesmtp = {}", 1, []string{"OUT-IN", "smtp and esmtp"}},
 		{"missing ACL", `access_group_in = "101"`, `access_group_in = "102"`, 0, []string{"access_group_in", `"102"`}},
+		{"java-list not defined", `http = {}`, `http = { java_list = "10" }`, 0, []string{"inspect.rules.IN-OUT.http.java_list", `"10" is not defined`}},
+		{"java-list not standard", `http = {}`, `http = { java_list = "101" }`, 0, []string{"inspect.rules.IN-OUT.http.java_list", "not a standard access list"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			lines := strings.Split(string(b), "\n")
@@ -281,6 +283,12 @@ func TestReplayGoldens(t *testing.T) {
 		"ftp-bounce":  {"FTP command refused: session reset", "FTP inspection: 0 control sessions inspected"},
 		"ftp-passive": {" Session 00000001 (172.22.1.100:40600)=>(172.22.1.110:21) ftp SIS_OPEN\n", "\n  Session 00000002 (172.22.1.100:41000)=>(172.22.1.110:50000) ftp-data SIS_OPENING\n"},
 		"ftp-shift":   {"(10.10.10.5:40500)=>(198.51.100.7:21) ftp SIS_OPEN\n", "data connections announced 1, admitted 0, waiting 1"},
+		"http-java": {"HTTP Java blocking: 1 sessions inspected, 0 of java-list servers not inspected; 1 applets blocked;",
+			"HTTP Java applet blocked             1\n"},
+	}
+	// What the log (stderr) must hold.
+	logs := map[string]string{
+		"http-java": "%FW-3-HTTP_JAVA_BLOCK: JAVA applet is blocked from (203.0.113.1:80) to (10.10.10.5:41000)\n",
 	}
 	// Captures replayed with a configuration variant: ftp-passive is the
 	// OUT-IN FTP variant (an outside client of the inside server).
@@ -303,6 +311,9 @@ func TestReplayGoldens(t *testing.T) {
 			want := readFrames(t, strings.Replace(in, ".in.", ".out.", 1))
 			sameFrames(t, readFrames(t, out), want)
 			if w := fmt.Sprintf("replay: %d frames read, %d written to %s\n", len(readFrames(t, in)), len(want), out); !strings.Contains(r.stderr, w) {
+				t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+			}
+			if w := logs[name]; !strings.Contains(r.stderr, w) {
 				t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
 			}
 			wantShow, ok := shows[name]
