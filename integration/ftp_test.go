@@ -431,14 +431,19 @@ rounds:
 // initiator address and port, responder address and port, kind, state.
 var sessionLineRE = regexp.MustCompile(`(?m)^( +)Session ([0-9A-F]+) \(([0-9.]+):(\d+)\)=>\(([0-9.]+):(\d+)\) (\S+) (\S+)$`)
 
-// sessionIDs returns the IDs of the sessions listed in sessions.
+// sessionIDs returns the sessions listed in sessions, each as its ID and
+// addresses: a session ID is reused once its session is gone, so a new
+// session may show an old one's ID.
 func sessionIDs(sessions string) map[string]bool {
 	ids := map[string]bool{}
 	for _, m := range sessionLineRE.FindAllStringSubmatch(sessions, -1) {
-		ids[m[2]] = true
+		ids[sessionKey(m)] = true
 	}
 	return ids
 }
+
+// sessionKey names a parsed session line by its ID and addresses.
+func sessionKey(m []string) string { return strings.Join(m[2:7], " ") }
 
 // ftpDataSession returns the first session not in old that server opened
 // to the inside host (10.10.10.5, or 172.22.1.111 as the server sees it)
@@ -449,7 +454,7 @@ func ftpDataSession(sessions, server string, old map[string]bool) (line, parent 
 	for _, m := range sessionLineRE.FindAllStringSubmatch(sessions, -1) {
 		depth := len(m[1]) - 1
 		stack = append(stack[:min(depth, len(stack))], m[0])
-		if !old[m[2]] && m[3] == server && m[4] != "21" && (m[5] == "10.10.10.5" || m[5] == "172.22.1.111") {
+		if !old[sessionKey(m)] && m[3] == server && m[4] != "21" && (m[5] == "10.10.10.5" || m[5] == "172.22.1.111") {
 			if depth > 0 && len(stack) > 1 {
 				parent = stack[len(stack)-2]
 			}
