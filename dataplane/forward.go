@@ -371,30 +371,9 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 				w.closePinholes(s)
 			}
 		} else if s.app != 0 && s.Kind.smtp() {
-			st := w.smtp.get(s.app)
-			held, dot := false, -1
-			if dir == 0 {
-				held, dot = w.smtpData(d, s, st, t, p.payload)
-			}
-			if !held {
-				r, changed := w.inspectSMTP(d, s, st, idx, dir, t, p, dot)
-				if r == DropSMTPMaxData {
-					w.resetSession(d, frame, p, s, idx, dir)
-					return
-				}
-				if r != DropNone {
-					if closed {
-						w.releaseInspection(s) // nothing left to inspect
-					}
-					w.drop(d, r)
-					return
-				}
-				dirty = changed
-			}
-			if closed {
-				// This segment closed the connection (docs/behaviour.md "Sessions and timers"): the
-				// state is released; the session waits out finwait.
-				w.releaseInspection(s)
+			var ok bool
+			if dirty, ok = w.inspectSMTP(d, frame, p, s, idx, dir, closed); !ok {
+				return // dropped, or reset and deleted (smtp.go)
 			}
 		} else if s.app != 0 && s.Kind == InspectHTTP {
 			if !w.inspectHTTP(d, frame, p, s, idx, dir, closed) {
