@@ -89,7 +89,7 @@ func (s *SMTP) Data(seq uint32, flags uint8, payload []byte, at HoldAt) (held bo
 // WhyInvalid); or Reset (max-data: nothing of the segment is kept, RSTSeq
 // and RSTAck are the next byte the server expects). The machine's alerts,
 // rewrites and passthrough are in *res, its trace lines in tr (nil: none).
-func (s *SMTP) Client(seq uint32, flags uint8, payload []byte, at HoldAt, dot int, tr *smtpfsm.Trace, res *smtpfsm.Result) (v Verdict) {
+func (s *SMTP) Client(seq uint32, flags uint8, payload []byte, at *HoldAt, dot int, tr *smtpfsm.Trace, res *smtpfsm.Result) (v Verdict) {
 	v.Seq = seq
 	g := &s.Guard
 	if flags&packet.SYN != 0 {
@@ -138,7 +138,8 @@ func (s *SMTP) Client(seq uint32, flags uint8, payload []byte, at HoldAt, dot in
 	if s.FSM.Mode() != smtpfsm.ModeData {
 		*res = s.FSM.Client(&s.Policy, b, tr)
 		if res.Reset {
-			return s.maxData(v)
+			s.maxData(&v)
+			return v
 		}
 		g.Commit(b)
 	} else if at.Mem != nil && len(b) >= at.Min {
@@ -150,7 +151,8 @@ func (s *SMTP) Client(seq uint32, flags uint8, payload []byte, at HoldAt, dot in
 		}
 		s.FSM.ClientLineDot(&s.Policy, b, dot, tr, res)
 		if res.Reset {
-			return s.maxData(v) // nothing kept, nothing held
+			s.maxData(&v) // nothing kept, nothing held
+			return v
 		}
 		if g.Hold(at.Mem, at.Off+uint64(start), len(b)) {
 			v.HoldFrame = true
@@ -165,7 +167,8 @@ func (s *SMTP) Client(seq uint32, flags uint8, payload []byte, at HoldAt, dot in
 		dot := KeepLineDot(g, b)
 		s.FSM.ClientLineDot(&s.Policy, b, dot, tr, res)
 		if res.Reset {
-			return s.maxData(v) // nothing kept: Advance not called
+			s.maxData(&v) // nothing kept: Advance not called
+			return v
 		}
 		if res.Rewritten > 0 {
 			g.Commit(b)
@@ -184,10 +187,9 @@ func (s *SMTP) Client(seq uint32, flags uint8, payload []byte, at HoldAt, dot in
 
 // maxData turns v into the Reset of a client that exceeded max-data: the
 // segment is not sent; every byte before the guard's Next was.
-func (s *SMTP) maxData(v Verdict) Verdict {
+func (s *SMTP) maxData(v *Verdict) {
 	v.Action, v.Out, v.HoldFrame = Reset, nil, false
 	v.RSTSeq, v.RSTAck = s.Guard.Next(), s.Guard.Next()
-	return v
 }
 
 // ServerSYN sets the server's initial sequence number when its SYN/ACK

@@ -184,13 +184,34 @@ func (w *Worker) inspectSMTP(d *Desc, frame []byte, p *pkt, s *Session, idx uint
 		r = w.smtpReply(s, idx, st, t, p, w.smtpTrace())
 	} else {
 		at := w.holdAt(d, s, p.payload)
-		held, dot := st.Data(t.Seq(), t.Flags(), p.payload, at)
+		held, dot := false, -1
+		if at.Mem != nil { // else Data would not hold it: commands, mostly
+			held, dot = st.Data(t.Seq(), t.Flags(), p.payload, at)
+		}
 		if held {
 			w.hold(at.Off)
 		} else {
-			var reset bool
-			if r, dirty, reset = w.smtpClient(d, frame, p, s, st, idx, at, dot); reset {
+			var res smtpfsm.Result
+			tr := w.smtpTrace()
+			v := st.Client(t.Seq(), t.Flags(), p.payload, &at, dot, tr, &res)
+			if v.Differs {
+				w.Stats.SMTPAlerts[smtpfsm.AlertRetransmitDiffers]++
+				w.smtpAlert(s, idx, EvStreamDiffers, 0, nil)
+			}
+			switch v.Action {
+			case appinspect.Drop:
+				r = dropReason(v.Why)
+			case appinspect.Reset:
+				w.smtpResult(s, idx, &res, tr)
+				w.resetSession(d, frame, p, s, idx, v.RSTSeq, v.RSTAck)
 				return false, false
+			default:
+				if v.HoldFrame {
+					w.hold(at.Off)
+				}
+				w.Stats.SMTPRewritten += uint64(res.Rewritten)
+				w.smtpResult(s, idx, &res, tr)
+				dirty = v.Action == appinspect.Rewrite
 			}
 		}
 	}
@@ -204,35 +225,6 @@ func (w *Worker) inspectSMTP(d *Desc, frame []byte, p *pkt, s *Session, idx uint
 		return false, false
 	}
 	return dirty, true
-}
-
-// smtpClient applies appinspect.SMTP.Client's Verdict on a client segment
-// (at, dot: what holdAt and SMTP.Data found): it reports the drop reason
-// (DropNone: forward), whether the payload changed, and whether the
-// session was reset and deleted (max-data).
-func (w *Worker) smtpClient(d *Desc, frame []byte, p *pkt, s *Session, st *smtpState, idx uint32, at appinspect.HoldAt, dot int) (r Reason, dirty, reset bool) {
-	t := packet.TCP(p.l4)
-	var res smtpfsm.Result
-	tr := w.smtpTrace()
-	v := st.Client(t.Seq(), t.Flags(), p.payload, at, dot, tr, &res)
-	if v.Differs {
-		w.Stats.SMTPAlerts[smtpfsm.AlertRetransmitDiffers]++
-		w.smtpAlert(s, idx, EvStreamDiffers, 0, nil)
-	}
-	switch v.Action {
-	case appinspect.Drop:
-		return dropReason(v.Why), false, false
-	case appinspect.Reset:
-		w.smtpResult(s, idx, &res, tr)
-		w.resetSession(d, frame, p, s, idx, &v)
-		return DropNone, false, true
-	}
-	if v.HoldFrame {
-		w.hold(at.Off)
-	}
-	w.Stats.SMTPRewritten += uint64(res.Rewritten)
-	w.smtpResult(s, idx, &res, tr)
-	return DropNone, v.Action == appinspect.Rewrite, false
 }
 
 // smtpTrace is the trace the machines fill while `debug ip inspect smtp`
@@ -326,11 +318,11 @@ func (w *Worker) smtpAlert(s *Session, idx uint32, kind EventKind, alerts uint32
 
 // resetSession ends a session whose client exceeded max-data (docs/behaviour.md "SMTP inspection", max-data):
 // the client's segment is not forwarded but becomes an RST to the server
-// at the next byte the server expects (v.RSTSeq: every byte before it was
-// forwarded), a new RST goes to the client at the sequence number it
-// acknowledged (the segment's ACK field), acknowledging v.RSTAck, and the
-// session is deleted.
-func (w *Worker) resetSession(d *Desc, frame []byte, p *pkt, s *Session, idx uint32, v *appinspect.Verdict) {
+// at the next byte the server expects (rstSeq, the Verdict's RSTSeq: every
+// byte before it was forwarded), a new RST goes to the client at the
+// sequence number it acknowledged (the segment's ACK field), acknowledging
+// rstAck, and the session is deleted.
+func (w *Worker) resetSession(d *Desc, frame []byte, p *pkt, s *Session, idx uint32, rstSeq, rstAck uint32) {
 	t := packet.TCP(p.l4)
 	e := w.table.Entry(idx)
 	w.Stats.SMTPAlerts[smtpfsm.AlertMaxData]++
@@ -339,9 +331,9 @@ func (w *Worker) resetSession(d *Desc, frame []byte, p *pkt, s *Session, idx uin
 	ackToServer := t.Ack()
 	// RST to the client, from the server, built in a new frame with the
 	// server's (inside local) addresses, then translated as replies are.
-	w.sendRST(s, 1, &e.Reply, ackToServer, v.RSTAck, packet.RST|packet.ACK)
+	w.sendRST(s, 1, &e.Reply, ackToServer, rstAck, packet.RST|packet.ACK)
 	// The client's segment becomes the RST to the server.
-	n := writeRST(frame, p.src, p.dst, p.sport, p.dport, v.RSTSeq, ackToServer, packet.RST|packet.ACK)
+	n := writeRST(frame, p.src, p.dst, p.sport, p.dport, rstSeq, ackToServer, packet.RST|packet.ACK)
 	d.Len = uint32(n)
 	ip := packet.IPv4(frame[packet.EthernetHeaderLen:n])
 	if s.splice != 0 {
