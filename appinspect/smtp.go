@@ -67,7 +67,7 @@ type HoldAt struct {
 // came and holds its memory (HoldFrame). Otherwise it changes nothing and
 // reports false, with dot the scan's result (scan.LineDot(payload)) if it
 // scanned, else -1, for Client.
-func (s *SMTP) Data(seq uint32, flags uint8, payload []byte, at HoldAt) (held bool, dot int) {
+func (s *SMTP) Data(seq uint32, flags uint8, payload []byte, at *HoldAt) (held bool, dot int) {
 	if at.Mem == nil || len(payload) < at.Min || seq != s.Guard.Next() || flags&packet.SYN != 0 ||
 		!s.Guard.CanHold(len(payload)) || s.Passthrough || s.FSM.Mode() != smtpfsm.ModeData {
 		return false, -1

@@ -186,7 +186,7 @@ func (w *Worker) inspectSMTP(d *Desc, frame []byte, p *pkt, s *Session, idx uint
 		at := w.holdAt(d, s, p.payload)
 		held, dot := false, -1
 		if at.Mem != nil { // else Data would not hold it: commands, mostly
-			held, dot = st.Data(t.Seq(), t.Flags(), p.payload, at)
+			held, dot = st.Data(t.Seq(), t.Flags(), p.payload, &at)
 		}
 		if held {
 			w.hold(at.Off)
