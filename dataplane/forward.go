@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"cbac/acl"
+	"cbac/appinspect"
 	"cbac/flowtable"
 	"cbac/inspect"
 	"cbac/nat"
@@ -371,9 +372,25 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 				w.closePinholes(s)
 			}
 		} else if s.app != 0 && s.Kind.smtp() {
-			var ok bool
-			if dirty, ok = w.inspectSMTP(d, frame, p, s, idx, dir, closed); !ok {
-				return // dropped, or reset and deleted (smtp.go)
+			st := w.smtp.get(s.app)
+			var at appinspect.HoldAt
+			held, dot := false, -1
+			if dir == 0 {
+				// The common case of message data first (smtp.go).
+				if at = w.holdAt(d, s, p.payload); at.Mem != nil {
+					held, dot = st.Data(t.Seq(), t.Flags(), p.payload, &at)
+				}
+			}
+			if held {
+				w.hold(at.Off)
+				if closed {
+					w.releaseInspection(s)
+				}
+			} else {
+				var ok bool
+				if dirty, ok = w.inspectSMTP(d, frame, p, s, st, idx, dir, &at, dot, closed); !ok {
+					return // dropped, or reset and deleted (smtp.go)
+				}
 			}
 		} else if s.app != 0 && s.Kind == InspectHTTP {
 			if !w.inspectHTTP(d, frame, p, s, idx, dir, closed) {

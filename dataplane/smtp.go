@@ -12,18 +12,19 @@ import (
 // window clamp) decides; this file keeps its states and replay buffers,
 // holds and lets go the frames it keeps by reference (hold.go), sends the
 // max-data resets and reports alerts and trace lines. Per segment of an
-// inspected session, after TCP tracking accepted it (inspectSMTP):
+// inspected session, after TCP tracking accepted it:
 //
 // Client -> server (dir 0): appinspect.SMTP.Data, the common case of
-// message data (in order, no line-start dot: the frame is held), else
-// appinspect.SMTP.Client, whose Verdict is applied:
+// message data (in order, no line-start dot: the frame is held), which
+// forwardSession tries first, on a frame holdAt offers; else
+// appinspect.SMTP.Client, whose Verdict inspectSMTP applies:
 //
 //	Forward, Rewrite: sent (Rewrite: bytes x-ed or restored in place, the
 //	checksum is recomputed); HoldFrame: the frame is held (hold.go)
 //	Drop:  out of order, replay copy full, or data on a SYN
 //	Reset: max-data: RST both ends, delete the session (resetSession)
 //
-// Server -> client (dir 1): new reply bytes are parsed once, in order
+// Server -> client (dir 1, inspectSMTP): new reply bytes are parsed once, in order
 // (appinspect.SMTP.Reply; a segment beyond a gap is dropped), the ACK
 // frees the guard and lets go the frames it covered entirely, and the
 // advertised window is clamped to the guard's room, so a client that
@@ -171,48 +172,40 @@ func (w *Worker) InspectedSessions() (inUse, allocated, limit int) {
 }
 
 // inspectSMTP runs the SMTP inspector over a segment of session idx
-// (direction dir) that TCP tracking accepted, closed telling whether it
-// closed the connection (the state is then released; the session waits
-// out finwait). It reports whether the payload changed (the TCP checksum
-// must be recomputed) and whether the caller forwards the segment; if
-// not, the segment was dropped or the session reset.
-func (w *Worker) inspectSMTP(d *Desc, frame []byte, p *pkt, s *Session, idx uint32, dir uint8, closed bool) (dirty, ok bool) {
-	st := w.smtp.get(s.app)
+// (direction dir) that TCP tracking accepted, unless SMTP.Data held it
+// already (forwardSession tries it first on a client segment: at and dot
+// are what holdAt and Data found; dot is -1 if Data did not scan), closed
+// telling whether it closed the connection (the state is then released;
+// the session waits out finwait). It reports whether the payload changed
+// (the TCP checksum must be recomputed) and whether the caller forwards
+// the segment; if not, the segment was dropped or the session reset.
+func (w *Worker) inspectSMTP(d *Desc, frame []byte, p *pkt, s *Session, st *smtpState, idx uint32, dir uint8, at *appinspect.HoldAt, dot int, closed bool) (dirty, ok bool) {
 	t := packet.TCP(p.l4)
 	var r Reason
 	if dir == 1 {
 		r = w.smtpReply(s, idx, st, t, p, w.smtpTrace())
 	} else {
-		at := w.holdAt(d, s, p.payload)
-		held, dot := false, -1
-		if at.Mem != nil { // else Data would not hold it: commands, mostly
-			held, dot = st.Data(t.Seq(), t.Flags(), p.payload, &at)
+		var res smtpfsm.Result
+		tr := w.smtpTrace()
+		v := st.Client(t.Seq(), t.Flags(), p.payload, at, dot, tr, &res)
+		if v.Differs {
+			w.Stats.SMTPAlerts[smtpfsm.AlertRetransmitDiffers]++
+			w.smtpAlert(s, idx, EvStreamDiffers, 0, nil)
 		}
-		if held {
-			w.hold(at.Off)
-		} else {
-			var res smtpfsm.Result
-			tr := w.smtpTrace()
-			v := st.Client(t.Seq(), t.Flags(), p.payload, &at, dot, tr, &res)
-			if v.Differs {
-				w.Stats.SMTPAlerts[smtpfsm.AlertRetransmitDiffers]++
-				w.smtpAlert(s, idx, EvStreamDiffers, 0, nil)
+		switch v.Action {
+		case appinspect.Drop:
+			r = dropReason(v.Why)
+		case appinspect.Reset:
+			w.smtpResult(s, idx, &res, tr)
+			w.resetSession(d, frame, p, s, idx, v.RSTSeq, v.RSTAck)
+			return false, false
+		default:
+			if v.HoldFrame {
+				w.hold(at.Off)
 			}
-			switch v.Action {
-			case appinspect.Drop:
-				r = dropReason(v.Why)
-			case appinspect.Reset:
-				w.smtpResult(s, idx, &res, tr)
-				w.resetSession(d, frame, p, s, idx, v.RSTSeq, v.RSTAck)
-				return false, false
-			default:
-				if v.HoldFrame {
-					w.hold(at.Off)
-				}
-				w.Stats.SMTPRewritten += uint64(res.Rewritten)
-				w.smtpResult(s, idx, &res, tr)
-				dirty = v.Action == appinspect.Rewrite
-			}
+			w.Stats.SMTPRewritten += uint64(res.Rewritten)
+			w.smtpResult(s, idx, &res, tr)
+			dirty = v.Action == appinspect.Rewrite
 		}
 	}
 	if closed {
