@@ -36,6 +36,7 @@ const (
 	WhyOutOfOrder     // the segment begins beyond the next byte the inspector expects
 	WhyUnknown        // its numbers lie before a rewrite the inspector no longer remembers
 	WhyInvalid        // data on a SYN, or before the stream's start is known
+	WhyBufferFull     // the replay copy has no room until the peer acknowledges more
 )
 
 // Expect is a related connection an inspector announced: a TCP SYN from
@@ -62,7 +63,14 @@ type Verdict struct {
 	Why      Why
 	ClearFIN bool   // Rewrite: the FIN is not sent with Out (the rest follows later)
 	Seq      uint32 // the sequence number to send the segment with
-	Out      []byte // Rewrite: the payload to send
+	Out      []byte // Rewrite: the payload to send (SMTP: the payload itself, rewritten in place)
+
+	// HoldFrame (Forward, Rewrite; SMTP): the segment's new bytes are kept
+	// by reference where HoldAt said; the caller holds that memory until
+	// the inspector gives its offset back. Differs: retransmitted bytes
+	// differed from the first copy (they are sent as it was).
+	HoldFrame bool
+	Differs   bool
 
 	// Alerts of the segment (sent or not). Refused is the first
 	// announcement refused (its Refused field is set), for the message.

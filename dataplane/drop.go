@@ -1,5 +1,7 @@
 package dataplane
 
+import "cbac/appinspect"
+
 // Reason is why the dataplane dropped (or did not forward) a frame. Every
 // drop on the packet path is counted under exactly one Reason, per worker,
 // and shown by `cbacctl show ip inspect statistics` (VPP foreach_acl_fa_error).
@@ -103,4 +105,17 @@ func (r Reason) String() string {
 		return reasonNames[r]
 	}
 	return "unknown"
+}
+
+// dropReason is the Reason of an inspector's Drop.
+func dropReason(why appinspect.Why) Reason {
+	switch why {
+	case appinspect.WhyOutOfOrder:
+		return DropStreamOutOfOrder
+	case appinspect.WhyBufferFull:
+		return DropStreamBufferFull
+	case appinspect.WhyUnknown:
+		return DropFTPSeqUnknown
+	}
+	return DropTCPInvalid
 }

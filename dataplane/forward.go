@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"cbac/acl"
+	"cbac/appinspect"
 	"cbac/flowtable"
 	"cbac/inspect"
 	"cbac/nat"
@@ -372,29 +373,24 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 			}
 		} else if s.app != 0 && s.Kind.smtp() {
 			st := w.smtp.get(s.app)
+			var at appinspect.HoldAt
 			held, dot := false, -1
 			if dir == 0 {
-				held, dot = w.smtpData(d, s, st, t, p.payload)
-			}
-			if !held {
-				r, changed := w.inspectSMTP(d, s, st, idx, dir, t, p, dot)
-				if r == DropSMTPMaxData {
-					w.resetSession(d, frame, p, s, idx, dir)
-					return
+				// The common case of message data first (smtp.go).
+				if at = w.holdAt(d, s, p.payload); at.Mem != nil {
+					held, dot = st.Data(t.Seq(), t.Flags(), p.payload, &at)
 				}
-				if r != DropNone {
-					if closed {
-						w.releaseInspection(s) // nothing left to inspect
-					}
-					w.drop(d, r)
-					return
-				}
-				dirty = changed
 			}
-			if closed {
-				// This segment closed the connection (docs/behaviour.md "Sessions and timers"): the
-				// state is released; the session waits out finwait.
-				w.releaseInspection(s)
+			if held {
+				w.hold(at.Off)
+				if closed {
+					w.releaseInspection(s)
+				}
+			} else {
+				var ok bool
+				if dirty, ok = w.inspectSMTP(d, frame, p, s, st, idx, dir, &at, dot, closed); !ok {
+					return // dropped, or reset and deleted (smtp.go)
+				}
 			}
 		} else if s.app != 0 && s.Kind == InspectHTTP {
 			if !w.inspectHTTP(d, frame, p, s, idx, dir, closed) {

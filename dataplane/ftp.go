@@ -120,14 +120,7 @@ func (w *Worker) inspectFTP(d *Desc, frame []byte, p *pkt, s *Session, idx uint3
 		frame = w.ftpRewrite(d, frame, p, &v)
 		dirty = true
 	case appinspect.Drop:
-		switch v.Why {
-		case appinspect.WhyOutOfOrder:
-			w.drop(d, DropStreamOutOfOrder)
-		case appinspect.WhyUnknown:
-			w.drop(d, DropFTPSeqUnknown)
-		default:
-			w.drop(d, DropTCPInvalid)
-		}
+		w.drop(d, dropReason(v.Why))
 		return frame, false, false
 	case appinspect.Reset:
 		w.resetFTP(d, frame, p, s, idx, &v)

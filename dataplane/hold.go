@@ -2,6 +2,8 @@ package dataplane
 
 import (
 	"math/bits"
+
+	"cbac/appinspect"
 )
 
 // Holding forwarded frames: the zero-copy replay copy.
@@ -76,23 +78,23 @@ func (w *Worker) recycle(a uint64) {
 	w.pool.put(a)
 }
 
-// holdable reports whether the new bytes b of the inspected segment in d
-// may be held by reference rather than copied, and their offset in the
-// UMEM.
-func (w *Worker) holdable(d *Desc, s *Session, b []byte) (uint64, bool) {
-	if len(b) < holdMin || w.holds.held >= w.holds.max || w.queues[s.port[0]] == nil {
-		return 0, false
+// holdAt says where the payload of the inspected segment in d lies in the
+// UMEM if its frame may be held by reference rather than copied
+// (appinspect.HoldAt), else nothing.
+func (w *Worker) holdAt(d *Desc, s *Session, payload []byte) appinspect.HoldAt {
+	if len(payload) < holdMin || w.holds.held >= w.holds.max || w.queues[s.port[0]] == nil {
+		return appinspect.HoldAt{}
 	}
-	// b is the tail of the frame (trimmed to its IP datagram).
-	off := d.Addr + uint64(d.Len) - uint64(len(b))
-	if off >= uint64(len(w.umem)) || &w.umem[off] != &b[0] || w.holds.state[off>>w.holds.shift] != frameFree {
-		return 0, false
+	// The payload is the tail of the frame (trimmed to its IP datagram).
+	off := d.Addr + uint64(d.Len) - uint64(len(payload))
+	if off >= uint64(len(w.umem)) || &w.umem[off] != &payload[0] || w.holds.state[off>>w.holds.shift] != frameFree {
+		return appinspect.HoldAt{}
 	}
-	return off, true
+	return appinspect.HoldAt{Mem: w.umem, Off: off, Min: holdMin}
 }
 
-// hold records that a guard holds the frame at offset off (holdable said
-// yes).
+// hold records that a guard holds the frame at offset off (holdAt
+// offered it).
 func (w *Worker) hold(off uint64) {
 	w.holds.state[off>>w.holds.shift] = frameHeld
 	w.holds.held++

@@ -85,11 +85,7 @@ func (w *Worker) inspectHTTP(d *Desc, frame []byte, p *pkt, s *Session, idx uint
 		if closed {
 			w.releaseInspection(s)
 		}
-		r := DropTCPInvalid
-		if v.Why == appinspect.WhyOutOfOrder {
-			r = DropStreamOutOfOrder
-		}
-		w.drop(d, r)
+		w.drop(d, dropReason(v.Why))
 		return false
 	case appinspect.Reset:
 		w.javaBlock(d, frame, p, s, idx, dir, &v)

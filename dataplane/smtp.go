@@ -3,43 +3,33 @@ package dataplane
 import (
 	"cbac/appinspect"
 	"cbac/internal/lazymem"
-	"cbac/internal/scan"
 	"cbac/packet"
 	"cbac/smtpfsm"
-	"cbac/tcpstream"
 )
 
-// SMTP inspection glue (docs/behaviour.md "SMTP inspection"): the stream guard, the command and reply
-// machines and the window clamp, per segment of an inspected session, after
-// TCP tracking accepted it.
+// SMTP inspection glue (docs/behaviour.md "SMTP inspection"): the
+// inspector (appinspect.SMTP: stream guard, command and reply machines,
+// window clamp) decides; this file keeps its states and replay buffers,
+// holds and lets go the frames it keeps by reference (hold.go), sends the
+// max-data resets and reports alerts and trace lines. Per segment of an
+// inspected session, after TCP tracking accepted it:
 //
-// Client -> server (dir 0), a segment with payload:
+// Client -> server (dir 0): appinspect.SMTP.Data, the common case of
+// message data (in order, no line-start dot: the frame is held), which
+// forwardSession tries first, on a frame holdAt offers; else
+// appinspect.SMTP.Client, whose Verdict inspectSMTP applies:
 //
-//	guard.Segment: out of order -> drop; no room -> drop; retransmitted
-//	bytes restored from the kept copy (alert if they differed)
-//	fsm.Client on the new bytes: illegal lines become x in place
-//	max-data -> RST both ends, delete the session
-//	guard.Commit: the new bytes, as forwarded, are kept until ACKed
+//	Forward, Rewrite: sent (Rewrite: bytes x-ed or restored in place, the
+//	checksum is recomputed); HoldFrame: the frame is held (hold.go)
+//	Drop:  out of order, replay copy full, or data on a SYN
+//	Reset: max-data: RST both ends, delete the session (resetSession)
 //
-// In data mode, a segment of 512 bytes or more is kept by holding the
-// frame it is forwarded in (guard.Hold, hold.go) after one scan for the
-// line-start dots, a "." after CR or LF (internal/scan), which
-// fsm.ClientLineDot then steps
-// through; when a frame cannot be held, the copy comes first and finds
-// the dots on the way (appinspect.KeepLineDot), guard.Advance keeps it, and a segment
-// with bytes rewritten is copied again by Commit. The common case of
-// message data, in order with no line-start dot, is smtpData alone (the
-// scan, fsm.SkipData, the hold), which forwardSession tries before
-// inspectSMTP.
-//
-// Server -> client (dir 1):
-//
-//	guard.Ack frees what the server acknowledged, guard.Unhold the frames
-//	it covered entirely
-//	fsm.Server parses new reply bytes once, in order (appinspect.SMTP.Reply)
-//	the advertised window is clamped to the guard's room, so a client
-//	that honours it never sends bytes the guard must drop
-//	(appinspect.SMTP.ClampWindow)
+// Server -> client (dir 1, inspectSMTP): new reply bytes are parsed once, in order
+// (appinspect.SMTP.Reply; a segment beyond a gap is dropped), the ACK
+// frees the guard and lets go the frames it covered entirely, and the
+// advertised window is clamped to the guard's room, so a client that
+// honours it never sends bytes the guard must drop
+// (appinspect.SMTP.ClampWindow).
 
 // smtpState is the SMTP inspection state of one session
 // (appinspect.SMTP: machines, guard, the server stream's next byte). It
@@ -181,141 +171,63 @@ func (w *Worker) InspectedSessions() (inUse, allocated, limit int) {
 	return w.smtp.inUse, len(w.smtp.chunks) * smtpChunk, w.smtpLimit()
 }
 
-// inspectSMTP runs the SMTP machines over a segment of an inspected session
-// that TCP tracking accepted. It reports whether payload bytes changed (the
-// TCP checksum must then be recomputed) or why the segment must be dropped;
-// DropSMTPMaxData asks the caller to reset the session (resetSession).
-//
-// The caller tries smtpData first, for a client segment; dot is what it
-// returned (-1 if not called).
-func (w *Worker) inspectSMTP(d *Desc, s *Session, st *smtpState, idx uint32, dir uint8, t packet.TCP, p *pkt, dot int) (Reason, bool) {
-	var tr *smtpfsm.Trace
-	if w.tracing {
-		tr = &w.trace
-		tr.N = 0
-	}
+// inspectSMTP runs the SMTP inspector over a segment of session idx
+// (direction dir) that TCP tracking accepted, unless SMTP.Data held it
+// already (forwardSession tries it first on a client segment: at and dot
+// are what holdAt and Data found; dot is -1 if Data did not scan), closed
+// telling whether it closed the connection (the state is then released;
+// the session waits out finwait). It reports whether the payload changed
+// (the TCP checksum must be recomputed) and whether the caller forwards
+// the segment; if not, the segment was dropped or the session reset.
+func (w *Worker) inspectSMTP(d *Desc, frame []byte, p *pkt, s *Session, st *smtpState, idx uint32, dir uint8, at *appinspect.HoldAt, dot int, closed bool) (dirty, ok bool) {
+	t := packet.TCP(p.l4)
+	var r Reason
 	if dir == 1 {
-		return w.smtpReply(s, idx, st, t, p, tr), false
-	}
-	flags := t.Flags()
-	seq := t.Seq()
-	if flags&packet.SYN != 0 {
-		if len(p.payload) > 0 {
-			// Data on a SYN would bypass the command machine (as at
-			// session creation).
-			return DropTCPInvalid, false
-		}
-		if st.Guard.Next() == st.Guard.Base() && st.Guard.Next() != seq+1 {
-			// A new SYN with a later ISN before any data (tcpstate
-			// accepts it while the handshake is open): the stream
-			// starts after it.
-			st.Guard.Init(seq+1, w.smtp.buf(s.app))
-		}
-		return DropNone, false
-	}
-	if len(p.payload) == 0 {
-		return DropNone, false
-	}
-	act, start, differs := st.Guard.Segment(seq, p.payload)
-	if act == tcpstream.Drop {
-		if int32(seq-st.Guard.Next()) > 0 {
-			return DropStreamOutOfOrder, false
-		}
-		return DropStreamBufferFull, false
-	}
-	// A retransmission was restored in place from the kept copy (the
-	// first copy wins, rewrites included): its checksum is recomputed.
-	changed := act == tcpstream.Replay
-	if differs {
-		w.Stats.SMTPAlerts[smtpfsm.AlertRetransmitDiffers]++
-		w.smtpAlert(s, idx, EvStreamDiffers, 0, nil)
-	}
-	if start != 0 {
-		dot = -1 // smtpData scanned the whole payload, if anything
-	}
-	b := p.payload[start:]
-	if len(b) == 0 {
-		return DropNone, changed
-	}
-	if st.Passthrough {
-		st.Guard.Commit(b)
-		return DropNone, changed
-	}
-	var res smtpfsm.Result
-	if st.FSM.Mode() != smtpfsm.ModeData {
-		res = st.FSM.Client(&st.Policy, b, tr)
-		if res.Reset {
-			w.smtpResult(s, idx, &res, tr)
-			return DropSMTPMaxData, changed
-		}
-		st.Guard.Commit(b)
-	} else if off, ok := w.holdable(d, s, b); ok {
-		// Message data kept by reference: the frame, final bytes
-		// included, is held until the server ACKs it (hold.go), so only
-		// the scan touches b.
-		if dot < 0 {
-			dot = scan.LineDot(b)
-		}
-		st.FSM.ClientLineDot(&st.Policy, b, dot, tr, &res)
-		if res.Reset {
-			w.smtpResult(s, idx, &res, tr)
-			return DropSMTPMaxData, changed // nothing kept, nothing held
-		}
-		if st.Guard.Hold(w.umem, off, len(b)) {
-			w.hold(off)
-		} else {
-			st.Guard.Commit(b)
-		}
+		r = w.smtpReply(s, idx, st, t, p, w.smtpTrace())
 	} else {
-		// Message data copied: into the replay copy, finding its first
-		// line-start dot in the same pass, so that the data machine need
-		// not scan b again. Bytes it rewrites (rare in data mode) are
-		// kept by a second copy.
-		dot := appinspect.KeepLineDot(&st.Guard, b)
-		st.FSM.ClientLineDot(&st.Policy, b, dot, tr, &res)
-		if res.Reset {
+		var res smtpfsm.Result
+		tr := w.smtpTrace()
+		v := st.Client(t.Seq(), t.Flags(), p.payload, at, dot, tr, &res)
+		if v.Differs {
+			w.Stats.SMTPAlerts[smtpfsm.AlertRetransmitDiffers]++
+			w.smtpAlert(s, idx, EvStreamDiffers, 0, nil)
+		}
+		switch v.Action {
+		case appinspect.Drop:
+			r = dropReason(v.Why)
+		case appinspect.Reset:
 			w.smtpResult(s, idx, &res, tr)
-			return DropSMTPMaxData, changed // nothing kept: Advance not called
+			w.resetSession(d, frame, p, s, idx, v.RSTSeq, v.RSTAck)
+			return false, false
+		default:
+			if v.HoldFrame {
+				w.hold(at.Off)
+			}
+			w.Stats.SMTPRewritten += uint64(res.Rewritten)
+			w.smtpResult(s, idx, &res, tr)
+			dirty = v.Action == appinspect.Rewrite
 		}
-		if res.Rewritten > 0 {
-			st.Guard.Commit(b)
-		} else {
-			st.Guard.Advance(len(b))
-		}
 	}
-	if res.Rewritten > 0 {
-		changed = true
-		w.Stats.SMTPRewritten += uint64(res.Rewritten)
+	if closed {
+		// This segment closed the connection (docs/behaviour.md
+		// "Sessions and timers"), or nothing is left to inspect.
+		w.releaseInspection(s)
 	}
-	w.smtpResult(s, idx, &res, tr)
-	if res.Passthrough {
-		st.Passthrough = true
+	if r != DropNone {
+		w.drop(d, r)
+		return false, false
 	}
-	return DropNone, changed
+	return dirty, true
 }
 
-// smtpData is inspectSMTP's common case, message data from the client: a
-// segment without SYN, in order, with room, in data mode inside a line,
-// in a frame that can be held (holdable), with no line-start dot. It
-// holds the frame after one scan and reports true. Otherwise it changes
-// nothing and reports false, with dot the scan's result
-// (scan.LineDot(payload)) if it scanned, else -1, for inspectSMTP.
-func (w *Worker) smtpData(d *Desc, s *Session, st *smtpState, t packet.TCP, payload []byte) (held bool, dot int) {
-	if t.Seq() != st.Guard.Next() || t.Flags()&packet.SYN != 0 || !st.Guard.CanHold(len(payload)) ||
-		st.Passthrough || st.FSM.Mode() != smtpfsm.ModeData {
-		return false, -1
+// smtpTrace is the trace the machines fill while `debug ip inspect smtp`
+// is on, else nil.
+func (w *Worker) smtpTrace() *smtpfsm.Trace {
+	if !w.tracing {
+		return nil
 	}
-	off, ok := w.holdable(d, s, payload)
-	if !ok {
-		return false, -1
-	}
-	dot = scan.LineDot(payload)
-	if dot != len(payload) || !st.FSM.SkipData(&st.Policy, payload) {
-		return false, dot
-	}
-	st.Guard.Hold(w.umem, off, len(payload)) // CanHold said yes
-	w.hold(off)
-	return true, dot
+	w.trace.N = 0
+	return &w.trace
 }
 
 // smtpReply handles a server->client segment: new reply bytes are parsed
@@ -399,23 +311,22 @@ func (w *Worker) smtpAlert(s *Session, idx uint32, kind EventKind, alerts uint32
 
 // resetSession ends a session whose client exceeded max-data (docs/behaviour.md "SMTP inspection", max-data):
 // the client's segment is not forwarded but becomes an RST to the server
-// at the next byte the server expects (the guard's Next: every byte before
-// it was forwarded), a new RST goes to the client at the sequence number
-// it acknowledged (the segment's ACK field), and the session is deleted.
-func (w *Worker) resetSession(d *Desc, frame []byte, p *pkt, s *Session, idx uint32, _ uint8) {
-	st := w.smtp.get(s.app)
+// at the next byte the server expects (rstSeq, the Verdict's RSTSeq: every
+// byte before it was forwarded), a new RST goes to the client at the
+// sequence number it acknowledged (the segment's ACK field), acknowledging
+// rstAck, and the session is deleted.
+func (w *Worker) resetSession(d *Desc, frame []byte, p *pkt, s *Session, idx uint32, rstSeq, rstAck uint32) {
 	t := packet.TCP(p.l4)
 	e := w.table.Entry(idx)
 	w.Stats.SMTPAlerts[smtpfsm.AlertMaxData]++
 	w.smtpAlert(s, idx, EvMaxData, 1<<smtpfsm.AlertMaxData, nil)
 
-	seqToServer := st.Guard.Next()
 	ackToServer := t.Ack()
 	// RST to the client, from the server, built in a new frame with the
 	// server's (inside local) addresses, then translated as replies are.
-	w.sendRST(s, 1, &e.Reply, ackToServer, seqToServer, packet.RST|packet.ACK)
+	w.sendRST(s, 1, &e.Reply, ackToServer, rstAck, packet.RST|packet.ACK)
 	// The client's segment becomes the RST to the server.
-	n := writeRST(frame, p.src, p.dst, p.sport, p.dport, seqToServer, ackToServer, packet.RST|packet.ACK)
+	n := writeRST(frame, p.src, p.dst, p.sport, p.dport, rstSeq, ackToServer, packet.RST|packet.ACK)
 	d.Len = uint32(n)
 	ip := packet.IPv4(frame[packet.EthernetHeaderLen:n])
 	if s.splice != 0 {

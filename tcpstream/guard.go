@@ -115,6 +115,10 @@ func (g *Guard) Init(isn uint32, buf []byte) {
 	*g = Guard{buf: buf, base: isn, next: isn}
 }
 
+// Restart starts the stream again at isn with the same replay buffer (a
+// new SYN with a later ISN before any data was kept).
+func (g *Guard) Restart(isn uint32) { g.Init(isn, g.buf) }
+
 // Next is the sequence number of the next new byte.
 func (g *Guard) Next() uint32 { return g.next }
 
