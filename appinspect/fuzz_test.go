@@ -41,7 +41,9 @@ func fuzzFTPRun(t *testing.T, cmds, replies, cuts []byte) (r fuzzFTPResult) {
 	send := func(d uint8, b []byte) bool {
 		ci := 0
 		for len(b) > 0 {
-			n := len(b)
+			// Whole: full-sized segments (the scratch holds one of
+			// maxTestSend bytes, as the dataplane's holds a frame's).
+			n := min(len(b), maxTestSend)
 			if len(cuts) > 0 {
 				n = min(n, int(cuts[ci%len(cuts)])%64+1)
 				ci++
