@@ -253,7 +253,7 @@ func (r *Results) writeFlood(w io.Writer) {
 
 // writeSYNFlood prints scenario 10.
 func (r *Results) writeSYNFlood(w io.Writer) {
-	fmt.Fprintf(w, "\n%s: random-source SYNs to 172.22.1.110:25 at the generator's full rate; legitimate SMTP sessions (5 s timeout) and an established bulk stream to port 2525 meanwhile\n", HeadSYNFlood)
+	fmt.Fprintf(w, "\n%s: random-source SYNs to 172.22.1.110:25 at the generator's full rate; legitimate SMTP sessions (5 s timeout) and an established bulk stream to port 2525 meanwhile; SYN/ACK kpps and CPU in the 2 s of flood alone that follow\n", HeadSYNFlood)
 	fmt.Fprintf(w, "  %-22s %10s %12s %12s %14s %12s %20s\n", "contender", "flood kpps", "SYN/ACK kpps", "ns/SYN/ACK", "per core-sec", "legit done", "bulk Mbit/s")
 	for _, f := range r.SYNFlood {
 		fmt.Fprintf(w, "  %-22s %10s %12s %12.0f %14.0f %12s %20s\n", f.Contender, kpps(f.FloodPps), kpps(f.SYNACKPps), f.Cost.DUTNs, f.PerCoreSecond,

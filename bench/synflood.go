@@ -21,9 +21,13 @@ type SYNFloodResult struct {
 	Describe  string `json:"describe"`
 	// FloodPps is the rate of SYNs the generator put on the wire.
 	FloodPps float64 `json:"flood_pps"`
-	// SYNACKs are the cookie SYN/ACKs the DUT sent during the flood
+	// SYNACKs are the cookie SYN/ACKs the DUT sent in the flood's cost
 	// window (cbacd: show ip inspect statistics; synproxy: an output hook
-	// counter), SYNACKPps their rate.
+	// counter), SYNACKPps their rate. The cost window follows the window
+	// of the legitimate sessions and the bulk stream, with the stream
+	// closed: the DUT's CPU then goes to the flood alone (a contender
+	// that keeps forwarding the bulk stream under the flood would
+	// otherwise pay for it in its SYN/ACK cost).
 	SYNACKs   uint64  `json:"synacks"`
 	SYNACKPps float64 `json:"synack_pps"`
 	// Cost is the DUT's CPU per SYN/ACK; PerCoreSecond is SYN/ACKs per
@@ -44,8 +48,12 @@ type SYNFloodResult struct {
 	BulkError string `json:"bulk_error,omitempty"`
 }
 
-// bulkWindow is the measurement window of the bulk stream without flood.
-const bulkWindow = 3 * time.Second
+// bulkWindow is the measurement window of the bulk stream without flood;
+// costWindow that of the flood's cost, after the stream is closed.
+const (
+	bulkWindow = 3 * time.Second
+	costWindow = 2 * time.Second
+)
 
 // phaseSYNFlood is scenario 10.
 func (b *Bench) phaseSYNFlood(ctx context.Context) error {
@@ -201,16 +209,19 @@ func (b *Bench) synFloodIntercept(ctx context.Context, r *running) (SYNFloodResu
 	defer g.stop()
 	start := time.Now()
 	sleep(ctx, 500*time.Millisecond)
-	a0, err := b.synacks(ctx, r)
-	if err != nil {
-		return res, err
-	}
-	c0 := takeCPU(b.topo.DUTCPU, r.pid)
 	n0, t0 := bulk.sent.Load(), time.Now()
 	one := func(ctx context.Context) error { return smtpTransaction(ctx, 5*time.Second) }
 	ok, failed, _, _ := b.runClients(ctx, RoleOut, b.opts.FloodClients, b.opts.FloodDuration, one)
 	n1, t1 := bulk.sent.Load(), time.Now()
-	c1 := takeCPU(b.topo.DUTCPU, r.pid)
+	closeBulk()
+	sleep(ctx, 200*time.Millisecond)
+	a0, err := b.synacks(ctx, r)
+	if err != nil {
+		return res, err
+	}
+	c0, w0 := takeCPU(b.topo.DUTCPU, r.pid), time.Now()
+	sleep(ctx, costWindow)
+	c1, w1 := takeCPU(b.topo.DUTCPU, r.pid), time.Now()
 	a1, err := b.synacks(ctx, r)
 	if err != nil {
 		return res, err
@@ -222,14 +233,13 @@ func (b *Bench) synFloodIntercept(ctx context.Context, r *running) (SYNFloodResu
 	if err != nil {
 		return res, err
 	}
-	closeBulk()
 	if !alive {
 		return res, fmt.Errorf("flood generator exited early (see %s/trafgen.log)", b.work)
 	}
 	win := t1.Sub(t0).Seconds()
 	res.FloodPps = float64((g1.TxPackets+g1.TxDropped)-(g0.TxPackets+g0.TxDropped)) / elapsed
 	res.SYNACKs = a1 - a0
-	res.SYNACKPps = float64(res.SYNACKs) / win
+	res.SYNACKPps = float64(res.SYNACKs) / w1.Sub(w0).Seconds()
 	res.Cost = cpuCost(c0, c1, res.SYNACKs)
 	if res.Cost.DUTNs > 0 {
 		res.PerCoreSecond = 1e9 / res.Cost.DUTNs
