@@ -511,23 +511,7 @@ func TestChecksumFragmentsWithoutReassembly(t *testing.T) {
 // it: it is never handed over to the flow's owner.
 func TestChecksumBeforeHandOver(t *testing.T) {
 	rs := compile(t, ckConfig(t, ""))
-	const frameSize, frames = 2048, 4096
-	umem := make([]byte, frameSize*frames)
-	var qs [2][]*dataplane.FakeQueue
-	var queues [][]dataplane.Queue
-	for w := 0; w < 2; w++ {
-		var row []dataplane.Queue
-		for range rs.Ifaces {
-			q := dataplane.NewFakeQueue(umem, frameSize, 256)
-			qs[w] = append(qs[w], q)
-			row = append(row, q)
-		}
-		queues = append(queues, row)
-	}
-	dp, err := dataplane.New(rs, dataplane.Options{Workers: 2, UMEM: umem, FrameSize: frameSize, Queues: queues})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dp, qs := twoWorkers(t, rs)
 	now := int64(time.Hour)
 	step := func() {
 		now += int64(time.Millisecond)

@@ -149,23 +149,7 @@ func TestVirtualReassemblyAttacks(t *testing.T) {
 // its flow is handed over whole, and all its fragments leave.
 func TestVirtualReassemblyHandOver(t *testing.T) {
 	rs := compile(t, seedWithNeighbours(t, true))
-	const frameSize, frames = 2048, 4096
-	umem := make([]byte, frameSize*frames)
-	var qs [2][]*dataplane.FakeQueue
-	var queues [][]dataplane.Queue
-	for w := 0; w < 2; w++ {
-		var row []dataplane.Queue
-		for range rs.Ifaces {
-			q := dataplane.NewFakeQueue(umem, frameSize, 256)
-			qs[w] = append(qs[w], q)
-			row = append(row, q)
-		}
-		queues = append(queues, row)
-	}
-	dp, err := dataplane.New(rs, dataplane.Options{Workers: 2, UMEM: umem, FrameSize: frameSize, Queues: queues})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dp, qs := twoWorkers(t, rs)
 	now := int64(time.Hour)
 	forwarded := 0
 	const flows = 16

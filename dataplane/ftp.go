@@ -159,20 +159,7 @@ func (w *Worker) ftpRewrite(d *Desc, frame []byte, p *pkt, v *appinspect.Verdict
 // byte it expects, a new RST goes to the client, and the session is
 // deleted (its pinholes close with it).
 func (w *Worker) resetFTP(d *Desc, frame []byte, p *pkt, s *Session, idx uint32, v *appinspect.Verdict) {
-	t := packet.TCP(p.l4)
-	e := w.table.Entry(idx)
-	ack := t.Ack() // mapped back: the server's own numbering
-	w.sendRST(s, 1, &e.Reply, ack, v.RSTAck, packet.RST|packet.ACK)
-	n := writeRST(frame, p.src, p.dst, p.sport, p.dport, v.RSTSeq, ack, packet.RST|packet.ACK)
-	d.Len = uint32(n)
-	ip := packet.IPv4(frame[packet.EthernetHeaderLen:n])
-	if s.splice != 0 {
-		w.splices.get(s.splice).splice.ClientToServer(ip.Payload())
-	}
-	s.xlate[0].Apply(ip)
-	w.send(d, frame[:n], int(s.port[0]), s.nextHop[0])
-	w.Stats.Drops[DropFTPRefused]++
-	w.deleteSession(idx)
+	w.resetRefused(d, frame, p, s, idx, 0, v.RSTSeq, v.RSTAck, DropFTPRefused)
 }
 
 // ftpAlert counts a segment's FTP alerts and reports the first one.

@@ -3,8 +3,6 @@ package dataplane_test
 import (
 	"testing"
 	"time"
-
-	"cbac/dataplane"
 )
 
 // Traffic received on one worker's queue for sessions the other worker
@@ -15,23 +13,7 @@ import (
 // fill frame.
 func TestHandOverGivesFramesBack(t *testing.T) {
 	rs := compile(t, ckConfig(t, ""))
-	const frameSize, frames = 2048, 4096
-	umem := make([]byte, frameSize*frames)
-	var qs [2][]*dataplane.FakeQueue
-	var queues [][]dataplane.Queue
-	for w := 0; w < 2; w++ {
-		var row []dataplane.Queue
-		for range rs.Ifaces {
-			q := dataplane.NewFakeQueue(umem, frameSize, 256)
-			qs[w] = append(qs[w], q)
-			row = append(row, q)
-		}
-		queues = append(queues, row)
-	}
-	dp, err := dataplane.New(rs, dataplane.Options{Workers: 2, UMEM: umem, FrameSize: frameSize, Queues: queues})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dp, qs := twoWorkers(t, rs)
 	now := int64(time.Hour)
 	delivered := 0
 	step := func() {
@@ -47,7 +29,7 @@ func TestHandOverGivesFramesBack(t *testing.T) {
 	// 64 UDP flows from the inside host, all received on worker 0's
 	// queue: those owned by worker 1 are handed over, frame after frame,
 	// ten times the UMEM's frames in all.
-	const flows, perStep, steps = 64, 32, 10 * frames / 32
+	const flows, perStep, steps = 64, 32, 10 * twoWorkerFrames / 32
 	payload := make([]byte, 200)
 	injected := 0
 	for s := 0; s < steps; s++ {
@@ -67,13 +49,13 @@ func TestHandOverGivesFramesBack(t *testing.T) {
 		t.Errorf("%d of %d frames found worker 0's fill ring empty (handed over %d, given back %d)",
 			lost, steps*perStep, w0.HandedOver, w1.FramesGivenBack)
 	}
-	if w0.HandedOver < frames {
-		t.Errorf("worker 0 handed over %d frames, want more than the UMEM's %d", w0.HandedOver, frames)
+	if w0.HandedOver < twoWorkerFrames {
+		t.Errorf("worker 0 handed over %d frames, want more than the UMEM's %d", w0.HandedOver, twoWorkerFrames)
 	}
 	if delivered != injected {
 		t.Errorf("delivered %d of %d injected frames", delivered, injected)
 	}
-	if w1.FramesGivenBack+uint64(frames) < w0.HandedOver {
+	if w1.FramesGivenBack+uint64(twoWorkerFrames) < w0.HandedOver {
 		t.Errorf("worker 1 gave back %d frames for %d handed over", w1.FramesGivenBack, w0.HandedOver)
 	}
 	free0, total := dp.Workers[0].FramesFree()

@@ -243,3 +243,30 @@ func recomputeTCP(v packet.IPv4) uint16 {
 	sum := packet.PseudoHeaderChecksum(v.Src(), v.Dst(), packet.ProtoTCP, uint16(len(b)))
 	return packet.Fold(packet.Checksum(b, sum))
 }
+
+// twoWorkerFrames is the UMEM of twoWorkers: frames of 2048 bytes.
+const twoWorkerFrames = 4096
+
+// twoWorkers builds a dataplane of two workers over rs, each with an
+// in-memory queue per interface over one shared UMEM: qs[worker][port].
+func twoWorkers(t testing.TB, rs *dataplane.Ruleset) (*dataplane.Dataplane, [2][]*dataplane.FakeQueue) {
+	t.Helper()
+	const frameSize = 2048
+	umem := make([]byte, frameSize*twoWorkerFrames)
+	var qs [2][]*dataplane.FakeQueue
+	var queues [][]dataplane.Queue
+	for w := range qs {
+		var row []dataplane.Queue
+		for range rs.Ifaces {
+			q := dataplane.NewFakeQueue(umem, frameSize, 256)
+			qs[w] = append(qs[w], q)
+			row = append(row, q)
+		}
+		queues = append(queues, row)
+	}
+	dp, err := dataplane.New(rs, dataplane.Options{Workers: 2, UMEM: umem, FrameSize: frameSize, Queues: queues})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dp, qs
+}

@@ -3,7 +3,6 @@ package dataplane
 import (
 	"cbac/acl"
 	"cbac/appinspect"
-	"cbac/flowtable"
 	"cbac/packet"
 )
 
@@ -104,36 +103,10 @@ func (w *Worker) inspectHTTP(d *Desc, frame []byte, p *pkt, s *Session, idx uint
 // sender, at the sequence number the sender acknowledged, acknowledging
 // v.RSTAck.
 func (w *Worker) javaBlock(d *Desc, frame []byte, p *pkt, s *Session, idx uint32, dir uint8, v *appinspect.Verdict) {
-	t := packet.TCP(p.l4)
-	e := w.table.Entry(idx)
 	if s.flags&sfAlert != 0 {
+		e := w.table.Entry(idx)
 		ev := Event{Kind: EvJavaBlock, Proto: s.Kind, Key: e.Orig, Alert: uint32(w.http.Get(s.app).Applet())}
 		w.emit(&ev)
 	}
-	ack := t.Ack()
-	keys := [2]*flowtable.Key{&e.Orig, &e.Reply}
-	back := dir ^ 1
-	if nd, buf, ok := w.newFrame(); ok {
-		k := keys[back]
-		n := writeRST(buf, k.Src, k.Dst, k.SrcPort, k.DstPort, ack, v.RSTAck, packet.RST|packet.ACK)
-		nd.Len = uint32(n)
-		w.sendRSTFrame(&nd, buf[:n], s, back)
-	}
-	n := writeRST(frame, p.src, p.dst, p.sport, p.dport, v.RSTSeq, ack, packet.RST|packet.ACK)
-	d.Len = uint32(n)
-	w.sendRSTFrame(d, frame[:n], s, dir)
-	w.Stats.Drops[DropHTTPJavaBlock]++
-	w.deleteSession(idx)
-}
-
-// sendRSTFrame translates an RST written with the addresses of direction
-// dir as they arrive (and, towards an intercepted session's server, its
-// sequence space) and sends it.
-func (w *Worker) sendRSTFrame(d *Desc, frame []byte, s *Session, dir uint8) {
-	ip := packet.IPv4(frame[packet.EthernetHeaderLen:])
-	if dir == 0 && s.splice != 0 {
-		w.splices.get(s.splice).splice.ClientToServer(ip.Payload())
-	}
-	s.xlate[dir].Apply(ip)
-	w.send(d, frame, int(s.port[dir]), s.nextHop[dir])
+	w.resetRefused(d, frame, p, s, idx, dir, v.RSTSeq, v.RSTAck, DropHTTPJavaBlock)
 }

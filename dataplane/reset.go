@@ -127,3 +127,40 @@ func writeRST(b []byte, src, dst uint32, sport, dport uint16, seq, ack uint32, f
 	t.SetChecksum(t.CalculateChecksum(src, dst))
 	return l
 }
+
+// resetRefused ends session idx on an inspector's refusal of segment p,
+// travelling in direction dir: the segment becomes the RST to its receiver
+// at rstSeq (the next byte the receiver expects: every byte before it was
+// forwarded), a new frame carries the RST to its sender at the sequence
+// number the sender acknowledged (the segment's ACK field, in the
+// receiver's own numbering), acknowledging rstAck; the drop is counted
+// under reason and the session deleted.
+func (w *Worker) resetRefused(d *Desc, frame []byte, p *pkt, s *Session, idx uint32, dir uint8, rstSeq, rstAck uint32, reason Reason) {
+	ack := packet.TCP(p.l4).Ack()
+	e := w.table.Entry(idx)
+	keys := [2]*flowtable.Key{&e.Orig, &e.Reply}
+	back := dir ^ 1
+	if nd, buf, ok := w.newFrame(); ok {
+		k := keys[back]
+		n := writeRST(buf, k.Src, k.Dst, k.SrcPort, k.DstPort, ack, rstAck, packet.RST|packet.ACK)
+		nd.Len = uint32(n)
+		w.sendRSTFrame(&nd, buf[:n], s, back)
+	}
+	n := writeRST(frame, p.src, p.dst, p.sport, p.dport, rstSeq, ack, packet.RST|packet.ACK)
+	d.Len = uint32(n)
+	w.sendRSTFrame(d, frame[:n], s, dir)
+	w.Stats.Drops[reason]++
+	w.deleteSession(idx)
+}
+
+// sendRSTFrame translates an RST written with the addresses of direction
+// dir as they arrive (and, towards an intercepted session's server, its
+// sequence space) and sends it.
+func (w *Worker) sendRSTFrame(d *Desc, frame []byte, s *Session, dir uint8) {
+	ip := packet.IPv4(frame[packet.EthernetHeaderLen:])
+	if dir == 0 && s.splice != 0 {
+		w.splices.get(s.splice).splice.ClientToServer(ip.Payload())
+	}
+	s.xlate[dir].Apply(ip)
+	w.send(d, frame, int(s.port[dir]), s.nextHop[dir])
+}

@@ -316,25 +316,7 @@ func (w *Worker) smtpAlert(s *Session, idx uint32, kind EventKind, alerts uint32
 // sequence number it acknowledged (the segment's ACK field), acknowledging
 // rstAck, and the session is deleted.
 func (w *Worker) resetSession(d *Desc, frame []byte, p *pkt, s *Session, idx uint32, rstSeq, rstAck uint32) {
-	t := packet.TCP(p.l4)
-	e := w.table.Entry(idx)
 	w.Stats.SMTPAlerts[smtpfsm.AlertMaxData]++
 	w.smtpAlert(s, idx, EvMaxData, 1<<smtpfsm.AlertMaxData, nil)
-
-	ackToServer := t.Ack()
-	// RST to the client, from the server, built in a new frame with the
-	// server's (inside local) addresses, then translated as replies are.
-	w.sendRST(s, 1, &e.Reply, ackToServer, rstAck, packet.RST|packet.ACK)
-	// The client's segment becomes the RST to the server.
-	n := writeRST(frame, p.src, p.dst, p.sport, p.dport, rstSeq, ackToServer, packet.RST|packet.ACK)
-	d.Len = uint32(n)
-	ip := packet.IPv4(frame[packet.EthernetHeaderLen:n])
-	if s.splice != 0 {
-		// Its ACK names the server's bytes in the client's space.
-		w.splices.get(s.splice).splice.ClientToServer(ip.Payload())
-	}
-	s.xlate[0].Apply(ip)
-	w.send(d, frame[:n], int(s.port[0]), s.nextHop[0])
-	w.Stats.Drops[DropSMTPMaxData]++
-	w.deleteSession(idx)
+	w.resetRefused(d, frame, p, s, idx, 0, rstSeq, rstAck, DropSMTPMaxData)
 }
