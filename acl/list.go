@@ -189,7 +189,13 @@ func (r *rule) matchL4(t *Tuple) bool {
 	if in == (r.flags&ruleSrcNeq != 0) {
 		return false
 	}
-	in = t.DstPort >= r.dstLo && t.DstPort <= r.dstHi
+	return r.matchL4Fixed(t)
+}
+
+// matchL4Fixed is matchL4 without the source port: the conditions on the
+// destination port, the TCP flags and the ICMP message.
+func (r *rule) matchL4Fixed(t *Tuple) bool {
+	in := t.DstPort >= r.dstLo && t.DstPort <= r.dstHi
 	if in == (r.flags&ruleDstNeq != 0) {
 		return false
 	}
@@ -203,6 +209,56 @@ func (r *rule) matchL4(t *Tuple) bool {
 		return false
 	}
 	return true
+}
+
+// MatchEverySource is Match for every source address and source port at
+// once: t's Src and SrcPort are ignored. ok reports that Match returns the
+// same index and permit for every tuple that differs from t only in Src
+// and SrcPort; when it is false, index is the first entry whose
+// conditions other than the source can hold (the one that splits the
+// sources). An entry with a source port specifier that no port satisfies
+// never matches and is passed over, as Match passes over it.
+//
+// It lets a decision that looks only at the destination (an XDP program
+// answering SYNs by destination) be taken ahead of the packets: ok is
+// sound, not complete (two sources may reach the same entry through
+// different entries' conditions that ok does not try to prove equal).
+func (l *List) MatchEverySource(t *Tuple) (index int, permit, ok bool) {
+	rules := l.rules
+	for i := range rules {
+		r := &rules[i]
+		if t.Dst&r.dstMask != r.dst {
+			continue
+		}
+		if r.flags&ruleAnyProto == 0 && t.Proto != r.proto {
+			continue
+		}
+		permit = r.flags&rulePermit != 0
+		everyPort := true
+		if r.flags&ruleL4 != 0 {
+			if t.NonInitialFragment {
+				// Ports and flags are not looked at (Match).
+				if !permit {
+					continue
+				}
+			} else {
+				if !r.matchL4Fixed(t) {
+					continue
+				}
+				full := r.srcLo == 0 && r.srcHi == 0xffff
+				empty := r.srcLo > r.srcHi
+				if r.flags&ruleSrcNeq != 0 {
+					full, empty = empty, full
+				}
+				if empty {
+					continue
+				}
+				everyPort = full
+			}
+		}
+		return i, permit, r.srcMask == 0 && everyPort
+	}
+	return len(rules), false, true
 }
 
 // Show writes the list as IOS "show access-lists" does, with sequence

@@ -4,6 +4,7 @@ import (
 	"cbac/flowtable"
 	"cbac/packet"
 	"cbac/smtpfsm"
+	"cbac/tcpintercept"
 	"cbac/tcpstate"
 )
 
@@ -275,3 +276,21 @@ func (w *Worker) EmptyPool() (restore func()) {
 
 // SplicesInUse counts the TCP intercept splice states in use.
 func (w *Worker) SplicesInUse() int { return len(w.splices.states) - len(w.splices.freeList) }
+
+// CookieOffload is cookieOffload, for the offload tests.
+func (rs *Ruleset) CookieOffload(in int, dst uint32, dport uint16) (CookieHits, bool) {
+	return rs.cookieOffload(in, dst, dport)
+}
+
+// Count is count, for the offload tests.
+func (h CookieHits) Count(hits [][]uint64, n uint64) { h.count(hits, n) }
+
+// MakeCookie is the cookie SYN/ACK's sequence number and TSval the
+// worker's jar makes at now for the client's SYN frame (what the XDP
+// program would answer, the worker not seeing the SYN).
+func (w *Worker) MakeCookie(syn []byte, now int64) (isn, tsval uint32) {
+	ip := packet.IPv4(syn[packet.EthernetHeaderLen:])
+	s := tcpintercept.ParseSYN(ip.Src(), ip.Dst(), packet.TCP(ip.Payload()))
+	c := w.jar.Make(now, &s)
+	return c.ISN, c.TSval
+}

@@ -341,6 +341,16 @@ func (w *Worker) forwardSession(d *Desc, frame []byte, p *pkt, idx uint32, dir u
 				w.forwardNew(d, frame, p, &k, in)
 				return
 			}
+			if dir == 0 && p.flags&(packet.SYN|packet.ACK|packet.RST|packet.FIN) == packet.ACK && s.tcp.Closed() && w.cookieReopens(p) {
+				// The same reuse, the client's SYN having been answered
+				// by the XDP program (intercept.go cookieReopens): the
+				// cookie ACK opens the new connection.
+				w.deleteSession(idx)
+				var k flowtable.Key
+				p.key(&k)
+				w.forwardNew(d, frame, p, &k, in)
+				return
+			}
 			w.drop(d, tcpDrop(v))
 			return
 		}
@@ -544,11 +554,16 @@ func (w *Worker) forwardNew(d *Desc, frame []byte, p *pkt, k *flowtable.Key, in 
 // port, next hop and the translated addresses; ok is false without a
 // route.
 func (w *Worker) natRoute(p *pkt, in int) (out int, nh, nsrc, ndst uint32, ok bool) {
-	rs := w.rs
+	return w.rs.natRoute(in, p.src, p.dst)
+}
+
+// natRoute is Worker.natRoute for a packet from src to dst arriving on
+// port in.
+func (rs *Ruleset) natRoute(in int, src, dst uint32) (out int, nh, nsrc, ndst uint32, ok bool) {
 	ifc := &rs.Ifaces[in]
-	nsrc, ndst = p.src, p.dst
+	nsrc, ndst = src, dst
 	if ifc.NAT == NATOutside {
-		if l, ok := rs.NAT.GlobalToLocal(p.dst); ok {
+		if l, ok := rs.NAT.GlobalToLocal(dst); ok {
 			ndst = l
 		}
 	}
@@ -557,7 +572,7 @@ func (w *Worker) natRoute(p *pkt, in int) (out int, nh, nsrc, ndst uint32, ok bo
 		return 0, 0, 0, 0, false
 	}
 	if ifc.NAT == NATInside && rs.Ifaces[out].NAT == NATOutside {
-		if g, ok := rs.NAT.LocalToGlobal(p.src); ok {
+		if g, ok := rs.NAT.LocalToGlobal(src); ok {
 			nsrc = g
 		}
 	}

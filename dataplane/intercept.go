@@ -226,12 +226,8 @@ func (w *Worker) interceptSYN(d *Desc, p *pkt, in int) {
 // connection would hang (it doubles a forger's odds, to 2^-27).
 func (w *Worker) interceptACK(d *Desc, p *pkt, k *flowtable.Key, pol *ProtoPolicy, in, out int, nh, nsrc, ndst uint32) Reason {
 	t := packet.TCP(p.l4)
-	a := tcpintercept.ParseACK(p.src, p.dst, t)
-	o, ok := w.jar.Check(w.now, &a)
-	if !ok && len(p.payload) == 0 {
-		a.Seq++
-		o, ok = w.jar.Check(w.now, &a)
-	}
+	var a tcpintercept.ACK
+	o, ok := w.checkCookie(p, &a)
 	if !ok {
 		return DropInterceptBadCookie
 	}
@@ -270,6 +266,43 @@ func (w *Worker) interceptACK(d *Desc, p *pkt, k *flowtable.Key, pol *ProtoPolic
 	w.incompleteAdd(idx)
 	w.sendServerSYN(d, s, st)
 	return DropNone
+}
+
+// checkCookie checks the client's ACK p (a, filled from it) against the
+// worker's jar, also as a zero-window probe when it carries no data
+// (interceptACK), and returns the options its cookie kept.
+func (w *Worker) checkCookie(p *pkt, a *tcpintercept.ACK) (tcpintercept.Opened, bool) {
+	*a = tcpintercept.ParseACK(p.src, p.dst, packet.TCP(p.l4))
+	o, ok := w.jar.Check(w.now, a)
+	if !ok && len(p.payload) == 0 {
+		a.Seq++
+		o, ok = w.jar.Check(w.now, a)
+	}
+	return o, ok
+}
+
+// cookieReopens reports whether the client's ACK p, which TCP tracking
+// refused on session s whose connection is closed (waiting out finwait),
+// completes a new cookie handshake on the same 5-tuple: cookie ACKs are
+// accepted, the intercept list protects the connection and the cookie is
+// valid. The XDP program answers protected SYNs without looking at the
+// sessions (cookieoffload.go), so a client reusing its 5-tuple gets a
+// cookie while the old session still stands. The cookie is checked
+// before anything changes, so that a forged ACK cannot end the old
+// session; nothing is counted (forwardNew counts the ACL entries).
+func (w *Worker) cookieReopens(p *pkt) bool {
+	ic := w.rs.Intercept
+	if !w.cookieACKs() {
+		return false
+	}
+	var t acl.Tuple
+	p.tuple(&t, p.src, p.dst)
+	if _, permit := w.rs.ACLs[ic.List].Match(&t); !permit {
+		return false
+	}
+	var a tcpintercept.ACK
+	_, ok := w.checkCookie(p, &a)
+	return ok
 }
 
 // sendServerSYN writes cbacd's SYN to the server over frame d and sends
