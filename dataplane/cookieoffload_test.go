@@ -6,8 +6,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"cbac/dataplane"
+	"cbac/flowtable"
 	"cbac/packet"
 )
 
@@ -283,4 +285,134 @@ func TestCookieOffloadAgreesWithPipeline(t *testing.T) {
 		t.Errorf("cookieOffload said yes in %d of %d trials: the test proves little", answered, trials)
 	}
 	t.Logf("%d of %d random rulesets offloadable", answered, trials)
+}
+
+// closeIC closes c's joined connection with FINs, the client's first,
+// without data either way.
+func closeIC(c *icConv) {
+	c.t.Helper()
+	off := c.sISN - c.cookie
+	cseq, sseq := c.cISN+1, c.sISN+1
+	srv, _ := c.exchange(portOut, c.fromClient(cseq, sseq-off, packet.FIN|packet.ACK, 500, c.clientTS(), nil))
+	one(c.t, "client FIN", srv, 1)
+	var opts []byte
+	if c.ts {
+		c.sTS++
+		opts = tsOpt(c.sTS, c.cTS)
+	}
+	_, cli := c.exchange(portIn, c.fromServer(sseq, cseq+1, packet.FIN|packet.ACK, 300, opts, nil))
+	one(c.t, "server FIN", cli, 1)
+	srv, _ = c.exchange(portOut, c.fromClient(cseq+1, sseq+1-off, packet.ACK, 500, c.clientTS(), nil))
+	one(c.t, "last ACK", srv, 1)
+}
+
+// cookieFromXDP gives c the cookie SYN/ACK the XDP program would have
+// sent for c's SYN (the worker's jar, at the harness clock): the worker
+// never sees the SYN.
+func cookieFromXDP(c *icConv) {
+	c.cookie, c.cookieTS = c.h.w.MakeCookie(c.fromClient(c.cISN, 0, packet.SYN, 64240, c.synOptions(), nil), c.h.now)
+}
+
+// dropsDiff is the drop reasons counted between two snapshots.
+func dropsDiff(before, after []uint64) map[dataplane.Reason]uint64 {
+	d := map[dataplane.Reason]uint64{}
+	for i := range after {
+		if after[i] != before[i] {
+			d[dataplane.Reason(i)] = after[i] - before[i]
+		}
+	}
+	return d
+}
+
+// A client reusing its 5-tuple while the closed session of its last
+// connection waits out finwait, its SYN answered by the XDP program: the
+// cookie ACK replaces the old session and opens the new connection. A
+// forged ACK (a cookie that does not check) leaves the old session as it
+// was and is the drop TCP tracking made of it before.
+func TestInterceptCookieReopensClosed(t *testing.T) {
+	for _, ts := range []bool{true, false} {
+		t.Run(map[bool]string{true: "timestamps", false: "no options"}[ts], func(t *testing.T) {
+			h := newHarness(t, compile(t, interceptSeed(t, "", "finrst_timeout = \"7s\"\n")))
+			old := newIC(t, h, 40900, ts)
+			old.open()
+			closeIC(old)
+			h.advance(time.Second)
+			key := flowtable.Key{Src: smtpClientIP, Dst: smtpGlobalIP, SrcPort: 40900, DstPort: 25, Proto: packet.ProtoTCP}
+			was, ok := h.w.StateOf(key)
+			if !ok {
+				t.Fatal("no closed session 1 s after the close (finrst_timeout 7s)")
+			}
+
+			c := newIC(t, h, 40900, ts)
+			c.cISN, c.cTS = 100000, 5000
+			cookieFromXDP(c)
+
+			// Forged ACKs: one a cookie's near miss, whose refusal by
+			// tracking depends on where the (random) cookie falls in the
+			// old connection's numbers; one acknowledging far beyond
+			// what the old server side sent (tracking: data never sent).
+			tracking := []dataplane.Reason{dataplane.DropTCPOutOfWindow, dataplane.DropTCPAckUnseen, dataplane.DropTCPInvalid}
+			for _, f := range []struct {
+				ack  uint32
+				want []dataplane.Reason
+			}{
+				{c.cookie + 2, tracking},
+				{old.cookie + 1 + 1<<20, []dataplane.Reason{dataplane.DropTCPAckUnseen}},
+			} {
+				drops := slices.Clone(h.w.Stats.Drops[:])
+				srv, cli := c.exchange(portOut, c.fromClient(c.cISN+1, f.ack, packet.ACK, 1000, c.clientTS(), nil))
+				one(t, "frames to the server after a forged ACK", srv, 0)
+				one(t, "frames to the client after a forged ACK", cli, 0)
+				if now, ok := h.w.StateOf(key); !ok || now != was {
+					t.Errorf("the forged ACK %d changed or ended the old session (still there: %v)", f.ack, ok)
+				}
+				d := dropsDiff(drops, h.w.Stats.Drops[:])
+				if len(d) != 1 || !slices.ContainsFunc(f.want, func(r dataplane.Reason) bool { return d[r] == 1 }) {
+					t.Errorf("forged ACK %d counted as %v, want one of %v", f.ack, d, f.want)
+				}
+			}
+
+			c.cookieACK(1000, nil)
+			c.join(29200, c.scaled(29200))
+			if live, half := h.w.SessionCount(); live != 1 || half != 0 {
+				t.Errorf("%d sessions, %d half-open after the new handshake, want 1, 0", live, half)
+			}
+			if st := h.w.Intercept; st.Opened != 2 || st.Joined != 2 || st.SYNACKs != 1 {
+				t.Errorf("counters %+v, want 2 opened and joined, 1 SYN/ACK from the worker", st)
+			}
+			// The new connection carries data.
+			greet := []byte("220 mail ESMTP\r\n")
+			var opts []byte
+			if ts {
+				c.sTS++
+				opts = tsOpt(c.sTS, c.cTS)
+			}
+			_, cli := c.exchange(portIn, c.fromServer(c.sISN+1, c.cISN+1, packet.ACK|packet.PSH, 300, opts, greet))
+			one(t, "greeting to the client", cli, 1)
+			expectSeg(t, "greeting", cli[0], c.cookie+1, c.cISN+1, packet.ACK|packet.PSH)
+		})
+	}
+}
+
+// The reopening is for closed sessions only: a valid cookie ACK on the
+// 5-tuple of an open connection is dropped by TCP tracking and changes
+// nothing.
+func TestInterceptCookieOnOpenSession(t *testing.T) {
+	h := newHarness(t, compile(t, interceptSeed(t, "", "")))
+	old := newIC(t, h, 40910, false)
+	old.open()
+	key := flowtable.Key{Src: smtpClientIP, Dst: smtpGlobalIP, SrcPort: 40910, DstPort: 25, Proto: packet.ProtoTCP}
+	was, _ := h.w.StateOf(key)
+	c := newIC(t, h, 40910, false)
+	c.cISN = 100000
+	cookieFromXDP(c)
+	srv, cli := c.exchange(portOut, c.fromClient(c.cISN+1, c.cookie+1, packet.ACK, 1000, nil, nil))
+	one(t, "frames to the server", srv, 0)
+	one(t, "frames to the client", cli, 0)
+	if now, ok := h.w.StateOf(key); !ok || now != was {
+		t.Errorf("a cookie ACK changed or ended an open session (still there: %v)", ok)
+	}
+	if h.w.Intercept.Opened != 1 {
+		t.Errorf("%d connections opened, want 1", h.w.Intercept.Opened)
+	}
 }
