@@ -46,8 +46,6 @@ import (
 // server built from them (resetSession's RST) is translated like any
 // client segment.
 
-
-
 // spliceState is what an intercepted session keeps beside its Session:
 // the cookie's options (for the server SYN and the join), the client's
 // window, and once joined the Splice.
