@@ -46,10 +46,6 @@ import (
 // server built from them (resetSession's RST) is translated like any
 // client segment.
 
-// interceptMSS is the MSS cbacd's cookie SYN/ACK advertises: Ethernet's,
-// the protected server's MSS being unknown when cbacd answers.
-const interceptMSS = 1460
-
 // spliceState is what an intercepted session keeps beside its Session:
 // the cookie's options (for the server SYN and the join), the client's
 // window, and once joined the Splice.
@@ -202,14 +198,7 @@ func (w *Worker) interceptSYN(d *Desc, p *pkt, in int) {
 	syn := tcpintercept.ParseSYN(p.src, p.dst, t)
 	c := w.jar.Make(w.now, &syn)
 	w.Intercept.thisMinute++
-	b := w.frameRoom(d)
-	seg := b[packet.EthernetHeaderLen+packet.IPv4MinHeaderLen:]
-	n := tcpintercept.WriteSYNACK(seg, &syn, &c, interceptMSS, tcpintercept.DefaultWScale)
-	packet.WriteIPv4Header(b[packet.EthernetHeaderLen:], p.dst, p.src, packet.ProtoTCP, 64, n, 0)
-	d.Len = uint32(packet.EthernetHeaderLen + packet.IPv4MinHeaderLen + n)
-	eth := packet.Ethernet(b)
-	eth.SetDst(eth.Src())
-	eth.SetSrc(w.rs.Ifaces[in].MAC)
+	d.Len = uint32(tcpintercept.WriteSYNACKFrame(w.frameRoom(d), &syn, &c, tcpintercept.CookieMSS, tcpintercept.DefaultWScale, w.rs.Ifaces[in].MAC))
 	d.Port = uint8(in)
 	w.Intercept.SYNACKs++
 	w.queueTx(d)

@@ -242,3 +242,10 @@ func (j *Jar) Check(now int64, a *ACK) (Opened, bool) {
 	}
 	return o, true
 }
+
+// Generation returns the secret rotation generation of time now.
+func Generation(now int64) uint32 { return tick(now) / KeyTicks }
+
+// GenKey returns the secret of generation gen (for a copy of the cookie
+// function outside Go: the XDP program's).
+func (j *Jar) GenKey(gen uint32) (k0, k1 uint64) { return j.key(gen) }

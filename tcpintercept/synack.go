@@ -58,6 +58,25 @@ func WriteSYNACK(b []byte, s *SYN, c *Cookie, mss uint16, wscale int8) int {
 	return n
 }
 
+// CookieMSS is the MSS cbacd's cookie SYN/ACK advertises: Ethernet's, the
+// protected server's MSS being unknown when cbacd answers.
+const CookieMSS = 1460
+
+// WriteSYNACKFrame writes over b, the Ethernet frame of SYN s (with room
+// for at least the Ethernet and IPv4 headers and SYNACKLen bytes), the
+// whole SYN/ACK that answers it with cookie c (WriteSYNACK), sent back to
+// the SYN's source MAC address from mac, and returns the frame's length.
+// The XDP program's cookie step writes the same bytes.
+func WriteSYNACKFrame(b []byte, s *SYN, c *Cookie, mss uint16, wscale int8, mac packet.MAC) int {
+	const l3 = packet.EthernetHeaderLen
+	n := WriteSYNACK(b[l3+packet.IPv4MinHeaderLen:], s, c, mss, wscale)
+	packet.WriteIPv4Header(b[l3:], s.Dst, s.Src, packet.ProtoTCP, 64, n, 0)
+	eth := packet.Ethernet(b)
+	eth.SetDst(eth.Src())
+	eth.SetSrc(mac)
+	return l3 + packet.IPv4MinHeaderLen + n
+}
+
 // WriteServerSYN writes into b (at least SYNACKLen bytes) the SYN that
 // cbacd sends the server for tuple t once the client's ACK opened cookie o,
 // checksummed, and returns its length. It carries the client's ISN, so the

@@ -87,7 +87,7 @@ type AttachOptions struct {
 // which keeps that namespace alive until Close.
 type Program struct {
 	prog    *xdp.Program
-	shed    *shedMaps
+	maps    *progMaps
 	ifindex int
 	ifname  string
 	id      uint32
@@ -131,7 +131,7 @@ func Attach(ifindex int, queues int, opts AttachOptions) (*Program, error) {
 		unix.Close(nsFD)
 		return nil, fmt.Errorf("xdp attach %s: load program: %w", name, classifyLoadError(err))
 	}
-	p := &Program{prog: prog, shed: shed, ifindex: ifindex, ifname: name, nsFD: nsFD}
+	p := &Program{prog: prog, maps: shed, ifindex: ifindex, ifname: name, nsFD: nsFD}
 	if id, err := prog.Program.ID(); err == nil {
 		p.id = uint32(id)
 	}
@@ -224,9 +224,9 @@ func (p *Program) closeFDs() error {
 		err = p.prog.Close()
 		p.prog = nil
 	}
-	if p.shed != nil {
-		err = errors.Join(err, p.shed.Close())
-		p.shed = nil
+	if p.maps != nil {
+		err = errors.Join(err, p.maps.Close())
+		p.maps = nil
 	}
 	if p.nsFD >= 0 {
 		unix.Close(p.nsFD)

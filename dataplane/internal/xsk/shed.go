@@ -22,26 +22,33 @@ import (
 	"github.com/cilium/ebpf/asm"
 )
 
-// shedMaps are the program's per-queue shedding maps: shed_map holds the
-// threshold (a pure SYN is dropped when bpf_get_prandom_u32() < threshold),
-// written by the worker; shed_count the SYNs dropped, counted by the
-// program with an atomic add. Two maps, so that writing the threshold never
-// overwrites the count.
-type shedMaps struct {
+// progMaps are the program's maps besides asavie's two: shedding's
+// shed_map, the threshold (a pure SYN is dropped when
+// bpf_get_prandom_u32() < threshold), written by the worker, and
+// shed_count, the SYNs dropped, counted by the program with an atomic add
+// (two maps, so that writing the threshold never overwrites the count);
+// and the cookie step's (cookie.go).
+type progMaps struct {
 	threshold, count *ebpf.Map
+	cookie           *cookieMaps
 }
 
-func (m *shedMaps) Close() error {
+func (m *progMaps) Close() error {
 	var err error
-	if m.threshold != nil {
-		err = m.threshold.Close()
-	}
-	if m.count != nil {
-		if cerr := m.count.Close(); err == nil {
-			err = cerr
+	for _, p := range []**ebpf.Map{&m.threshold, &m.count} {
+		if *p != nil {
+			if cerr := (*p).Close(); err == nil {
+				err = cerr
+			}
+			*p = nil
 		}
 	}
-	m.threshold, m.count = nil, nil
+	if m.cookie != nil {
+		if cerr := m.cookie.Close(); err == nil {
+			err = cerr
+		}
+		m.cookie = nil
+	}
 	return err
 }
 
@@ -54,7 +61,7 @@ const (
 )
 
 // newProgram loads the program and its maps for queues queues.
-func newProgram(queues int) (*xdp.Program, *shedMaps, error) {
+func newProgram(queues int) (*xdp.Program, *progMaps, error) {
 	u32 := uint32(unsafe.Sizeof(uint32(0)))
 	qidconf, err := ebpf.NewMap(&ebpf.MapSpec{Name: "qidconf_map", Type: ebpf.Array, KeySize: u32, ValueSize: u32, MaxEntries: uint32(queues)})
 	if err != nil {
@@ -65,10 +72,13 @@ func newProgram(queues int) (*xdp.Program, *shedMaps, error) {
 		qidconf.Close()
 		return nil, nil, fmt.Errorf("map xsks_map (try raising RLIMIT_MEMLOCK): %w", err)
 	}
-	shed := &shedMaps{}
+	shed := &progMaps{}
 	shed.threshold, err = ebpf.NewMap(&ebpf.MapSpec{Name: "shed_map", Type: ebpf.Array, KeySize: u32, ValueSize: u32, MaxEntries: uint32(queues)})
 	if err == nil {
 		shed.count, err = ebpf.NewMap(&ebpf.MapSpec{Name: "shed_count", Type: ebpf.Array, KeySize: u32, ValueSize: 8, MaxEntries: uint32(queues)})
+	}
+	if err == nil {
+		shed.cookie, err = newCookieMaps(queues)
 	}
 	if err != nil {
 		qidconf.Close()
@@ -80,7 +90,7 @@ func newProgram(queues int) (*xdp.Program, *shedMaps, error) {
 		Name:         ProgramName,
 		Type:         ebpf.XDP,
 		License:      "GPL",
-		Instructions: instructions(qidconf.FD(), xsks.FD(), shed.threshold.FD(), shed.count.FD()),
+		Instructions: instructions(qidconf.FD(), xsks.FD(), shed.threshold.FD(), shed.count.FD(), shed.cookie),
 	})
 	if err != nil {
 		qidconf.Close()
@@ -116,15 +126,16 @@ func newProgram(queues int) (*xdp.Program, *shedMaps, error) {
 //			return bpf_redirect_map(&xsks_map, q, 0);
 //		return XDP_PASS;
 //	}
-func instructions(qidconf, xsks, shed, count int) asm.Instructions {
+func instructions(qidconf, xsks, shed, count int, cookie *cookieMaps) asm.Instructions {
 	const (
 		ctx   = asm.R6
 		limit = asm.R7
 	)
 	// The 16-bit loads read network-order bytes on a little-endian host.
 	le16 := func(b0, b1 byte) int32 { return int32(binary.LittleEndian.Uint16([]byte{b0, b1})) }
-	return asm.Instructions{
+	in := asm.Instructions{
 		asm.Mov.Reg(ctx, asm.R1),
+		asm.StoreMem(asm.RFP, fpCtx, ctx, asm.DWord),
 		asm.LoadMem(asm.R2, ctx, 0, asm.Word), // data
 		asm.LoadMem(asm.R3, ctx, 4, asm.Word), // data_end
 		asm.Mov.Reg(asm.R4, asm.R2),
@@ -142,6 +153,10 @@ func instructions(qidconf, xsks, shed, count int) asm.Instructions {
 		asm.LoadMem(asm.R5, asm.R2, 47, asm.Byte),
 		asm.And.Imm(asm.R5, 0x17), // FIN|SYN|RST|ACK
 		asm.JNE.Imm(asm.R5, 0x02, "redirect"),
+	}
+	in = append(in, cookieInstructions(cookie, "shed")...)
+	return append(in,
+		asm.LoadMem(ctx, asm.RFP, fpCtx, asm.DWord).Sym("shed"),
 		asm.LoadMem(asm.R1, ctx, 16, asm.Word), // rx_queue_index
 		asm.StoreMem(asm.RFP, -4, asm.R1, asm.Word),
 		asm.Mov.Reg(asm.R2, asm.RFP),
@@ -180,7 +195,7 @@ func instructions(qidconf, xsks, shed, count int) asm.Instructions {
 		asm.Mov.Imm(asm.R3, 0),
 		asm.FnRedirectMap.Call(),
 		asm.Return().Sym("out"),
-	}
+	)
 }
 
 // SetShed sets the share of pure SYNs the program drops on queue, as a
@@ -188,10 +203,10 @@ func instructions(qidconf, xsks, shed, count int) asm.Instructions {
 // but one in four billion). It is a map update (a system call): callers
 // change it at most every control interval.
 func (p *Program) SetShed(queue int, threshold uint32) error {
-	if p.shed == nil {
+	if p.maps == nil {
 		return fmt.Errorf("xdp %s: closed", p.ifname)
 	}
-	if err := p.shed.threshold.Put(uint32(queue), threshold); err != nil {
+	if err := p.maps.threshold.Put(uint32(queue), threshold); err != nil {
 		return fmt.Errorf("xdp %s: shed queue %d: %w", p.ifname, queue, err)
 	}
 	return nil
@@ -200,13 +215,13 @@ func (p *Program) SetShed(queue int, threshold uint32) error {
 // Shed returns queue's threshold and the number of SYNs the program has
 // dropped on it.
 func (p *Program) Shed(queue int) (threshold uint32, shed uint64, err error) {
-	if p.shed == nil {
+	if p.maps == nil {
 		return 0, 0, fmt.Errorf("xdp %s: closed", p.ifname)
 	}
-	if err := p.shed.threshold.Lookup(uint32(queue), &threshold); err != nil {
+	if err := p.maps.threshold.Lookup(uint32(queue), &threshold); err != nil {
 		return 0, 0, fmt.Errorf("xdp %s: shed queue %d: %w", p.ifname, queue, err)
 	}
-	if err := p.shed.count.Lookup(uint32(queue), &shed); err != nil {
+	if err := p.maps.count.Lookup(uint32(queue), &shed); err != nil {
 		return 0, 0, fmt.Errorf("xdp %s: shed queue %d: %w", p.ifname, queue, err)
 	}
 	return threshold, shed, nil

@@ -34,7 +34,7 @@ func TestShedProgram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Program{prog: prog, shed: shed, nsFD: -1, ifname: "test"}
+	p := &Program{prog: prog, maps: shed, nsFD: -1, ifname: "test"}
 	defer p.closeFDs()
 	const (
 		fin, syn, rst, psh, ack = 0x01, 0x02, 0x04, 0x08, 0x10
