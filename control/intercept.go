@@ -15,6 +15,7 @@ func InterceptStatsTotal(dp *dataplane.Dataplane) dataplane.InterceptStats {
 		dp.Do(i, func(w *dataplane.Worker) {
 			s := &w.Intercept
 			t.SYNACKs += s.SYNACKs
+			t.XDPSYNACKs += s.XDPSYNACKs
 			t.Opened += s.Opened
 			t.SYNsResent += s.SYNsResent
 			t.Joined += s.Joined
@@ -104,6 +105,9 @@ func ShowTCPInterceptStatistics(w io.Writer, rs *dataplane.Ruleset, conns []data
 
 func showInterceptCounters(w io.Writer, st *dataplane.InterceptStats, bad uint64) {
 	fmt.Fprintf(w, "Cookies: %d SYN/ACKs sent, %d valid ACKs, %d bad cookies dropped\n", st.SYNACKs, st.Opened, bad)
+	if st.XDPSYNACKs > 0 {
+		fmt.Fprintf(w, "Cookie SYN/ACKs sent by the XDP program: %d\n", st.XDPSYNACKs)
+	}
 	fmt.Fprintf(w, "Server side: %d established, %d refused (RST to client), %d reset at both ends (synwait or thresholds), %d SYNs resent\n",
 		st.Joined, st.ServerResets, st.Aborted, st.SYNsResent)
 	fmt.Fprintf(w, "Client resets before the server answered: %d\n", st.ClientResets)

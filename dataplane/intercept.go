@@ -94,7 +94,8 @@ func (p *splicePool) free(h uint32) { p.freeList = append(p.freeList, h-1) }
 
 // InterceptStats are one worker's intercept counters.
 type InterceptStats struct {
-	SYNACKs      uint64 // cookie SYN/ACKs sent
+	SYNACKs      uint64 // cookie SYN/ACKs sent (by the worker and the XDP program)
+	XDPSYNACKs   uint64 // of which the XDP program sent (xdpcookie.go)
 	Opened       uint64 // valid cookie ACKs: server SYN sent, session created
 	SYNsResent   uint64 // server SYNs sent again on a client's probe
 	Joined       uint64 // server SYN/ACKs: connections established
@@ -199,6 +200,7 @@ func (w *Worker) interceptSYN(d *Desc, p *pkt, in int) {
 	c := w.jar.Make(w.now, &syn)
 	w.Intercept.thisMinute++
 	d.Len = uint32(tcpintercept.WriteSYNACKFrame(w.frameRoom(d), &syn, &c, tcpintercept.CookieMSS, tcpintercept.DefaultWScale, w.rs.Ifaces[in].MAC))
+	w.offerCookieDst(in, p.dst, p.dport)
 	d.Port = uint8(in)
 	w.Intercept.SYNACKs++
 	w.queueTx(d)

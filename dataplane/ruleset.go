@@ -45,6 +45,11 @@ type Ruleset struct {
 	// Intercept is "ip tcp intercept"; nil: off.
 	Intercept *Intercept
 
+	// gen numbers the rule sets a dataplane installs (New 1, each Swap
+	// one more): the XDP program's cookie destinations carry it
+	// (xdpcookie.go).
+	gen uint32
+
 	// Derived by Compile.
 	routes  []Route // connected + static, longest prefix first
 	classes []int64 // expiry class -> timeout (ns)

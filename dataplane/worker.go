@@ -77,9 +77,12 @@ const handoffRing = 2048
 // ARP cache, the hand-over rings and the global threshold counters.
 type Dataplane struct {
 	ruleset atomic.Pointer[Ruleset]
-	Workers []*Worker
-	Neigh   *Neighbors
-	handoff [][]*spsc[Desc] // [from][to]
+	// xdpCookies: the XDP program can answer cookie SYN/ACKs; workers
+	// offer it destinations (xdpcookie.go).
+	xdpCookies atomic.Bool
+	Workers    []*Worker
+	Neigh      *Neighbors
+	handoff    [][]*spsc[Desc] // [from][to]
 	// giveback [from][to] carries free frames back to a worker that
 	// handed frames over (giveback.go).
 	giveback [][]*spsc[uint64]
@@ -140,7 +143,13 @@ type Worker struct {
 	fragOut      []vfr.Frag       // scratch for vfr results
 	fragRest     []Desc           // the other fragments of the datagram being processed
 	jar          tcpintercept.Jar // TCP intercept cookies (intercept.go)
-	splices      splicePool
+	// Destinations judged for the XDP program's cookie answers under this
+	// rule set, and those offered to it (xdpcookie.go).
+	cookieSeen    [cookieSeenMax]cookieDst
+	nCookieSeen   int
+	cookieOffers  [cookieOfferMax]cookieDst
+	nCookieOffers int
+	splices       splicePool
 	// TCP intercept's incomplete connections (watch.go): session indices,
 	// and per session index 1 + its position there (0: not incomplete).
 	incomplete    []uint32
@@ -220,6 +229,7 @@ func New(rs *Ruleset, o Options) (*Dataplane, error) {
 		}
 	}
 	dp := &Dataplane{Neigh: NewNeighbors(4096), shared: &inspect.Shared{}, frameSize: o.FrameSize, pins: new(pinholeTable)}
+	rs.gen = 1
 	dp.ruleset.Store(rs)
 	for _, n := range rs.StaticARP {
 		dp.Neigh.Learn(n.Port, n.Addr, n.MAC, true)
@@ -330,6 +340,7 @@ func (dp *Dataplane) Swap(rs *Ruleset) error {
 	for _, n := range rs.StaticARP {
 		dp.Neigh.Learn(n.Port, n.Addr, n.MAC, true)
 	}
+	rs.gen = old.gen + 1
 	dp.ruleset.Store(rs)
 	return nil
 }
@@ -422,6 +433,7 @@ func (dp *Dataplane) Events(w int, out []Event) []Event {
 func (w *Worker) setRuleset(rs *Ruleset) {
 	w.Stats.ACLHits = carryACLHits(w.rs, rs, w.Stats.ACLHits)
 	w.rs = rs
+	w.nCookieSeen, w.nCookieOffers = 0, 0
 	w.adm.SetThresholds(rs.Thresholds)
 	w.table.SetTimeouts(rs.Classes())
 	if rs.Intercept != nil && w.splices.states == nil {

@@ -45,15 +45,18 @@ type XDPOptions struct {
 // frame received on one device is transmitted on the other without a
 // copy), and one goroutine per worker on its own OS thread.
 type XDP struct {
-	DP      *Dataplane
-	umem    *xsk.UMEM
-	progs   []*xsk.Program
-	socks   [][]*xsk.Socket // [worker][port]
-	cpus    []int
-	spin    int64 // ns a worker keeps polling after its last frame; 0: adaptive
-	ring    uint32
-	closeMu sync.Mutex
-	closed  bool
+	DP    *Dataplane
+	umem  *xsk.UMEM
+	progs []*xsk.Program
+	socks [][]*xsk.Socket // [worker][port]
+	cpus  []int
+	spin  int64 // ns a worker keeps polling after its last frame; 0: adaptive
+	ring  uint32
+	// clockOffset turns the kernel's monotonic clock into the workers'
+	// (the XDP program's cookie clock).
+	clockOffset int64
+	closeMu     sync.Mutex
+	closed      bool
 }
 
 // Errors the daemon reports with advice.
@@ -167,6 +170,9 @@ func (x *XDP) Run(ctx context.Context) {
 	x.DP.SetRunning(true)
 	defer x.DP.SetRunning(false)
 	start := time.Now()
+	x.clockOffset = int64(time.Since(start)) - xsk.Monotonic()
+	x.DP.xdpCookies.Store(true)
+	defer x.DP.xdpCookies.Store(false)
 	var wg sync.WaitGroup
 	for i, w := range x.DP.Workers {
 		wg.Add(1)
@@ -185,6 +191,7 @@ func (x *XDP) Run(ctx context.Context) {
 			}
 			pfds := make([]unix.PollFd, len(socks))
 			shed := make([]shedControl, len(socks))
+			var cookies cookieControl
 			var lastWork int64
 			var auto spinPolicy
 			for ctx.Err() == nil {
@@ -192,6 +199,7 @@ func (x *XDP) Run(ctx context.Context) {
 				n := w.Step(now)
 				auto.observe(now, n)
 				x.shed(w.ID, socks, shed, now)
+				x.cookies(w, &cookies, now)
 				if n > 0 {
 					lastWork = now
 					continue

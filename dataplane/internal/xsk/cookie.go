@@ -40,6 +40,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"golang.org/x/sys/unix"
 
 	"cbac/tcpintercept"
 )
@@ -150,22 +151,30 @@ func cookieDstKey(dst uint32, dport uint16) []byte {
 }
 
 // AddCookieDst lets the program answer SYNs to dst:dport under rule set
-// generation gen. An entry already there for gen keeps its count.
-func (p *Program) AddCookieDst(dst uint32, dport uint16, gen uint32) error {
+// generation gen, and reports whether it made the entry: one already
+// there for gen keeps its count (and whoever made it reads it).
+func (p *Program) AddCookieDst(dst uint32, dport uint16, gen uint32) (bool, error) {
 	if p.maps == nil {
-		return fmt.Errorf("xdp %s: closed", p.ifname)
+		return false, fmt.Errorf("xdp %s: closed", p.ifname)
 	}
 	var v [cookieDstSize]byte
 	k := cookieDstKey(dst, dport)
 	if err := p.maps.cookie.dst.Lookup(k, &v); err == nil && binary.LittleEndian.Uint32(v[:]) == gen {
-		return nil
+		return false, nil
 	}
 	v = [cookieDstSize]byte{}
 	binary.LittleEndian.PutUint32(v[:], gen)
 	if err := p.maps.cookie.dst.Put(k, v[:]); err != nil {
-		return fmt.Errorf("xdp %s: cookie destination: %w", p.ifname, err)
+		return false, fmt.Errorf("xdp %s: cookie destination: %w", p.ifname, err)
 	}
-	return nil
+	return true, nil
+}
+
+// Monotonic returns the kernel's monotonic clock (bpf_ktime_get_ns's), ns.
+func Monotonic() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
 }
 
 // CookieDstAnswers returns how many SYNs the program answered for dst:dport

@@ -6,8 +6,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"cbac/packet"
 	"cbac/tcpintercept"
 )
@@ -109,15 +107,18 @@ func cookieProgram(t *testing.T, jar *tcpintercept.Jar, offset int64) *Program {
 	if err := p.SetCookieClock(cookieGen, offset, cookieMAC); err != nil {
 		t.Fatal(err)
 	}
-	gen := tcpintercept.Generation(monotonic() + offset)
+	gen := tcpintercept.Generation(Monotonic() + offset)
 	for _, g := range []uint32{gen, gen + 1} {
 		k0, k1 := jar.GenKey(g)
 		if err := p.SetCookieKey(g, k0, k1); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := p.AddCookieDst(cookieDst, cookiePrt, cookieGen); err != nil {
-		t.Fatal(err)
+	if created, err := p.AddCookieDst(cookieDst, cookiePrt, cookieGen); err != nil || !created {
+		t.Fatalf("add destination: created %v, %v", created, err)
+	}
+	if created, err := p.AddCookieDst(cookieDst, cookiePrt, cookieGen); err != nil || created {
+		t.Fatalf("add destination again: created %v, %v", created, err)
 	}
 	if err := p.SetCookies(0, true); err != nil {
 		t.Fatal(err)
@@ -125,11 +126,6 @@ func cookieProgram(t *testing.T, jar *tcpintercept.Jar, offset int64) *Program {
 	return p
 }
 
-func monotonic() int64 {
-	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return ts.Nano()
-}
 
 // answer runs the program on frame and returns its action, its output and
 // the workers' time around the run (within one TSval tick when ok).
@@ -137,9 +133,9 @@ func answer(t *testing.T, p *Program, frame []byte, offset int64, runs *int) (ui
 	t.Helper()
 	for try := 0; try < 5; try++ {
 		*runs++
-		t0 := monotonic() + offset
+		t0 := Monotonic() + offset
 		ret, out, err := p.prog.Program.Test(frame)
-		t1 := monotonic() + offset
+		t1 := Monotonic() + offset
 		if err != nil {
 			t.Fatalf("test run: %v", err)
 		}
@@ -168,7 +164,7 @@ func want(jar *tcpintercept.Jar, frame []byte, now int64) []byte {
 // that answers it.
 func TestCookieProgramMatchesWorker(t *testing.T) {
 	jar := tcpintercept.NewJar([16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
-	offset := int64(1<<40) - monotonic() // the workers' clock: some hours in
+	offset := int64(1<<40) - Monotonic() // the workers' clock: some hours in
 	p := cookieProgram(t, &jar, offset)
 	r := rand.New(rand.NewPCG(1, 2))
 	fixed := [][]byte{
@@ -231,7 +227,7 @@ func TestCookieProgramMatchesWorker(t *testing.T) {
 // to shedding and the socket (no socket here: XDP_PASS), unchanged.
 func TestCookieProgramDeclines(t *testing.T) {
 	jar := tcpintercept.NewJar([16]byte{9})
-	offset := int64(1<<40) - monotonic()
+	offset := int64(1<<40) - Monotonic()
 	p := cookieProgram(t, &jar, offset)
 	linux := []byte{2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 1, 0, 0, 0, 0, 0, 1, 3, 3, 7}
 	good := func() []byte { return synFrame(0xc6120001, 40000, 1000, 0, linux) }
