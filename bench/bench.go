@@ -27,7 +27,8 @@
 //
 // Scenario 10 (synflood.go) floods tcp intercept: cbacd with [tcp_intercept]
 // (generic and native XDP) against nftables synproxy at the generator's
-// full rate: cookie SYN/ACKs per DUT core-second, legitimate SMTP sessions
+// full rate: cookie SYN/ACKs per core-second (the contender's process time
+// plus every CPU's softirq+irq time), legitimate SMTP sessions
 // completed, and an established bulk stream's rate during the flood
 // against its rate without.
 //

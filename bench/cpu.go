@@ -7,6 +7,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"strconv"
@@ -29,16 +30,21 @@ func (c cpuTimes) busy() uint64 {
 // readCPU returns the times of cpu (0, 1, ...), or of all CPUs together
 // (-1).
 func readCPU(cpu int) (cpuTimes, error) {
-	f, err := os.Open("/proc/stat")
+	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return cpuTimes{}, err
 	}
-	defer f.Close()
+	return parseCPU(b, cpu)
+}
+
+// parseCPU returns the times of cpu (-1: the "cpu" line, every CPU
+// together) from the text of /proc/stat.
+func parseCPU(stat []byte, cpu int) (cpuTimes, error) {
 	want := "cpu"
 	if cpu >= 0 {
 		want += strconv.Itoa(cpu)
 	}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(stat))
 	for sc.Scan() {
 		fs := strings.Fields(sc.Text())
 		if len(fs) < 9 || fs[0] != want {
@@ -46,7 +52,11 @@ func readCPU(cpu int) (cpuTimes, error) {
 		}
 		var v [8]uint64
 		for i := range v {
-			v[i], _ = strconv.ParseUint(fs[i+1], 10, 64)
+			n, err := strconv.ParseUint(fs[i+1], 10, 64)
+			if err != nil {
+				return cpuTimes{}, fmt.Errorf("/proc/stat: %s: field %d: %w", want, i+1, err)
+			}
+			v[i] = n
 		}
 		return cpuTimes{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]}, nil
 	}
@@ -101,12 +111,16 @@ func rssBytes(pid int) (uint64, error) {
 type cpuSample struct {
 	at   time.Time
 	dut  cpuTimes // the DUT core
+	all  cpuTimes // every CPU together
 	proc uint64   // cbacd's ticks (0 for the kernel contenders)
 }
 
 func takeCPU(dutCPU, pid int) cpuSample {
 	s := cpuSample{at: time.Now()}
-	s.dut, _ = readCPU(dutCPU)
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		s.dut, _ = parseCPU(b, dutCPU)
+		s.all, _ = parseCPU(b, -1)
+	}
 	if pid > 0 {
 		s.proc, _ = procTicks(pid)
 	}
@@ -150,4 +164,35 @@ func cpuCost(a, b cpuSample, packets uint64) CPUCost {
 		c.CoreUtil = float64(busy) / wall
 	}
 	return c
+}
+
+// AllCPUCost is a contender's CPU time per unit of work counted on every
+// CPU: its process time (cbacd's; 0 for the kernel) plus the softirq and irq
+// time of all CPUs. Work the kernel does for the contender outside the DUT
+// core is in it: with native XDP on a veth, cbacd's XDP program and the
+// copy into the UMEM run in the veth's NAPI on the sending core, and so do
+// the frames the program answers itself. The same sum for every
+// contender; the hosts' receive, which runs in softirq, is in it too, alike
+// for all.
+type AllCPUCost struct {
+	// Ns is ProcessNs + SoftirqNs.
+	Ns        float64 `json:"ns"`
+	ProcessNs float64 `json:"process_ns"`
+	// SoftirqNs is the softirq+irq time of all CPUs.
+	SoftirqNs float64 `json:"softirq_all_cpus_ns"`
+	// DUTCoreNs is the process time plus the DUT core's softirq+irq time
+	// alone (CPUCost.DUTNs), which omits the XDP work on the sending core.
+	DUTCoreNs float64 `json:"dut_core_ns"`
+}
+
+func allCPUCost(a, b cpuSample, units uint64) AllCPUCost {
+	if units == 0 {
+		return AllCPUCost{}
+	}
+	ns := float64(time.Second / userHZ)
+	per := func(ticks uint64) float64 { return float64(ticks) * ns / float64(units) }
+	proc := b.proc - a.proc
+	soft := (b.all.SoftIRQ - a.all.SoftIRQ) + (b.all.IRQ - a.all.IRQ)
+	dut := (b.dut.SoftIRQ - a.dut.SoftIRQ) + (b.dut.IRQ - a.dut.IRQ)
+	return AllCPUCost{Ns: per(proc + soft), ProcessNs: per(proc), SoftirqNs: per(soft), DUTCoreNs: per(proc + dut)}
 }

@@ -11,6 +11,10 @@
 //	<p>mail     10.10.10.2/24 via 10.10.10.1   (outside: 172.22.1.110)
 //	<p>host     10.10.10.5/24 via 10.10.10.1   (outside: 172.22.1.111)
 //
+// The switch ports fw (the peers of out0 and in0) carry an XDP program
+// that passes every frame: with cbacd in native XDP mode, frames it sends
+// back out the device they came in on need it (peerxdp.go).
+//
 // out0 and in0 carry no addresses: the kernel in <p>fw never routes
 // between them, cbacd does. Every link lives inside one of the lab's
 // namespaces (interface names are per namespace, so they carry no prefix);
@@ -199,6 +203,12 @@ func (l *Lab) up(ctx context.Context) error {
 		b.WriteString("link set br0 up\n")
 		if err := RunIP(ctx, b.String(), "-n", l.NS(sw)); err != nil {
 			return fmt.Errorf("switch %s: %w", l.NS(sw), err)
+		}
+		// cbacd's frames sent back out the device they came in on
+		// (XDP_TX) reach a native-mode veth's peer only through a program
+		// of the peer's own (peerxdp.go).
+		if err := AttachPeerXDP(l.NS(sw), "fw"); err != nil {
+			return err
 		}
 	}
 

@@ -172,6 +172,17 @@ func TestLabUpDown(t *testing.T) {
 			t.Errorf("switch port: want tx-checksum-ip-generic on by default, got %v", f)
 		}
 	})
+	t.Run("pass program on the firewall's peers", func(t *testing.T) {
+		for _, sw := range []string{RoleOutside, RoleInside} {
+			name, err := PeerXDP(l.NS(sw), "fw")
+			if err != nil || name != PeerProgramName {
+				t.Errorf("%s fw: XDP program %q, %v; want %q", sw, name, err, PeerProgramName)
+			}
+			if name, err := PeerXDP(l.NS(sw), "client"); sw == RoleOutside && (err != nil || name != "") {
+				t.Errorf("%s client: XDP program %q, %v; want none", sw, name, err)
+			}
+		}
+	})
 	t.Run("inside bridge: mail and host ping each other", func(t *testing.T) {
 		ping(t, l, RoleMail, "10.10.10.5", 3)
 		ping(t, l, RoleHost, "10.10.10.2", 3)
