@@ -27,7 +27,12 @@ const (
 	bulkBytes     = 100 << 20         // each way through the splice
 	bulkLimit     = 240 * time.Second // both directions together
 	floodSessions = 200               // smtp-source -m
-	floodParallel = floodSessions     // smtp-source -s: every session at once
+	// smtp-source -s: sessions at a time. Below the seed's per-host
+	// half-open limit (max-incomplete host 50): with the XDP program
+	// answering, one client's 200 simultaneous connections reach the
+	// server side within a millisecond, and CBAC resets the oldest
+	// half-open ones above 50, as IOS does.
+	floodParallel = 40
 	sourceWait    = 60 * time.Second  // smtp-source during the flood
 	// floodLimit bounds trafgen: it outlasts smtp-source, which the
 	// test stops at sourceWait.
@@ -335,8 +340,7 @@ func TestInterceptSYNFlood(t *testing.T) {
 		// window and waits for a greeting that never comes (the server
 		// speaks first, so the client never probes). Shedding SYNs in
 		// XDP keeps room on the RX ring for those ACKs; a session still
-		// hung counts as not delivered. All sessions run at once
-		// (floodParallel), so a hung one costs itself, not a slot.
+		// hung counts as not delivered.
 		t.Logf("smtp-source did not finish within %v (%v): %d session(s) hung\n%s",
 			sourceWait, srcErr, floodSessions-got, tail(string(out), 10))
 	}
@@ -352,16 +356,28 @@ func TestInterceptSYNFlood(t *testing.T) {
 	if got*100 < floodSessions*90 {
 		t.Errorf("%d of %d legitimate SMTP sessions delivered during the flood; want >= 90%% (target 99%%)", got, floodSessions)
 	}
-	// The worker could not answer the flood at its rate: the XDP program
-	// shed SYNs.
-	if shed == 0 {
-		t.Errorf("no SYN shed in XDP under a flood of %d SYNs", sent)
+	// The XDP program answered the flood (the worker answers the first SYN
+	// of a destination, and hands it over): the worker's RX ring stays
+	// free for the legitimate handshakes and sessions.
+	if xdp := xdpCookiesSent(icStats); xdp*10 < cookies*9 {
+		t.Errorf("the XDP program sent %d of %d cookie SYN/ACKs; want >= 90%%", xdp, cookies)
 	}
 	// The flood reached cbacd and was answered statelessly: far more
 	// cookies than legitimate sessions.
 	if cookies < 100*floodSessions {
 		t.Errorf("%d cookie SYN/ACKs for %d flood SYNs: the flood did not reach the intercept", cookies, sent)
 	}
+}
+
+// xdpCookiesSent reads the XDP program's cookie SYN/ACK count of show tcp
+// intercept statistics.
+func xdpCookiesSent(text string) uint64 {
+	m := regexp.MustCompile(`Cookie SYN/ACKs sent by the XDP program: (\d+)`).FindStringSubmatch(text)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.ParseUint(m[1], 10, 64)
+	return n
 }
 
 // waitBanner waits until smtp-sink answers with its 220 greeting from the

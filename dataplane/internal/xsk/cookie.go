@@ -468,7 +468,11 @@ func cookieInstructions(m *cookieMaps, next string) asm.Instructions {
 		asm.Mov.Imm(skip, 0),
 		asm.Mov.Imm(mss, 0),
 		asm.Mov.Imm(ws, 0xff),
-		asm.Mov.Imm(bitsR, 0),
+		// 0, from cookie_ctl[0]'s zero word: unknown to the verifier, so
+		// that paths differing only in the options seen so far are one
+		// state to it (a constant here multiplies its work 16 times).
+		asm.LoadMem(bitsR, asm.RFP, fpCtl, asm.DWord),
+		asm.LoadMem(bitsR, bitsR, 4, asm.Word),
 	)
 	// check jumps to next unless the frame holds n bytes from the options'
 	// start (never taken: the header was summed whole).
