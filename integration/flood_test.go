@@ -33,7 +33,7 @@ const (
 	// server side within a millisecond, and CBAC resets the oldest
 	// half-open ones above 50, as IOS does.
 	floodParallel = 40
-	sourceWait    = 60 * time.Second  // smtp-source during the flood
+	sourceWait    = 60 * time.Second // smtp-source during the flood
 	// floodLimit bounds trafgen: it outlasts smtp-source, which the
 	// test stops at sourceWait.
 	floodLimit = sourceWait + 15*time.Second

@@ -126,7 +126,6 @@ func cookieProgram(t *testing.T, jar *tcpintercept.Jar, offset int64) *Program {
 	return p
 }
 
-
 // answer runs the program on frame and returns its action, its output and
 // the workers' time around the run (within one TSval tick when ok).
 func answer(t *testing.T, p *Program, frame []byte, offset int64, runs *int) (uint32, []byte, int64, bool) {
