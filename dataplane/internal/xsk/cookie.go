@@ -26,7 +26,9 @@ package xsk
 //     options, not a fragment, TTL above 1, TCP flags SYN (ECE and CWR
 //     allowed) without data, both checksums valid.
 //
-// Anything else goes on as before: shedding, then the socket. The clock is
+// The step runs after shedding (shed.go): under overload the SYNs shed
+// never cost an answer, and the worker's RX ring level keeps steering how
+// many are shed. Anything the step declines goes to the socket. The clock is
 // the worker's: cookie_ctl[0] holds the offset from the kernel's monotonic
 // clock (bpf_ktime_get_ns) to the workers' time, and cookie_ctl[1 + g&1]
 // the secret of rotation generation g (written by the dataplane before g

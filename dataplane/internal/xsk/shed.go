@@ -118,6 +118,8 @@ func newProgram(queues int) (*xdp.Program, *progMaps, error) {
 //					__sync_fetch_and_add(n, 1);
 //				return XDP_DROP;
 //			}
+//			if (cookie_answer(ctx))   // cookie.go: the SYN/ACK, over the SYN
+//				return XDP_TX;
 //		}
 //		int *on = bpf_map_lookup_elem(&qidconf_map, &q);
 //		if (!on)
@@ -154,20 +156,18 @@ func instructions(qidconf, xsks, shed, count int, cookie *cookieMaps) asm.Instru
 		asm.And.Imm(asm.R5, 0x17), // FIN|SYN|RST|ACK
 		asm.JNE.Imm(asm.R5, 0x02, "redirect"),
 	}
-	in = append(in, cookieInstructions(cookie, "shed")...)
-	return append(in,
-		asm.LoadMem(ctx, asm.RFP, fpCtx, asm.DWord).Sym("shed"),
+	in = append(in,
 		asm.LoadMem(asm.R1, ctx, 16, asm.Word), // rx_queue_index
 		asm.StoreMem(asm.RFP, -4, asm.R1, asm.Word),
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, -4),
 		asm.LoadMapPtr(asm.R1, shed),
 		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "redirect"),
+		asm.JEq.Imm(asm.R0, 0, "cookie"),
 		asm.LoadMem(limit, asm.R0, 0, asm.Word),
-		asm.JEq.Imm(limit, 0, "redirect"),
+		asm.JEq.Imm(limit, 0, "cookie"),
 		asm.FnGetPrandomU32.Call(),
-		asm.JGE.Reg(asm.R0, limit, "redirect"),
+		asm.JGE.Reg(asm.R0, limit, "cookie"),
 		asm.Mov.Reg(asm.R2, asm.RFP), // the key is still at fp-4
 		asm.Add.Imm(asm.R2, -4),
 		asm.LoadMapPtr(asm.R1, count),
@@ -177,8 +177,13 @@ func instructions(qidconf, xsks, shed, count int, cookie *cookieMaps) asm.Instru
 		asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
 		asm.Mov.Imm(asm.R0, xdpDrop).Sym("drop"),
 		asm.Return(),
-
-		asm.LoadMem(asm.R1, ctx, 16, asm.Word).Sym("redirect"),
+	)
+	c := cookieInstructions(cookie, "redirect")
+	c[0] = c[0].Sym("cookie")
+	in = append(in, c...)
+	return append(in,
+		asm.LoadMem(ctx, asm.RFP, fpCtx, asm.DWord).Sym("redirect"),
+		asm.LoadMem(asm.R1, ctx, 16, asm.Word),
 		asm.StoreMem(asm.RFP, -4, asm.R1, asm.Word),
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, -4),
