@@ -178,7 +178,7 @@ var synfloodContenders = []Contender{
 	{Name: "cbacd-intercept", Kind: KindCBACD, NAT: true, BulkData: true, Intercept: true,
 		Describe: "cbacd, seed policy plus ip tcp intercept (list 120: 172.22.1.110 port 25, intercept mode, stateless SYN cookies)"},
 	{Name: "cbacd-intercept-native", Kind: KindCBACD, NAT: true, BulkData: true, Intercept: true, XDPMode: "native",
-		Describe: "the same, native XDP on the veths (XDP and the UMEM copy run in the veth's NAPI on the sending core; the cost counts every CPU's softirq, so they are in it)"},
+		Describe: "the same, native XDP on the veths (their NAPI threaded and pinned to the DUT core in this scenario: the XDP program and its answers are in the DUT core's cost)"},
 	{Name: "nft-synproxy", Kind: KindNFT, NAT: true, BulkData: true, Synproxy: true,
 		Describe: "nftables synproxy (mss 1460 wscale 7 timestamp sack-perm) on the forward path for 172.22.1.110:25, the nftables contender's static NAT and forward rules"},
 }

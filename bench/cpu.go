@@ -183,6 +183,9 @@ type AllCPUCost struct {
 	// DUTCoreNs is the process time plus the DUT core's softirq+irq time
 	// alone (CPUCost.DUTNs), which omits the XDP work on the sending core.
 	DUTCoreNs float64 `json:"dut_core_ns"`
+	// CoreBusyNs is all non-idle time of the DUT core (processes, kernel
+	// threads such as threaded NAPI, softirq, irq).
+	CoreBusyNs float64 `json:"dut_core_busy_ns"`
 }
 
 func allCPUCost(a, b cpuSample, units uint64) AllCPUCost {
@@ -194,5 +197,6 @@ func allCPUCost(a, b cpuSample, units uint64) AllCPUCost {
 	proc := b.proc - a.proc
 	soft := (b.all.SoftIRQ - a.all.SoftIRQ) + (b.all.IRQ - a.all.IRQ)
 	dut := (b.dut.SoftIRQ - a.dut.SoftIRQ) + (b.dut.IRQ - a.dut.IRQ)
-	return AllCPUCost{Ns: per(proc + soft), ProcessNs: per(proc), SoftirqNs: per(soft), DUTCoreNs: per(proc + dut)}
+	return AllCPUCost{Ns: per(proc + soft), ProcessNs: per(proc), SoftirqNs: per(soft), DUTCoreNs: per(proc + dut),
+		CoreBusyNs: per(b.dut.busy() - a.dut.busy())}
 }

@@ -119,8 +119,14 @@ func (b *Bench) startGenerator(ctx context.Context, role, dev, name, cfg string)
 	}
 	// -q: the qdisc path (the shaper is a qdisc); -P 1: one process; -Q: leave
 	// IRQ affinities alone; -C: no CPU statistics.
-	cmd := exec.Command("ip", "netns", "exec", b.topo.NS(role), "taskset", "-c", strconv.Itoa(b.topo.GenCPU),
-		"trafgen", "-o", dev, "-i", file, "-P", "1", "-q", "-Q", "-C")
+	argv := []string{"netns", "exec", b.topo.NS(role), "taskset", "-c", strconv.Itoa(b.topo.GenCPU)}
+	if name == "synflood" {
+		// The attacker is another machine: on the generator's core the
+		// hosts' own work (the legitimate clients, the bulk stream, their
+		// kernels' receive) goes first, and the flood takes the rest.
+		argv = append(argv, "nice", "-n", "19")
+	}
+	cmd := exec.Command("ip", append(argv, "trafgen", "-o", dev, "-i", file, "-P", "1", "-q", "-Q", "-C")...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = b.work // trafgen writes its preprocessed configuration beside it
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

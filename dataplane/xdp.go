@@ -171,7 +171,7 @@ func (x *XDP) Run(ctx context.Context) {
 	defer x.DP.SetRunning(false)
 	start := time.Now()
 	x.clockOffset = int64(time.Since(start)) - xsk.Monotonic()
-	x.DP.xdpCookies.Store(os.Getenv("CBAC_NOXDPCOOKIE") == "")
+	x.DP.xdpCookies.Store(true)
 	defer x.DP.xdpCookies.Store(false)
 	var wg sync.WaitGroup
 	for i, w := range x.DP.Workers {

@@ -17,7 +17,9 @@ package lab
 // device holds it) and goes with the device.
 
 import (
+	"encoding/binary"
 	"fmt"
+	"net/netip"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -31,19 +33,70 @@ const PeerProgramName = "cbac_peer_pass"
 // AttachPeerXDP attaches a native-mode XDP program that passes every frame
 // to dev in namespace ns, replacing one already there.
 func AttachPeerXDP(ns, dev string) error {
+	return attachPeer(ns, dev, asm.Instructions{
+		asm.Mov.Imm(asm.R0, 2), // XDP_PASS
+		asm.Return(),
+	})
+}
+
+// AttachPeerXDPDropping is AttachPeerXDP with one difference: IPv4 frames
+// whose destination address is in drop are dropped. A benchmark host
+// facing a random-source flood uses it: the answers to the flood's
+// made-up sources would go elsewhere on a real network, not into the host
+// that shares the link with the flood.
+func AttachPeerXDPDropping(ns, dev string, drop netip.Prefix) error {
+	insns, err := dropInstructions(drop)
+	if err != nil {
+		return fmt.Errorf("attach XDP program to %s in %s: %w", dev, ns, err)
+	}
+	return attachPeer(ns, dev, insns)
+}
+
+// dropInstructions is AttachPeerXDPDropping's program.
+func dropInstructions(drop netip.Prefix) (asm.Instructions, error) {
+	if !drop.Addr().Is4() {
+		return nil, fmt.Errorf("%v is not IPv4", drop)
+	}
+	base := binary.BigEndian.Uint32(drop.Masked().Addr().AsSlice())
+	mask := uint32(0)
+	if drop.Bits() > 0 {
+		mask = ^uint32(0) << (32 - drop.Bits())
+	}
+	// Loads of network-order words on a little-endian host come byte-swapped.
+	swap := func(v uint32) int32 {
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], v)
+		return int32(binary.LittleEndian.Uint32(b[:]))
+	}
+	return asm.Instructions{
+		asm.Mov.Imm(asm.R0, 2), // XDP_PASS
+		asm.LoadMem(asm.R2, asm.R1, 0, asm.Word),
+		asm.LoadMem(asm.R3, asm.R1, 4, asm.Word),
+		asm.Mov.Reg(asm.R4, asm.R2),
+		asm.Add.Imm(asm.R4, 34),
+		asm.JGT.Reg(asm.R4, asm.R3, "out"),
+		asm.LoadMem(asm.R4, asm.R2, 12, asm.Half),
+		asm.JNE.Imm(asm.R4, 0x0008, "out"), // EtherType IPv4
+		asm.LoadMem(asm.R4, asm.R2, 30, asm.Word),
+		asm.And.Imm32(asm.R4, swap(mask)),
+		asm.Mov.Imm32(asm.R5, swap(base)),
+		asm.JNE.Reg(asm.R4, asm.R5, "out"),
+		asm.Mov.Imm(asm.R0, 1), // XDP_DROP
+		asm.Return().Sym("out"),
+	}, nil
+}
+
+func attachPeer(ns, dev string, insns asm.Instructions) error {
 	err := inNetns(ns, func() error {
 		link, err := netlink.LinkByName(dev)
 		if err != nil {
 			return err
 		}
 		prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-			Name:    PeerProgramName,
-			Type:    ebpf.XDP,
-			License: "GPL",
-			Instructions: asm.Instructions{
-				asm.Mov.Imm(asm.R0, 2), // XDP_PASS
-				asm.Return(),
-			},
+			Name:         PeerProgramName,
+			Type:         ebpf.XDP,
+			License:      "GPL",
+			Instructions: insns,
 		})
 		if err != nil {
 			return fmt.Errorf("load program: %w", err)
