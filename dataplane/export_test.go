@@ -294,3 +294,42 @@ func (w *Worker) MakeCookie(syn []byte, now int64) (isn, tsval uint32) {
 	c := w.jar.Make(now, &s)
 	return c.ISN, c.TSval
 }
+
+// SetXDPCookies says whether an XDP program can answer cookies (XDP.Run
+// sets it), for the offer tests.
+func (dp *Dataplane) SetXDPCookies(on bool) { dp.xdpCookies.Store(on) }
+
+// CookieOffer is an offered destination as the XDP layer reads it.
+type CookieOffer struct {
+	Port  int
+	Dst   uint32
+	DPort uint16
+	Gen   uint32
+	Hits  CookieHits
+}
+
+// TakeCookieOffers returns and clears the worker's offers, as the XDP
+// layer does after a batch.
+func (w *Worker) TakeCookieOffers() []CookieOffer {
+	var out []CookieOffer
+	for _, c := range w.cookieOffers[:w.nCookieOffers] {
+		out = append(out, CookieOffer{int(c.port), c.dst, c.dport, c.gen, c.hits})
+	}
+	w.nCookieOffers = 0
+	return out
+}
+
+// RulesetGen is the generation of the worker's rule set.
+func (w *Worker) RulesetGen() uint32 { return w.rs.gen }
+
+// CookiesWanted is cookiesWanted.
+func (w *Worker) CookiesWanted() bool { return w.cookiesWanted() }
+
+// CookiesAnswered is cookiesAnswered.
+func (w *Worker) CookiesAnswered(n uint64) { w.cookiesAnswered(n) }
+
+// CookieHitsFor counts n answers of the XDP program for offer o, as the
+// XDP layer does.
+func (w *Worker) CookieHitsFor(o CookieOffer, n uint64) {
+	w.cookieHits(&cookieDst{port: uint8(o.Port), dst: o.Dst, dport: o.DPort, gen: o.Gen, hits: o.Hits}, n)
+}
