@@ -41,7 +41,9 @@ func TestXDPCookieOffers(t *testing.T) {
 
 	// The program's answers, counted.
 	before := h.w.Intercept
-	hits := func() (in, ic uint64) { return h.w.Stats.ACLHits[o.Hits.In.List][o.Hits.In.Entry], h.w.Stats.ACLHits[o.Hits.Intercept.List][o.Hits.Intercept.Entry] }
+	hits := func() (in, ic uint64) {
+		return h.w.Stats.ACLHits[o.Hits.In.List][o.Hits.In.Entry], h.w.Stats.ACLHits[o.Hits.Intercept.List][o.Hits.Intercept.Entry]
+	}
 	in0, ic0 := hits()
 	h.w.CookiesAnswered(1000)
 	h.w.CookieHitsFor(o, 1000)
