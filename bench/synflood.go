@@ -303,7 +303,7 @@ func (b *Bench) synFloodIntercept(ctx context.Context, r *running) (SYNFloodResu
 	if res.BulkBaselineMbps > 0 {
 		res.BulkShare = res.BulkFloodMbps / res.BulkBaselineMbps
 	}
-	b.logf("  %-22s flood %.0f pps, %d SYN/ACKs (%.0f/s, %.0f DUT core busy %.0f ns each (process + softirq %.0f, DUT core softirq %.0f): %.0f per core-second), SMTP %d/%d (%.1f%%), bulk %.0f -> %.0f Mbit/s (%.0f%%)",
+	b.logf("  %-22s flood %.0f pps, %d SYN/ACKs (%.0f/s, DUT core busy %.0f ns each (process + softirq %.0f, DUT core softirq %.0f): %.0f per core-second), SMTP %d/%d (%.1f%%), bulk %.0f -> %.0f Mbit/s (%.0f%%)",
 		r.c.Name, res.FloodPps, res.SYNACKs, res.SYNACKPps, res.Cost.CoreBusyNs, res.Cost.Ns, res.Cost.DUTCoreNs, res.PerCoreSecond, ok, res.Attempted, 100*res.Share,
 		res.BulkBaselineMbps, res.BulkFloodMbps, 100*res.BulkShare)
 	if bulkErr != nil {
