@@ -111,7 +111,7 @@ func (b *Bench) phaseSYNFlood(ctx context.Context) error {
 }
 
 // placeNAPI runs the receive processing (NAPI) of the veths that have it
-// in kernel threads, placed as two machines would have it: the DUT's
+// in kernel threads at real-time priority, placed as two machines would have it: the DUT's
 // devices (in0, out0: native XDP, and cbacd's XDP program's answers) on
 // the DUT core, the hosts' ends (their XDP pass programs, and the receive
 // of what the DUT sends them) on the generator's core. Unthreaded, a
@@ -127,6 +127,10 @@ func (b *Bench) placeNAPI(ctx context.Context) {
 		out, _ := exec.CommandContext(ctx, "pgrep", "-x", "napi/"+dev+"-[0-9]+").Output()
 		for _, pid := range strings.Fields(string(out)) {
 			exec.CommandContext(ctx, "taskset", "-p", "-c", strconv.Itoa(cpu), pid).Run()
+			// Real-time, as the softirq it replaces runs before any
+			// process: as an ordinary thread it would share its core
+			// evenly with a busy worker.
+			exec.CommandContext(ctx, "chrt", "-f", "-p", "50", pid).Run()
 		}
 	}
 	place(b.topo.NS(RoleDUT), "out0", b.topo.DUTCPU)
