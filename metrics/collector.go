@@ -48,6 +48,7 @@ type Collector struct {
 	reloads, generation, workers, buildInfo                                       *prometheus.Desc
 	xskRxDropped, xskRxInvalid, xskTxInvalid, xskRxFull, xskFillEmpty, xskTxEmpty *prometheus.Desc
 	synShed, synShedShare                                                         *prometheus.Desc
+	cookieSYNACKs                                                                 *prometheus.Desc
 }
 
 // NewCollector returns a Collector reading src.
@@ -101,8 +102,9 @@ func NewCollector(src Source) *Collector {
 		xskFillEmpty: d("xdp_socket_fill_ring_empty_total", "Kernel XDP socket counter rx_fill_ring_empty_descs: times the fill ring was empty.", "worker", "device"),
 		xskTxEmpty:   d("xdp_socket_tx_ring_empty_total", "Kernel XDP socket counter tx_ring_empty_descs: times the TX ring was empty.", "worker", "device"),
 
-		synShed:      d("xdp_syn_shed_total", "Pure SYNs dropped by the XDP program under overload (tcp intercept configured) before reaching the RX ring.", "worker", "device"),
-		synShedShare: d("xdp_syn_shed_share", "Share (0-1) of pure SYNs the XDP program drops now.", "worker", "device"),
+		synShed:       d("xdp_syn_shed_total", "Pure SYNs dropped by the XDP program under overload (tcp intercept configured) before reaching the RX ring.", "worker", "device"),
+		synShedShare:  d("xdp_syn_shed_share", "Share (0-1) of pure SYNs the XDP program drops now.", "worker", "device"),
+		cookieSYNACKs: d("tcp_intercept_synacks_total", "Cookie SYN/ACKs sent by tcp intercept, by sender: the worker, or the XDP program (for destinations the worker handed over).", "worker", "sender"),
 	}
 }
 
@@ -116,7 +118,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.busy, c.run, c.busyRatio, c.poolFree, c.poolInUse, c.framesHeld,
 		c.reloads, c.generation, c.workers, c.buildInfo,
 		c.xskRxDropped, c.xskRxInvalid, c.xskTxInvalid, c.xskRxFull, c.xskFillEmpty, c.xskTxEmpty,
-		c.synShed, c.synShedShare,
+		c.synShed, c.synShedShare, c.cookieSYNACKs,
 	} {
 		ch <- d
 	}
@@ -124,9 +126,10 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // worker is what one scrape reads of one worker, inside Do.
 type worker struct {
-	stats  dataplane.Stats // without ACLHits
-	pools  dataplane.Pools
-	counts dataplane.SessionCounts
+	stats     dataplane.Stats // without ACLHits
+	pools     dataplane.Pools
+	counts    dataplane.SessionCounts
+	intercept dataplane.InterceptStats
 }
 
 // Collect reads every worker between two of its batches (Dataplane.Do)
@@ -142,6 +145,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			r.stats.ACLHits = nil // shared with the worker: not read here
 			r.pools = w.Pools()
 			w.CountSessions(&r.counts)
+			r.intercept = w.Intercept
 		})
 	}
 	var total dataplane.Stats
@@ -283,6 +287,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				counter(c.synShed, sh.SYNs, id, dev)
 				gauge(c.synShedShare, sh.Share, id, dev)
 			}
+		}
+	}
+	if rs.Intercept != nil {
+		for i := range ws {
+			id := strconv.Itoa(i)
+			ic := &ws[i].intercept
+			counter(c.cookieSYNACKs, ic.SYNACKs-ic.XDPSYNACKs, id, "worker")
+			counter(c.cookieSYNACKs, ic.XDPSYNACKs, id, "xdp")
 		}
 	}
 }

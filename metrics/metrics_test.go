@@ -391,3 +391,24 @@ func TestPromtoolLint(t *testing.T) {
 		t.Errorf("promtool accepted a counter without _total: %s", out)
 	}
 }
+
+// TestScrapeIntercept: cookie SYN/ACKs are counted by sender; the
+// worker's are counted, the XDP program's (none in memory) are 0.
+func TestScrapeIntercept(t *testing.T) {
+	f := newFixture(t, append(seed(t, false), "\n[tcp_intercept]\nlist = \"101\"\n"...))
+	ts := httptest.NewServer(metrics.Handler(metrics.Source{DP: f.dp, Server: f.srv}))
+	defer ts.Close()
+	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolTCP,
+		SrcIP: net.ParseIP("198.51.100.7").To4(), DstIP: net.ParseIP("172.22.1.110").To4(), Id: 1}
+	tcp := &layers.TCP{SrcPort: 40000, DstPort: 25, Seq: 1000, SYN: true, Window: 65535}
+	tcp.SetNetworkLayerForChecksum(ip)
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{ComputeChecksums: true, FixLengths: true},
+		&layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 1, 1}, DstMAC: macOut0, EthernetType: layers.EthernetTypeIPv4}, ip, tcp); err != nil {
+		t.Fatal(err)
+	}
+	f.send(t, portOut, buf.Bytes())
+	fams := scrape(t, ts.URL)
+	wantValue(t, fams, 1, "cbac_tcp_intercept_synacks_total", "worker", "0", "sender", "worker")
+	wantValue(t, fams, 0, "cbac_tcp_intercept_synacks_total", "worker", "0", "sender", "xdp")
+}
