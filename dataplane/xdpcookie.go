@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"slices"
 	"time"
 
 	"cbac/tcpintercept"
@@ -46,6 +47,9 @@ func (w *Worker) offerCookieDst(in int, dst uint32, dport uint16) {
 			return
 		}
 	}
+	if w.nCookieOffers == cookieOfferMax {
+		return // judged once the XDP layer has taken the offers waiting
+	}
 	c := cookieDst{port: uint8(in), dst: dst, dport: dport, gen: w.rs.gen}
 	if w.nCookieSeen < cookieSeenMax {
 		w.nCookieSeen++
@@ -54,7 +58,7 @@ func (w *Worker) offerCookieDst(in int, dst uint32, dport uint16) {
 	}
 	w.cookieSeen[w.nCookieSeen-1] = c
 	hits, ok := w.rs.cookieOffload(in, dst, dport)
-	if !ok || w.nCookieOffers == cookieOfferMax {
+	if !ok {
 		return
 	}
 	c.hits = hits
@@ -139,6 +143,11 @@ func (x *XDP) cookies(w *Worker, c *cookieControl, now int64) {
 	for i := range w.cookieOffers[:w.nCookieOffers] {
 		d := w.cookieOffers[i]
 		if created, err := x.progs[d.port].AddCookieDst(d.dst, d.dport, d.gen); err == nil && created {
+			// A new entry (its count from 0): one the program forgot
+			// (least recently used) is replaced, not counted twice.
+			c.dsts = slices.DeleteFunc(c.dsts, func(o cookieDst) bool {
+				return o.port == d.port && o.dst == d.dst && o.dport == d.dport
+			})
 			c.dsts = append(c.dsts, d)
 		}
 	}
