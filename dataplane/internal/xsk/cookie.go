@@ -49,7 +49,10 @@ import (
 
 // Layouts shared with the program.
 const (
-	cookieCtlSize = 24 // cookie_ctl values
+	// cookie_ctl values: [0] rule set generation u32, a zero u32 (the
+	// options walk's start, which the verifier must not know), clock
+	// offset i64, MAC address; [1], [2] secret generation u64, k0, k1.
+	cookieCtlSize = 24
 	cookieDstSize = 16 // cookie_dst values: generation u32, pad u32, answers u64
 	xdpTx         = 3
 )
