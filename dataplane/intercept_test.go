@@ -3,6 +3,7 @@ package dataplane_test
 import (
 	"bytes"
 	"encoding/binary"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -942,4 +943,72 @@ func TestInterceptReloadOff(t *testing.T) {
 	srv, cli = d.exchange(portOut, d.fromClient(d.cISN, 0, packet.SYN, 64240, d.synOptions(), nil))
 	one(t, "SYN to the server without intercept", srv, 1)
 	one(t, "cookies", cli, 0)
+}
+
+// icICMPError is a fragmentation-needed error from router src (MAC smac,
+// arriving on port) to dst, quoting the first 20 bytes of the TCP segment
+// qsrc:qsport -> qdst:qdport with seq, ack and flags.
+func icICMPError(smac, dmac net.HardwareAddr, src, dst, qsrc, qdst uint32, qsport, qdport uint16, seq, ack uint32, flags uint8) []byte {
+	b := make([]byte, 14+20+8+20+20)
+	e := packet.Ethernet(b)
+	e.SetDst(pmac(dmac))
+	e.SetSrc(pmac(smac))
+	e.SetType(packet.EtherTypeIPv4)
+	packet.WriteIPv4Header(b[14:], src, dst, packet.ProtoICMP, 64, 8+40, 7)
+	m := packet.ICMPv4(b[34:])
+	m.SetType(packet.DestUnreachable)
+	m.SetCode(4) // fragmentation needed
+	packet.WriteIPv4Header(m[8:], qsrc, qdst, packet.ProtoTCP, 63, 20+1000, 9)
+	q := packet.TCP(m[28:])
+	q.SetSrcPort(qsport)
+	q.SetDstPort(qdport)
+	q.SetSeq(seq)
+	q.SetAck(ack)
+	q.SetDataOffset(20)
+	q.SetFlags(flags)
+	q.SetChecksum(0xbeef)
+	m.SetChecksum(m.CalculateChecksum())
+	return b
+}
+
+// ICMP errors about an intercepted connection reach each end with the
+// quoted segment in that end's own numbers: a fragmentation-needed from
+// the client's side about the server's data carries the server's
+// sequence number (path MTU discovery works for the server); one from the
+// server's side about the client's segment carries the acknowledgement
+// number in the client's view; every checksum stays valid.
+func TestInterceptICMPErrorQuote(t *testing.T) {
+	h := newHarness(t, compile(t, interceptSeed(t, "", "")))
+	c := newIC(t, h, 40500, true)
+	c.open()
+	off := c.sISN - c.cookie
+
+	check := func(what string, out [][]byte, field int, want uint32) {
+		t.Helper()
+		if len(out) != 1 {
+			t.Fatalf("%s: %d frames out, want 1", what, len(out))
+		}
+		decode(t, out[0])
+		m := packet.ICMPv4(out[0][34:])
+		if m.CalculateChecksum() != m.Checksum() {
+			t.Errorf("%s: ICMP checksum %#x, want %#x", what, m.Checksum(), m.CalculateChecksum())
+		}
+		q := m[28:]
+		if got := binary.BigEndian.Uint32(q[field:]); got != want {
+			t.Errorf("%s: quoted field at %d is %d, want %d", what, field, got, want)
+		}
+		if got := packet.TCP(q).Checksum(); got == 0xbeef {
+			t.Errorf("%s: the quoted TCP checksum was not updated with the number", what)
+		}
+	}
+	// From the client's side (a router before the client), about the
+	// server's segment as the client saw it.
+	seq := c.cookie + 1 + 500
+	f := icICMPError(macUpstream, macOut0, smtpIP4("172.22.1.1"), smtpGlobalIP, smtpGlobalIP, smtpClientIP, 25, c.sport, seq, c.cISN+1, packet.ACK)
+	check("to the server", h.send(portOut, f)[portIn], 4, seq+off)
+	// From the server's side, about the client's segment as the server saw
+	// it: its ack in the server's numbers goes back to the client's view.
+	ack := c.sISN + 1 + 700
+	f = icICMPError(macMail, macIn0, smtpIP4("10.10.10.1"), smtpServerIP, smtpClientIP, smtpServerIP, c.sport, 25, c.cISN+1, ack, packet.ACK)
+	check("to the client", h.send(portIn, f)[portOut], 8, ack-off)
 }

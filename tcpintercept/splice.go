@@ -1,6 +1,10 @@
 package tcpintercept
 
-import "cbac/packet"
+import (
+	"encoding/binary"
+
+	"cbac/packet"
+)
 
 // DefaultWScale is the window scale cbacd advertises to a client whose SYN
 // offered scaling, when nothing better is known of the server: 7 is what a
@@ -129,4 +133,45 @@ func (s *Splice) ClientToServer(t packet.TCP) {
 			}
 		}
 	}
+}
+
+// QuotedServerToClient translates back into the server's space the start
+// of a server->client segment that an ICMP error quotes (q: the quoted
+// TCP bytes, RFC 792's 8 or more): its sequence number, and its checksum
+// when quoted, so that the server matches the error to its connection
+// (path MTU discovery). It returns the one's complement delta of the
+// bytes changed, for the ICMP checksum.
+func (s *Splice) QuotedServerToClient(q []byte) uint32 {
+	if len(q) < 8 {
+		return 0
+	}
+	return setQuoted(q, 4, binary.BigEndian.Uint32(q[4:])+s.seqOff)
+}
+
+// QuotedClientToServer translates back into the client's view the start
+// of a client->server segment that an ICMP error quotes: its
+// acknowledgement number, if quoted and the ACK flag is; the sequence
+// number is the client's own. It returns the checksum delta as
+// QuotedServerToClient.
+func (s *Splice) QuotedClientToServer(q []byte) uint32 {
+	if len(q) < 14 || q[13]&packet.ACK == 0 {
+		return 0
+	}
+	return setQuoted(q, 8, binary.BigEndian.Uint32(q[8:])-s.seqOff)
+}
+
+// setQuoted writes v at off of the quoted TCP bytes q, updating the quoted
+// checksum if it is there, and returns the delta of every byte changed.
+func setQuoted(q []byte, off int, v uint32) uint32 {
+	old := binary.BigEndian.Uint32(q[off:])
+	binary.BigEndian.PutUint32(q[off:], v)
+	d := packet.ChecksumDelta32(old, v)
+	if len(q) >= 18 {
+		t := packet.TCP(q)
+		oc := t.Checksum()
+		c := packet.ApplyDelta(oc, d)
+		t.SetChecksum(c)
+		d += packet.ChecksumDelta16(oc, c)
+	}
+	return d
 }

@@ -308,3 +308,34 @@ func TestSpliceNoAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per translation pair", n)
 	}
 }
+
+// The quoted-segment translations: a short quote (RFC 792's 8 bytes) has
+// only its sequence number changed; a quote without ACK keeps its
+// acknowledgement field; the delta returned accounts for every byte
+// changed.
+func TestSpliceQuoted(t *testing.T) {
+	s := NewSplice(&Halves{CookieISN: 1000, ServerISN: 50000, ClientWScale: -1, ServerWScale: -1})
+	q := make([]byte, 8)
+	binary.BigEndian.PutUint32(q[4:], 1001)
+	before := packet.Checksum(q, 0)
+	d := s.QuotedServerToClient(q)
+	if got := binary.BigEndian.Uint32(q[4:]); got != 50001 {
+		t.Fatalf("seq %d, want 50001", got)
+	}
+	if packet.Fold(packet.Checksum(q, 0)) != packet.Fold(before+d) {
+		t.Errorf("delta does not account for the change")
+	}
+	long := make([]byte, 20)
+	binary.BigEndian.PutUint32(long[8:], 50010)
+	if d := s.QuotedClientToServer(long); d != 0 || binary.BigEndian.Uint32(long[8:]) != 50010 {
+		t.Errorf("quote without ACK changed: delta %d, ack %d", d, binary.BigEndian.Uint32(long[8:]))
+	}
+	long[13] = packet.ACK
+	s.QuotedClientToServer(long)
+	if got := binary.BigEndian.Uint32(long[8:]); got != 1010 {
+		t.Errorf("ack %d, want 1010", got)
+	}
+	if s.QuotedServerToClient(q[:7]) != 0 {
+		t.Error("a 7-byte quote was translated")
+	}
+}
