@@ -95,8 +95,13 @@ func (w *Worker) cookieHits(c *cookieDst, n uint64) {
 	c.hits.count(w.Stats.ACLHits, n)
 }
 
-// cookieReadEvery is how often the XDP layer reads the program's counts.
-const cookieReadEvery = int64(10 * time.Millisecond)
+// How often the XDP layer reads the program's counts: per queue (the
+// one-minute rate, aggressive mode), and per destination (ACL hits: one
+// lookup each, so less often).
+const (
+	cookieReadEvery    = int64(10 * time.Millisecond)
+	cookieDstReadEvery = int64(time.Second)
+)
 
 // cookieControl is the XDP layer's cookie state for one worker, used only
 // on the worker's goroutine.
@@ -108,6 +113,7 @@ type cookieControl struct {
 	keyGen   uint32   // the secret generation last written (worker 0)
 	keyOK    bool
 	lastRead int64
+	dstRead  int64
 }
 
 // cookies runs worker w's cookie control after a batch at time now.
@@ -162,13 +168,21 @@ func (x *XDP) cookies(w *Worker, c *cookieControl, now int64) {
 			c.answered[p] = n
 		}
 	}
+	if now-c.dstRead < cookieDstReadEvery {
+		return
+	}
+	c.dstRead = now
 	keep := c.dsts[:0]
 	for i := range c.dsts {
 		d := &c.dsts[i]
 		if d.gen != rs.gen {
 			continue // its rule set is gone: the program ignores it too
 		}
-		if n := x.progs[d.port].CookieDstAnswers(d.dst, d.dport, d.gen); n > d.count {
+		n, ok := x.progs[d.port].CookieDstAnswers(d.dst, d.dport, d.gen)
+		if !ok {
+			continue // forgotten by the program (least recently used)
+		}
+		if n > d.count {
 			w.cookieHits(d, n-d.count)
 			d.count = n
 		}

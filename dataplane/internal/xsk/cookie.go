@@ -183,16 +183,17 @@ func Monotonic() int64 {
 }
 
 // CookieDstAnswers returns how many SYNs the program answered for dst:dport
-// under generation gen (0 when the entry is gone or of another generation).
-func (p *Program) CookieDstAnswers(dst uint32, dport uint16, gen uint32) uint64 {
+// under generation gen, and whether the entry is still there for gen (the
+// program forgets the least recently used ones).
+func (p *Program) CookieDstAnswers(dst uint32, dport uint16, gen uint32) (uint64, bool) {
 	if p.maps == nil {
-		return 0
+		return 0, false
 	}
 	var v [cookieDstSize]byte
 	if err := p.maps.cookie.dst.Lookup(cookieDstKey(dst, dport), &v); err != nil || binary.LittleEndian.Uint32(v[:]) != gen {
-		return 0
+		return 0, false
 	}
-	return binary.LittleEndian.Uint64(v[8:])
+	return binary.LittleEndian.Uint64(v[8:]), true
 }
 
 // CookieAnswers returns how many SYNs the program has answered on queue.

@@ -217,8 +217,11 @@ func TestCookieProgramMatchesWorker(t *testing.T) {
 	if err != nil || n != uint64(runs) {
 		t.Fatalf("queue count %d (%v), want %d", n, err, runs)
 	}
-	if got := p.CookieDstAnswers(cookieDst, cookiePrt, cookieGen); got != uint64(runs) {
-		t.Fatalf("destination count %d, want %d", got, runs)
+	if got, ok := p.CookieDstAnswers(cookieDst, cookiePrt, cookieGen); !ok || got != uint64(runs) {
+		t.Fatalf("destination count %d (%v), want %d", got, ok, runs)
+	}
+	if _, ok := p.CookieDstAnswers(cookieDst, cookiePrt+1, cookieGen); ok {
+		t.Fatal("an entry never made is there")
 	}
 }
 
