@@ -60,6 +60,7 @@ type Options struct {
 	GenCPU, DUTCPU int
 	XDPMode        string // cbacd -xdp-mode
 	Contenders     []string
+	KeepWork       bool // keep the work directory (logs, configurations, statistics) after a clean run
 
 	FrameSizes []int
 	Flows      []int
@@ -112,6 +113,10 @@ type Options struct {
 	Scenarios []string
 	// Soak, if > 0, runs the soak for that long instead of the scenarios.
 	Soak time.Duration
+	// SoakFlood, if > 0, adds ip tcp intercept on 172.22.1.110:25 to the
+	// soak's cbacd and a SYN flood of this many SYNs a second from the
+	// outside for the whole soak.
+	SoakFlood int
 
 	Log io.Writer
 }
@@ -273,7 +278,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}
-	if err == nil && len(b.res.Errors) == 0 {
+	if err == nil && len(b.res.Errors) == 0 && !o.KeepWork {
 		os.RemoveAll(work)
 	} else {
 		b.logf("cbacbench: logs kept in %s", work)
@@ -291,12 +296,14 @@ func (b *Bench) fail(what string, err error) {
 	b.logf("cbacbench: %s", msg)
 }
 
+// selected returns the contenders -contenders names, or by default every
+// contender but those run only on request.
 func (b *Bench) selected() []Contender {
-	if len(b.opts.Contenders) == 0 {
-		return Contenders
-	}
 	var out []Contender
 	for _, c := range Contenders {
+		if len(b.opts.Contenders) == 0 && !c.OnRequest {
+			out = append(out, c)
+		}
 		for _, n := range b.opts.Contenders {
 			if n == c.Name {
 				out = append(out, c)

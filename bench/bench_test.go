@@ -2,6 +2,7 @@ package bench
 
 import (
 	"encoding/xml"
+	"slices"
 	"strings"
 	"testing"
 
@@ -284,5 +285,29 @@ func checkBulkData(t *testing.T, rs *dataplane.Ruleset, bulk bool) {
 	}
 	if _, ok := rs.ACLs[0].Match(tuple(DataPlainPort)); ok != bulk {
 		t.Errorf("ACL 101 permits port %d: %v", DataPlainPort, ok)
+	}
+}
+
+func TestSelectedOnRequest(t *testing.T) {
+	names := func(cs []Contender) (out []string) {
+		for _, c := range cs {
+			out = append(out, c.Name)
+		}
+		return out
+	}
+	def := names((&Bench{}).selected())
+	if slices.Contains(def, "xdp-bare-native") || !slices.Contains(def, "xdp-bare") || len(def) != len(Contenders)-1 {
+		t.Errorf("default selection: %v", def)
+	}
+	got := names((&Bench{opts: Options{Contenders: []string{"xdp-bare-native", "cbacd"}}}).selected())
+	if !slices.Equal(got, []string{"cbacd", "xdp-bare-native"}) {
+		t.Errorf("named selection: %v (want the list's order)", got)
+	}
+	// Scenario 8 reaches the mail host through the static NAT where the
+	// contender has one, and at its own address otherwise.
+	for _, c := range Contenders {
+		if want := map[bool]string{true: MailGlobal, false: MailAddr}[c.NAT]; mtaHost(c) != want {
+			t.Errorf("mtaHost(%s) = %s, want %s", c.Name, mtaHost(c), want)
+		}
 	}
 }

@@ -64,8 +64,10 @@ type Contender struct {
 	// else is passed as -cpus, without taskset.
 	Placement string
 	// Spin, if not empty, is passed as cbacd -spin (else Options.Spin).
-	Spin     string
-	Describe string
+	Spin string
+	// OnRequest: the contender runs only where -contenders names it.
+	OnRequest bool
+	Describe  string
 }
 
 // PlacementDefault runs cbacd with its default worker placement.
@@ -86,6 +88,8 @@ var Contenders = []Contender{
 		Describe: "Linux ip_forward: routing only, no conntrack, no NAT"},
 	{Name: "xdp-bare", Kind: KindBareXDP,
 		Describe: "cbacd with an empty policy (no ACL, no inspection, no NAT): the AF_XDP forwarder alone, the ceiling"},
+	{Name: "xdp-bare-native", Kind: KindBareXDP, XDPMode: "native", OnRequest: true,
+		Describe: "cbacd with an empty policy, native XDP on the veths: the AF_XDP forwarder alone in native mode"},
 }
 
 // seedFloodContender is cbacd with the seed's thresholds, for the SYN flood.

@@ -12,7 +12,12 @@ package bench
 //     each, run after run;
 //   - UDP: trafgen from the inside host at 20 kpps over 2000 flows whose
 //     source ports move every 15 s (so sessions are created and idle out);
-//   - ICMP: ping from the inside host, 5 a second.
+//   - ICMP: ping from the inside host, 5 a second;
+//   - with -soak-flood N: ip tcp intercept on 172.22.1.110:25 (intercept
+//     mode, SYN cookies: every SYN to the mail server, smtp-source's
+//     included, is answered by cbacd, mostly by its XDP program) and a SYN
+//     flood from the outside at N SYNs a second from random sources in
+//     198.18.0.0/16, whose answers the outside host drops.
 //
 // Every second it samples cbacd's RSS and `show ip inspect statistics`
 // (sessions, half-open, UMEM frames free, SMTP inspection states, frames
@@ -28,6 +33,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -36,6 +42,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"cbac/lab"
 )
 
 // SoakSample is one second of the soak.
@@ -50,8 +58,10 @@ type SoakSample struct {
 	FramesHeld    int     `json:"frames_held"`
 	SMTPInspected int     `json:"smtp_inspected"` // -1: not shown by this cbacd
 	SMTPAllocated int     `json:"smtp_states_allocated"`
-	Refused       uint64  `json:"refused"` // sum of RefusedDrops
-	Mails         int     `json:"mails"`   // smtp-sink's count
+	Refused       uint64  `json:"refused"`               // sum of RefusedDrops
+	Mails         int     `json:"mails"`                 // smtp-sink's count
+	SYNACKs       uint64  `json:"synacks,omitempty"`     // tcp intercept: cookie SYN/ACKs sent
+	XDPSYNACKs    uint64  `json:"xdp_synacks,omitempty"` // of them, by the XDP program
 
 	perMailRate float64 // (sessions - half-open) / mails a second (soakChecks)
 }
@@ -68,6 +78,7 @@ type SoakCheck struct {
 // SoakResult is a soak's series, checks and traffic totals.
 type SoakResult struct {
 	Duration     float64      `json:"duration_seconds"`
+	FloodPps     int          `json:"flood_pps,omitempty"` // -soak-flood
 	Samples      []SoakSample `json:"samples"`
 	Checks       []SoakCheck  `json:"checks"`
 	Mails        int          `json:"mails"`
@@ -90,9 +101,10 @@ type SoakResult struct {
 }
 
 var (
-	umemLineRE = regexp.MustCompile(`UMEM frames: (\d+) free in the workers' pools of (\d+)`)
-	heldLineRE = regexp.MustCompile(`SMTP replay copy: (\d+) frames held`)
-	smtpLineRE = regexp.MustCompile(`SMTP inspection: (\d+) sessions inspected .*?; (\d+) states allocated`)
+	umemLineRE   = regexp.MustCompile(`UMEM frames: (\d+) free in the workers' pools of (\d+)`)
+	heldLineRE   = regexp.MustCompile(`SMTP replay copy: (\d+) frames held`)
+	smtpLineRE   = regexp.MustCompile(`SMTP inspection: (\d+) sessions inspected .*?; (\d+) states allocated`)
+	xdpCookiesRE = regexp.MustCompile(`Cookie SYN/ACKs sent by the XDP program: (\d+)`)
 )
 
 // soakSample reads one sample of cbacd's state.
@@ -114,6 +126,12 @@ func soakSample(text string, rss uint64) (SoakSample, error) {
 	if m := smtpLineRE.FindStringSubmatch(text); m != nil {
 		s.SMTPInspected, _ = strconv.Atoi(m[1])
 		s.SMTPAllocated, _ = strconv.Atoi(m[2])
+	}
+	if m := cookiesRE.FindStringSubmatch(text); m != nil {
+		s.SYNACKs, _ = strconv.ParseUint(m[1], 10, 64)
+	}
+	if m := xdpCookiesRE.FindStringSubmatch(text); m != nil {
+		s.XDPSYNACKs, _ = strconv.ParseUint(m[1], 10, 64)
 	}
 	for _, name := range RefusedDrops {
 		s.Refused += st.Drops[name]
@@ -197,6 +215,31 @@ func soakChecks(samples []SoakSample, warm float64) []SoakCheck {
 	for _, s := range series {
 		out = append(out, flat(s.name, mean(early, s.f), mean(late, s.f), s.a, s.c, s.grows))
 	}
+	// Rates over each window, from its first and last sample: mail keeps
+	// flowing; under the flood, the cookie answers keep their pace and
+	// stay the XDP program's.
+	rate := func(xs []SoakSample, f func(SoakSample) float64) float64 {
+		first, last := xs[0], xs[len(xs)-1]
+		if dt := last.T - first.T; dt > 0 {
+			return (f(last) - f(first)) / dt
+		}
+		return 0
+	}
+	mails := func(s SoakSample) float64 { return float64(s.Mails) }
+	out = append(out, flat("mails_per_second", rate(early, mails), rate(late, mails), 0.5, 0, false))
+	if run[len(run)-1].SYNACKs > 0 {
+		synacks := func(s SoakSample) float64 { return float64(s.SYNACKs) }
+		xdp := func(s SoakSample) float64 { return float64(s.XDPSYNACKs) }
+		out = append(out, flat("synacks_per_second", rate(early, synacks), rate(late, synacks), 0.8, 0, false))
+		share := func(xs []SoakSample) float64 {
+			if all := rate(xs, synacks); all > 0 {
+				return rate(xs, xdp) / all
+			}
+			return 0
+		}
+		e, l := share(early), share(late)
+		out = append(out, SoakCheck{Series: "xdp_share_of_synacks", Early: e, Late: l, Bound: "both >= 0.90", OK: e >= 0.9 && l >= 0.9})
+	}
 	return out
 }
 
@@ -228,16 +271,50 @@ func soakUDP(sp int) string {
 
 var iperfMbpsRE = regexp.MustCompile(`([\d.]+) ([KMG])bits/sec\s+\d*\s*sender`)
 
+// soakFlood starts the soak's SYN flood from the outside at pps SYNs a
+// second (trafgen at nice 19 on the generator's core, its own rate
+// limit) and returns what stops it. The outside host's end of out0 drops
+// the answers to the flood's made-up sources, as in the SYN flood
+// scenario.
+func (b *Bench) soakFlood(pps int) (p *process, stop func(), err error) {
+	out := b.topo.NS(RoleOut)
+	if err := lab.AttachPeerXDPDropping(out, "eth0", netip.MustParsePrefix("198.18.0.0/15")); err != nil {
+		return nil, nil, err
+	}
+	cfg := filepath.Join(b.work, "soak-synflood.trafgen")
+	if err := os.WriteFile(cfg, []byte(synFloodConfig()), 0o600); err != nil {
+		lab.DetachPeerXDP(out, "eth0")
+		return nil, nil, err
+	}
+	p, err = b.startProcess(RoleOut, strconv.Itoa(b.opts.GenCPU), "nice", "-n", "19",
+		"trafgen", "-o", "eth0", "-i", cfg, "-P", "1", "-q", "-Q", "-C", "-b", fmt.Sprintf("%dpps", pps))
+	if err != nil {
+		lab.DetachPeerXDP(out, "eth0")
+		return nil, nil, err
+	}
+	return p, func() {
+		p.stop()
+		if err := lab.DetachPeerXDP(out, "eth0"); err != nil {
+			b.logf("cbacbench: %v", err)
+		}
+	}, nil
+}
+
 // soak runs the soak for d.
 func (b *Bench) soak(ctx context.Context, d time.Duration) error {
-	res := &SoakResult{RefusedDrops: map[string]uint64{}}
+	res := &SoakResult{RefusedDrops: map[string]uint64{}, FloodPps: b.opts.SoakFlood}
 	b.res.Soak = res
-	r, err := b.startContender(ctx, cbacdDefaultPlacement)
+	c := cbacdDefaultPlacement
+	if res.FloodPps > 0 {
+		c.Name, c.Intercept = "cbacd-default-intercept", true
+		c.Describe += "; ip tcp intercept (list 120: 172.22.1.110 port 25, intercept mode)"
+	}
+	r, err := b.startContender(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer r.stop()
-	b.res.Contenders = []Contender{cbacdDefaultPlacement}
+	b.res.Contenders = []Contender{c}
 	sink, err := b.startSMTPSink()
 	if err != nil {
 		return err
@@ -316,6 +393,15 @@ func (b *Bench) soak(ctx context.Context, d time.Duration) error {
 		p.stop()
 		return nil
 	})
+	var flood *process
+	if res.FloodPps > 0 {
+		p, stop, err := b.soakFlood(res.FloodPps)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		flood = p
+	}
 	var pingOut string
 	wg.Add(1)
 	go func() {
@@ -324,7 +410,7 @@ func (b *Bench) soak(ctx context.Context, d time.Duration) error {
 		pingOut = strings.TrimSpace(string(out))
 	}()
 
-	b.logf("cbacbench: soak for %v: smtp-source, iperf3 both ways, UDP, ping through cbacd (default placement)", d)
+	b.logf("cbacbench: soak for %v: smtp-source, iperf3 both ways, UDP, ping through cbacd (default placement); SYN flood %d/s", d, res.FloodPps)
 	start := time.Now()
 	tick := time.NewTicker(time.Second)
 	for load.Err() == nil {
@@ -346,8 +432,8 @@ func (b *Bench) soak(ctx context.Context, d time.Duration) error {
 			s.Mails, _ = SinkMessages(sink.out.String())
 			res.Samples = append(res.Samples, s)
 			if len(res.Samples)%30 == 0 {
-				b.logf("  %4.0f s: RSS %d MiB, %d sessions, %d half-open, %d UMEM frames free, %d held, smtp %d/%d, %d refused, %d mails",
-					s.T, s.RSS>>20, s.Sessions, s.HalfOpen, s.UMEMFree, s.FramesHeld, s.SMTPInspected, s.SMTPAllocated, s.Refused, s.Mails)
+				b.logf("  %4.0f s: RSS %d MiB, %d sessions, %d half-open, %d UMEM frames free, %d held, smtp %d/%d, %d refused, %d mails, %d SYN/ACKs (%d by XDP)",
+					s.T, s.RSS>>20, s.Sessions, s.HalfOpen, s.UMEMFree, s.FramesHeld, s.SMTPInspected, s.SMTPAllocated, s.Refused, s.Mails, s.SYNACKs, s.XDPSYNACKs)
 			}
 		}
 	}
@@ -389,6 +475,10 @@ func (b *Bench) soak(ctx context.Context, d time.Duration) error {
 			bad = append(bad, c.Series)
 		}
 	}
+	if flood != nil && flood.exited() {
+		res.Problems = append(res.Problems, "the SYN flood's trafgen exited early: "+lastLines(flood.out.String(), 2))
+		bad = append(bad, "SYN flood ended early")
+	}
 	if res.EmptyAfter < 0 {
 		bad = append(bad, fmt.Sprintf("table not empty 75 s after the load (%d sessions, %d half-open)", res.LeftSessions, res.LeftHalfOpen))
 	}
@@ -409,10 +499,10 @@ func (r *Results) WriteSoak(dir string, runErr error) error {
 		return err
 	}
 	var csv strings.Builder
-	csv.WriteString("t,rss_bytes,sessions,half_open,created,umem_frames_free,umem_frames,frames_held,smtp_inspected,smtp_states_allocated,refused,mails\n")
+	csv.WriteString("t,rss_bytes,sessions,half_open,created,umem_frames_free,umem_frames,frames_held,smtp_inspected,smtp_states_allocated,refused,mails,synacks,xdp_synacks\n")
 	for _, x := range s.Samples {
-		fmt.Fprintf(&csv, "%.1f,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d\n", x.T, x.RSS, x.Sessions, x.HalfOpen, x.Created,
-			x.UMEMFree, x.UMEMFrames, x.FramesHeld, x.SMTPInspected, x.SMTPAllocated, x.Refused, x.Mails)
+		fmt.Fprintf(&csv, "%.1f,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d\n", x.T, x.RSS, x.Sessions, x.HalfOpen, x.Created,
+			x.UMEMFree, x.UMEMFrames, x.FramesHeld, x.SMTPInspected, x.SMTPAllocated, x.Refused, x.Mails, x.SYNACKs, x.XDPSYNACKs)
 	}
 	j, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
@@ -432,9 +522,14 @@ func (r *Results) writeSoakSummary(w io.Writer, runErr error) {
 	s, m := r.Soak, r.Machine
 	fmt.Fprintf(w, "# cbacbench soak\n\n")
 	fmt.Fprintf(w, "Machine: %d CPUs (%s), kernel %s; %s. Load average %s at the start, %s at the end.\n\n", m.CPUs, m.CPUModel, m.Kernel, m.GoVersion, m.LoadStart, m.LoadEnd)
-	fmt.Fprintf(w, "Reproduce: `go build -o bin/ ./cmd/... && sudo bin/cbacbench -soak 10m -out bench/results/soak`.\n\n")
-	fmt.Fprintf(w, "cbacd (default worker placement, XDP %s, seed policy with raised DoS thresholds) carried for %.0f s: smtp-source (8 sessions, 2 KB, 5000 mails a run) to smtp-sink through the static NAT; iperf3 from the inside host to 203.0.113.1 both ways (one client sending, one -R; 20 s runs at 100 Mbit/s each); trafgen UDP at 20 kpps over 2000 flows moving every 15 s; ping 5/s. Sampled every second: [series.csv](series.csv); everything: [soak.json](soak.json).\n\n",
-		m.XDPMode, s.Duration)
+	flood, floodArg := "", ""
+	if s.FloodPps > 0 {
+		floodArg = fmt.Sprintf(" -soak-flood %d", s.FloodPps)
+		flood = fmt.Sprintf(" With ip tcp intercept on 172.22.1.110 port 25 (intercept mode, SYN cookies: every SYN to the mail server, smtp-source's included, is answered by cbacd) and a SYN flood of %d SYNs/s from the outside (trafgen at nice 19 on the generator's core; random sources in 198.18.0.0/16, whose answers the outside host drops) for the whole soak.", s.FloodPps)
+	}
+	fmt.Fprintf(w, "Reproduce: `go build -o bin/ ./cmd/... && sudo bin/cbacbench -soak 10m%s -out bench/results/soak`.\n\n", floodArg)
+	fmt.Fprintf(w, "cbacd (default worker placement, XDP %s, seed policy with raised DoS thresholds) carried for %.0f s: smtp-source (8 sessions, 2 KB, 5000 mails a run) to smtp-sink through the static NAT; iperf3 from the inside host to 203.0.113.1 both ways (one client sending, one -R; 20 s runs at 100 Mbit/s each); trafgen UDP at 20 kpps over 2000 flows moving every 15 s; ping 5/s.%s Sampled every second: [series.csv](series.csv); everything: [soak.json](soak.json).\n\n",
+		m.XDPMode, s.Duration, flood)
 	result := "passed"
 	if runErr != nil {
 		result = "FAILED: " + runErr.Error()
@@ -448,7 +543,12 @@ func (r *Results) writeSoakSummary(w io.Writer, runErr error) {
 		}
 		fmt.Fprintf(w, ", %.0f Mbit/s mean per run", t/float64(len(s.IperfMbps)))
 	}
-	fmt.Fprintf(w, "; ping: %s.\n\n", lastLines(s.Ping, 2))
+	fmt.Fprintf(w, "; ping: %s.", lastLines(s.Ping, 2))
+	if n := len(s.Samples); n > 0 && s.Samples[n-1].SYNACKs > 0 {
+		last := s.Samples[n-1]
+		fmt.Fprintf(w, " Cookie SYN/ACKs: %d, %d of them (%.2f%%) by the XDP program.", last.SYNACKs, last.XDPSYNACKs, 100*float64(last.XDPSYNACKs)/float64(last.SYNACKs))
+	}
+	fmt.Fprintf(w, "\n\n")
 	fmt.Fprintf(w, "| series | mean, the fifth after the warm-up | mean, the last fifth | bound | flat |\n|---|---|---|---|---|\n")
 	for _, c := range s.Checks {
 		fmt.Fprintf(w, "| %s | %.1f | %.1f | %s | %s |\n", c.Series, c.Early, c.Late, c.Bound, yesNo(c.OK))

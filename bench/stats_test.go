@@ -41,13 +41,15 @@ func TestSoakSample(t *testing.T) {
 		"SMTP inspection: 7 sessions inspected (open connections) of max_sessions; 64 states allocated; 0 refused at the limit\n" +
 		"SMTP replay copy: 5 frames held until the server's ACK (1 of them transmitted)\n" +
 		"UMEM frames: 3000 free in the workers' pools of 8192 (the rest in the kernel's rings or in flight)\n" +
+		"TCP intercept: Cookies: 5000 SYN/ACKs sent, 40 valid ACKs, 0 bad cookies dropped\n" +
+		"Cookie SYN/ACKs sent by the XDP program: 4990\n" +
 		"Drops:\n  no free frame                        2\n  session table full                   1\n  TCP out of window                    9\n"
 	s, err := soakSample(text, 64<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := SoakSample{RSS: 64 << 20, Sessions: 120, HalfOpen: 3, Created: 40000, UMEMFree: 3000, UMEMFrames: 8192,
-		FramesHeld: 5, SMTPInspected: 7, SMTPAllocated: 64, Refused: 3}
+		FramesHeld: 5, SMTPInspected: 7, SMTPAllocated: 64, Refused: 3, SYNACKs: 5000, XDPSYNACKs: 4990}
 	if s != want {
 		t.Errorf("soakSample = %+v\nwant %+v", s, want)
 	}
@@ -96,6 +98,49 @@ func TestSoakChecksSessionLeak(t *testing.T) {
 	for _, c := range soakChecks(run, 10) {
 		if c.Series == "sessions_per_mail_per_second" && c.OK {
 			t.Errorf("leaking sessions pass: %+v", c)
+		}
+	}
+}
+
+func TestSoakChecksFlood(t *testing.T) {
+	// A steady run: 100 mails/s, 20k SYN/ACKs/s, 99% of them by the XDP
+	// program. Then the same run where, half-way, mail stops, the answers
+	// slow down and the worker sends them all.
+	var steady, failing []SoakSample
+	for i := 0; i < 100; i++ {
+		s := SoakSample{T: float64(i), Sessions: 500, Mails: 100 * i, SMTPAllocated: -1,
+			SYNACKs: uint64(20000 * i), XDPSYNACKs: uint64(19800 * i)}
+		steady = append(steady, s)
+		if i > 50 {
+			s.Mails, s.SYNACKs, s.XDPSYNACKs = 5000, uint64(1000000+5000*(i-50)), 990000
+		}
+		failing = append(failing, s)
+	}
+	for _, c := range soakChecks(steady, 10) {
+		if !c.OK {
+			t.Errorf("steady run: %+v", c)
+		}
+	}
+	bad := map[string]bool{}
+	for _, c := range soakChecks(failing, 10) {
+		if !c.OK {
+			bad[c.Series] = true
+		}
+	}
+	for _, name := range []string{"mails_per_second", "synacks_per_second", "xdp_share_of_synacks"} {
+		if !bad[name] {
+			t.Errorf("%s not flagged (flagged: %v)", name, bad)
+		}
+	}
+	// Without intercept there are no cookie checks.
+	var plain []SoakSample
+	for _, s := range steady {
+		s.SYNACKs, s.XDPSYNACKs = 0, 0
+		plain = append(plain, s)
+	}
+	for _, c := range soakChecks(plain, 10) {
+		if c.Series == "xdp_share_of_synacks" || c.Series == "synacks_per_second" {
+			t.Errorf("cookie check without intercept: %+v", c)
 		}
 	}
 }

@@ -33,7 +33,7 @@ func main() {
 	genCPU := flag.Int("gen-cpu", 0, "CPU of the generator")
 	dutCPU := flag.Int("dut-cpu", 1, "CPU of the device under test")
 	mode := flag.String("xdp-mode", "generic", "cbacd XDP mode on the veths: generic or native")
-	contenders := flag.String("contenders", "", "comma-separated subset of cbacd,cbacd-native,nftables,linux-fwd,xdp-bare")
+	contenders := flag.String("contenders", "", "comma-separated subset of cbacd,cbacd-native,nftables,linux-fwd,xdp-bare (default: these), xdp-bare-native")
 	costRate := flag.Float64("cost-rate", 0, "fixed rate (pps) of the cost scenario (0: half the lowest zero-loss rate)")
 	trial := flag.Duration("trial", 0, "measurement window of a throughput trial (default 1s, quick 500ms)")
 	dataMiB := flag.Int64("data-mib", 0, "body size in MiB of each SMTP data throughput transfer (default 200, quick 20)")
@@ -45,6 +45,8 @@ func main() {
 	mtaMessages := flag.Int("mta-messages", 0, "smtp-source -> smtp-sink: messages per contender (default 100000, quick 20000)")
 	mtaSpins := flag.String("mta-spin", "", "smtp-source -> smtp-sink: run cbacd once per cbacd -spin value of this comma-separated list (e.g. 200us,never,auto) instead of cbacd and cbacd-default")
 	spin := flag.String("spin", "", "cbacd -spin for every cbacd contender (default: cbacd's)")
+	soakFlood := flag.Int("soak-flood", 0, "with -soak: add ip tcp intercept (172.22.1.110 port 25, intercept mode) to cbacd and a SYN flood of this many SYNs/s from the outside for the whole soak")
+	keep := flag.Bool("keep-work", false, "keep the work directory (cbacd's logs, configurations and statistics) after a clean run")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "cbacbench: unexpected argument %q (every option is a flag; see -h)\n", flag.Arg(0))
@@ -63,7 +65,7 @@ func main() {
 		o.DataRounds = *dataRounds
 	}
 	o.InspectedBuffer = *inspBuf
-	o.Soak = *soak
+	o.Soak, o.SoakFlood = *soak, *soakFlood
 	if *mtaMessages > 0 {
 		o.MTAMessages = *mtaMessages
 	}
@@ -71,6 +73,7 @@ func main() {
 		o.MTASpins = strings.Split(*mtaSpins, ",")
 	}
 	o.Spin = *spin
+	o.KeepWork = *keep
 	if *scenarios != "" {
 		o.Scenarios = strings.Split(*scenarios, ",")
 		for _, s := range o.Scenarios {
