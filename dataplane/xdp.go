@@ -45,13 +45,16 @@ type XDPOptions struct {
 // frame received on one device is transmitted on the other without a
 // copy), and one goroutine per worker on its own OS thread.
 type XDP struct {
-	DP    *Dataplane
-	umem  *xsk.UMEM
-	progs []*xsk.Program
-	socks [][]*xsk.Socket // [worker][port]
-	cpus  []int
-	spin  int64 // ns a worker keeps polling after its last frame; 0: adaptive
-	ring  uint32
+	DP *Dataplane
+	// StaleRemoved names the devices whose XDP program, left by a cbacd
+	// that exited without detaching it, was removed at start.
+	StaleRemoved []string
+	umem         *xsk.UMEM
+	progs        []*xsk.Program
+	socks        [][]*xsk.Socket // [worker][port]
+	cpus         []int
+	spin         int64 // ns a worker keeps polling after its last frame; 0: adaptive
+	ring         uint32
 	// clockOffset turns the kernel's monotonic clock into the workers'
 	// (the XDP program's cookie clock).
 	clockOffset int64
@@ -111,8 +114,12 @@ func OpenXDP(rs *Ruleset, o XDPOptions) (x *XDP, err error) {
 		if minQueues == 0 || q < minQueues {
 			minQueues = q
 		}
-		if _, err := xsk.DetachStale(idx); err != nil {
+		removed, err := xsk.DetachStale(idx)
+		if err != nil {
 			return x, fmt.Errorf("interface %s: %w", f.Name, err)
+		}
+		if removed {
+			x.StaleRemoved = append(x.StaleRemoved, f.Device)
 		}
 		prog, err := xsk.Attach(idx, q, xsk.AttachOptions{Mode: mode, Force: o.Force})
 		if err != nil {

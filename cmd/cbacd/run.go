@@ -77,6 +77,9 @@ func runMain(args []string) error {
 		return err
 	}
 	defer x.Close()
+	for _, dev := range x.StaleRemoved {
+		log.Info("cbacd: " + dev + ": removed the XDP program a cbacd that exited without detaching left there")
+	}
 	placement := fmt.Sprintf("workers pinned to CPUs %v (-cpus)", cpuList)
 	switch *cpus {
 	case "", "none":

@@ -19,6 +19,9 @@ package xsk
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -248,6 +251,10 @@ func (p *Program) closeFDs() error {
 // program, while the name and tag travel with the program itself. A
 // program of another cbacd build with the same bytecode also counts as
 // ours; cbacd must own the devices it is configured for.
+// A program with one of cbacd's names (ProgramName, or earlier builds'
+// legacyProgramNames) but another tag comes from another cbacd build: it
+// is removed only if no process holds it (orphaned), since a running
+// cbacd keeps its program open; one that is held is left in place.
 // Programs this process has attached and not closed are never removed.
 //
 // It returns whether a program was removed; a foreign program is left in
@@ -268,12 +275,21 @@ func DetachStale(ifindex int) (bool, error) {
 	if mine {
 		return false, nil
 	}
-	ours, err := isRedirectProgram(id)
+	kind, err := programKind(id)
 	if err != nil {
 		return false, fmt.Errorf("xdp detach stale %s: inspect program %d: %w", name, id, err)
 	}
-	if !ours {
+	switch kind {
+	case foreignProgram:
 		return false, nil
+	case otherBuildProgram:
+		held, err := programHeld(id)
+		if err != nil {
+			return false, fmt.Errorf("xdp detach stale %s: program %d: %w", name, id, err)
+		}
+		if held {
+			return false, nil
+		}
 	}
 	if err := detachLink(ifindex); err != nil {
 		return false, fmt.Errorf("xdp detach stale %s: %w", name, err)
@@ -366,24 +382,76 @@ func ourTag() (string, error) {
 	return info.Tag, nil
 }
 
-func isRedirectProgram(id uint32) (bool, error) {
+// What DetachStale makes of an attached program.
+type programOrigin int
+
+const (
+	foreignProgram    programOrigin = iota // not cbacd's
+	thisBuildProgram                       // cbacd's name and this build's bytecode
+	otherBuildProgram                      // one of cbacd's names, other bytecode
+)
+
+// legacyProgramNames are the BPF names earlier cbacd builds gave their
+// redirect program (the xdp library's own program).
+var legacyProgramNames = []string{"xsk_ebpf"}
+
+// programKind tells where the program with ID id comes from. The program
+// fd it opens is closed before it returns, so programHeld does not see it.
+func programKind(id uint32) (programOrigin, error) {
 	prog, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
 	if err != nil {
-		return false, err
+		return foreignProgram, err
 	}
 	defer prog.Close()
 	info, err := prog.Info()
 	if err != nil {
-		return false, err
+		return foreignProgram, err
 	}
-	if info.Name != ProgramName || info.Type != ebpf.XDP {
-		return false, nil
+	if info.Type != ebpf.XDP || (info.Name != ProgramName && !slices.Contains(legacyProgramNames, info.Name)) {
+		return foreignProgram, nil
 	}
 	tag, err := ourTag()
 	if err != nil {
+		return foreignProgram, err
+	}
+	if info.Name == ProgramName && info.Tag == tag {
+		return thisBuildProgram, nil
+	}
+	return otherBuildProgram, nil
+}
+
+// programHeld reports whether some process holds an fd of the BPF program
+// with ID id (its fdinfo names the ID). A running cbacd holds its
+// program's; after SIGKILL only the device's attachment is left.
+func programHeld(id uint32) (bool, error) {
+	return fdinfoHolds("/proc", fmt.Sprintf("prog_id:\t%d\n", id))
+}
+
+// fdinfoHolds reports whether any process under procDir has an fd whose
+// fdinfo contains line. Processes and fds that go away meanwhile, or that
+// cannot be read, are skipped; only an unreadable procDir is an error.
+func fdinfoHolds(procDir, line string) (bool, error) {
+	procs, err := os.ReadDir(procDir)
+	if err != nil {
 		return false, err
 	}
-	return info.Tag == tag, nil
+	for _, p := range procs {
+		if p.Name()[0] < '0' || p.Name()[0] > '9' {
+			continue
+		}
+		dir := filepath.Join(procDir, p.Name(), "fdinfo")
+		fds, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			b, err := os.ReadFile(filepath.Join(dir, fd.Name()))
+			if err == nil && strings.Contains(string(b), line) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // describeProgram names an attached program for an error message.

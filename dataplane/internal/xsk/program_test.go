@@ -2,6 +2,9 @@ package xsk
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -173,6 +176,86 @@ func TestProgramDetach(t *testing.T) {
 			return nil
 		})
 	})
+}
+
+// TestProgramDetachOtherBuild: a program with one of cbacd's names but
+// other bytecode (another cbacd build, or an earlier one's library
+// program) is removed as stale only when no process holds it; a foreign
+// program is never removed, held or not.
+func TestProgramDetachOtherBuild(t *testing.T) {
+	needRoot(t)
+	ns := vethNetns(t, "o")
+	for _, tc := range []struct {
+		name  string
+		stale bool // removed once orphaned
+	}{{ProgramName, true}, {"xsk_ebpf", true}, {"foreign_pass", false}} {
+		other := passProgram(t, tc.name)
+		inNetns(t, ns, func() error {
+			idx, err := InterfaceIndex("x0")
+			if err != nil {
+				return err
+			}
+			link, err := netlink.LinkByIndex(idx)
+			if err != nil {
+				return err
+			}
+			if err := netlink.LinkSetXdpFdWithFlags(link, other.FD(), unix.XDP_FLAGS_SKB_MODE); err != nil {
+				return err
+			}
+			id, _ := Attached(idx)
+			// Held (this test stands for the running build): left alone.
+			if removed, err := DetachStale(idx); removed || err != nil {
+				return errors.Join(errors.New(tc.name+": DetachStale removed a held program"), err)
+			}
+			if _, err := Attach(idx, 1, AttachOptions{}); !errors.Is(err, ErrProgramAttached) {
+				return errors.New(tc.name + ": Attach over a held program: want ErrProgramAttached, got " + errString(err))
+			}
+			// Orphaned: the holder is gone, the device still carries it.
+			other.Close()
+			if got, _ := Attached(idx); got != id {
+				return errors.New(tc.name + ": program vanished with its fd; cannot simulate a crash")
+			}
+			removed, err := DetachStale(idx)
+			if err != nil {
+				return err
+			}
+			if removed != tc.stale {
+				return fmt.Errorf("%s orphaned: DetachStale removed = %v, want %v", tc.name, removed, tc.stale)
+			}
+			if got, _ := Attached(idx); (got == 0) != tc.stale {
+				return fmt.Errorf("%s orphaned: device carries program %d after DetachStale", tc.name, got)
+			}
+			return detachLink(idx)
+		})
+	}
+}
+
+func TestFdinfoHolds(t *testing.T) {
+	dir := t.TempDir()
+	write := func(path, text string) {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, path)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, path), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("self/fdinfo/3", "prog_id:\t7\n") // not a process directory
+	write("12/fdinfo/4", "pos:\t0\nflags:\t02000002\nprog_type:\t6\nprog_id:\t42\n")
+	write("13/fdinfo/5", "map_id:\t7\n")
+	os.MkdirAll(filepath.Join(dir, "14"), 0o755) // no fdinfo: gone meanwhile
+	for _, tc := range []struct {
+		id   uint32
+		want bool
+	}{{42, true}, {4, false}, {7, false}} {
+		got, err := fdinfoHolds(dir, fmt.Sprintf("prog_id:\t%d\n", tc.id))
+		if err != nil || got != tc.want {
+			t.Errorf("program %d: held = %v, %v; want %v", tc.id, got, err, tc.want)
+		}
+	}
+	if _, err := fdinfoHolds(filepath.Join(dir, "none"), "x"); err == nil {
+		t.Error("missing proc directory: want an error")
+	}
 }
 
 func errString(err error) string {
