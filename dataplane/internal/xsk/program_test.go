@@ -44,6 +44,20 @@ func passProgram(t *testing.T, name string) *ebpf.Program {
 	return p
 }
 
+// attachFd attaches prog to device dev of the calling thread's namespace
+// as another program would (netlink, mode flags), and returns its index.
+func attachFd(dev string, prog *ebpf.Program, flags int) (int, error) {
+	idx, err := InterfaceIndex(dev)
+	if err != nil {
+		return 0, err
+	}
+	link, err := netlink.LinkByIndex(idx)
+	if err != nil {
+		return 0, err
+	}
+	return idx, netlink.LinkSetXdpFdWithFlags(link, prog.FD(), flags)
+}
+
 func attachedOrFail(t *testing.T, idx int) uint32 {
 	id, err := Attached(idx)
 	if err != nil {
@@ -132,15 +146,8 @@ func TestProgramDetach(t *testing.T) {
 	t.Run("foreign program", func(t *testing.T) {
 		foreign := passProgram(t, "foreign_pass")
 		inNetns(t, ns, func() error {
-			idx, err := InterfaceIndex("x0")
+			idx, err := attachFd("x0", foreign, unix.XDP_FLAGS_DRV_MODE)
 			if err != nil {
-				return err
-			}
-			link, err := netlink.LinkByIndex(idx)
-			if err != nil {
-				return err
-			}
-			if err := netlink.LinkSetXdpFdWithFlags(link, foreign.FD(), unix.XDP_FLAGS_DRV_MODE); err != nil {
 				return err
 			}
 			fid, _ := Attached(idx)
@@ -191,15 +198,8 @@ func TestProgramDetachOtherBuild(t *testing.T) {
 	}{{ProgramName, true}, {"xsk_ebpf", true}, {"foreign_pass", false}} {
 		other := passProgram(t, tc.name)
 		inNetns(t, ns, func() error {
-			idx, err := InterfaceIndex("x0")
+			idx, err := attachFd("x0", other, unix.XDP_FLAGS_SKB_MODE)
 			if err != nil {
-				return err
-			}
-			link, err := netlink.LinkByIndex(idx)
-			if err != nil {
-				return err
-			}
-			if err := netlink.LinkSetXdpFdWithFlags(link, other.FD(), unix.XDP_FLAGS_SKB_MODE); err != nil {
 				return err
 			}
 			id, _ := Attached(idx)
