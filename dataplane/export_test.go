@@ -333,3 +333,7 @@ func (w *Worker) CookiesAnswered(n uint64) { w.cookiesAnswered(n) }
 func (w *Worker) CookieHitsFor(o CookieOffer, n uint64) {
 	w.cookieHits(&cookieDst{port: uint8(o.Port), dst: o.Dst, dport: o.DPort, gen: o.Gen, hits: o.Hits}, n)
 }
+
+// SetPinholeHook sets what runs when a pinhole opens (the XDP layer's
+// cookiesOff).
+func (dp *Dataplane) SetPinholeHook(f func()) { dp.pins.onOpen = f }

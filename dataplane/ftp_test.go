@@ -343,6 +343,34 @@ func TestFTPPinholeExpires(t *testing.T) {
 	}
 }
 
+// TestFTPPinholeHook: each announcement runs the pinhole hook once, with
+// its pinhole already open and before the announcement leaves (the XDP
+// layer turns the program's cookie answers off there, so that the data
+// connection's SYN reaches a worker).
+func TestFTPPinholeHook(t *testing.T) {
+	h := newHarness(t, compile(t, seedWithNeighbours(t, true)))
+	calls, openAtCall := 0, 0
+	h.dp.SetPinholeHook(func() {
+		calls++
+		openAtCall, _ = h.dp.OpenPinholes(h.now)
+	})
+	c := ftpInsideOut(t, h, 40207)
+	c.login()
+	if calls != 0 {
+		t.Fatalf("hook ran %d times before any announcement", calls)
+	}
+	if out := c.say(0, "PORT 10,10,10,5,200,10\r\n"); len(out) != 1 {
+		t.Fatalf("PORT: %d frames out", len(out))
+	}
+	if calls != 1 || openAtCall != 1 {
+		t.Fatalf("after PORT: hook ran %d times, %d pinholes open when it ran", calls, openAtCall)
+	}
+	c.say(0, "PORT 10,10,10,5,200,11\r\n")
+	if calls != 2 || openAtCall != 2 {
+		t.Fatalf("after a second PORT: hook ran %d times, %d pinholes open when it ran", calls, openAtCall)
+	}
+}
+
 // TestFTPPinholeClosesWithSession: the control session's end closes its
 // pinholes.
 func TestFTPPinholeClosesWithSession(t *testing.T) {

@@ -47,8 +47,15 @@ type pinhole struct {
 }
 
 type pinholeTable struct {
-	open  atomic.Int64 // slots in state pinOpen (expired ones included)
-	slots [pinholeSlots]pinhole
+	open atomic.Int64 // slots in state pinOpen (expired ones included)
+	// onOpen, if set (before the workers run), is called on the adding
+	// worker's goroutine after each pinhole opens and before add returns,
+	// so before the announcement that opened it is forwarded: the XDP
+	// layer turns the program's cookie answers off for every queue there
+	// (a data connection's SYN may arrive on any worker's queue, and must
+	// reach a worker to find its pinhole).
+	onOpen func()
+	slots  [pinholeSlots]pinhole
 }
 
 func pinHash(src, dst uint32, port uint16) uint32 {
@@ -81,6 +88,9 @@ func (t *pinholeTable) add(src, dst uint32, port uint16, in uint8, flags uint8, 
 		p.state.Store(gen<<2 | pinOpen)
 		if s == pinFree {
 			t.open.Add(1)
+		}
+		if t.onOpen != nil {
+			t.onOpen()
 		}
 		return uint64(slot)<<32 | gen&0xffffffff, true
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -51,10 +52,14 @@ type XDP struct {
 	StaleRemoved []string
 	umem         *xsk.UMEM
 	progs        []*xsk.Program
-	socks        [][]*xsk.Socket // [worker][port]
-	cpus         []int
-	spin         int64 // ns a worker keeps polling after its last frame; 0: adaptive
-	ring         uint32
+	// switches are progs as the cookie control switches them; cookiesOff
+	// counts in cookiesCleared each time it turned them all off.
+	switches       []cookieSwitch
+	cookiesCleared atomic.Uint64
+	socks          [][]*xsk.Socket // [worker][port]
+	cpus           []int
+	spin           int64 // ns a worker keeps polling after its last frame; 0: adaptive
+	ring           uint32
 	// clockOffset turns the kernel's monotonic clock into the workers'
 	// (the XDP program's cookie clock).
 	clockOffset int64
@@ -126,6 +131,7 @@ func OpenXDP(rs *Ruleset, o XDPOptions) (x *XDP, err error) {
 			return x, fmt.Errorf("interface %s: %w", f.Name, err)
 		}
 		x.progs = append(x.progs, prog)
+		x.switches = append(x.switches, prog)
 	}
 	workers := o.Workers
 	if workers <= 0 || workers > minQueues {
@@ -156,6 +162,7 @@ func OpenXDP(rs *Ruleset, o XDPOptions) (x *XDP, err error) {
 	if err != nil {
 		return x, err
 	}
+	x.DP.pins.onOpen = x.cookiesOff
 	// Fill rings are stocked (New refills); now let frames in.
 	for w := range x.socks {
 		for p, s := range x.socks[w] {

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"cbac/tcpintercept"
@@ -79,6 +80,30 @@ func (w *Worker) cookiesWanted() bool {
 	return ic.Mode == InterceptCookies || ic.Mode == InterceptAuto && w.Intercept.Cookies
 }
 
+// switchCookies brings the program's answers for queue id on every port
+// to want (cookiesWanted, read after cleared). Switches cookiesOff cleared
+// since the last call are off, whatever was written before. A pinhole
+// that opened after want was read is seen by reading open again after
+// writing "on": its cookiesOff may have run before those writes.
+func (c *cookieControl) switchCookies(sw []cookieSwitch, id int, want bool, cleared uint64, open *atomic.Int64) {
+	if cleared != c.cleared {
+		c.cleared = cleared
+		clear(c.on)
+	}
+	for p, s := range sw {
+		if c.on[p] != want && s.SetCookies(id, want) == nil {
+			c.on[p] = want
+		}
+	}
+	if want && open.Load() > 0 {
+		for p, s := range sw {
+			if s.SetCookies(id, false) == nil {
+				c.on[p] = false
+			}
+		}
+	}
+}
+
 // cookiesAnswered counts n SYN/ACKs the XDP program sent for the worker.
 func (w *Worker) cookiesAnswered(n uint64) {
 	w.Intercept.SYNACKs += n
@@ -103,9 +128,33 @@ const (
 	cookieDstReadEvery = int64(time.Second)
 )
 
+// cookieSwitch turns a device's XDP program's answers on or off for one
+// queue (xsk.Program.SetCookies).
+type cookieSwitch interface {
+	SetCookies(queue int, on bool) error
+}
+
+// cookiesOff turns the XDP program's answers off for every worker's queue
+// on every device, on the goroutine of the worker that just opened a
+// pinhole (pinholeTable.onOpen), and then counts the clearing so that
+// each worker learns that its switches are off (switchCookies). Pinholes
+// open at FTP announcements only, so these few map writes are rare.
+func (x *XDP) cookiesOff() {
+	if x.DP.Ruleset().Intercept == nil {
+		return // nothing turned on (a reload that adds intercept reads the pinholes first)
+	}
+	for _, s := range x.switches {
+		for q := range x.socks {
+			s.SetCookies(q, false)
+		}
+	}
+	x.cookiesCleared.Add(1)
+}
+
 // cookieControl is the XDP layer's cookie state for one worker, used only
 // on the worker's goroutine.
 type cookieControl struct {
+	cleared  uint64   // XDP.cookiesCleared as last seen
 	on       []bool   // per port, as last written
 	answered []uint64 // per port, the program's count for the queue as last read
 	dsts     []cookieDst
@@ -140,12 +189,8 @@ func (x *XDP) cookies(w *Worker, c *cookieControl, now int64) {
 			c.keyGen, c.keyOK = g, true
 		}
 	}
-	want := w.cookiesWanted()
-	for p, prog := range x.progs {
-		if c.on[p] != want && prog.SetCookies(w.ID, want) == nil {
-			c.on[p] = want
-		}
-	}
+	cleared := x.cookiesCleared.Load() // before the pinholes are read
+	c.switchCookies(x.switches, w.ID, w.cookiesWanted(), cleared, &w.dp.pins.open)
 	for i := range w.cookieOffers[:w.nCookieOffers] {
 		d := w.cookieOffers[i]
 		if created, err := x.progs[d.port].AddCookieDst(d.dst, d.dport, d.gen); err == nil && created {
