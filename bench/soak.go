@@ -546,7 +546,8 @@ func (r *Results) writeSoakSummary(w io.Writer, runErr error) {
 	fmt.Fprintf(w, "; ping: %s.", lastLines(s.Ping, 2))
 	if n := len(s.Samples); n > 0 && s.Samples[n-1].SYNACKs > 0 {
 		last := s.Samples[n-1]
-		fmt.Fprintf(w, " Cookie SYN/ACKs: %d, %d of them (%.2f%%) by the XDP program.", last.SYNACKs, last.XDPSYNACKs, 100*float64(last.XDPSYNACKs)/float64(last.SYNACKs))
+		fmt.Fprintf(w, " Cookie SYN/ACKs: %d (%.0f a second over the soak), %d of them (%.2f%%) by the XDP program.",
+			last.SYNACKs, float64(last.SYNACKs)/math.Max(last.T, 1), last.XDPSYNACKs, 100*float64(last.XDPSYNACKs)/float64(last.SYNACKs))
 	}
 	fmt.Fprintf(w, "\n\n")
 	fmt.Fprintf(w, "| series | mean, the fifth after the warm-up | mean, the last fifth | bound | flat |\n|---|---|---|---|---|\n")
