@@ -90,6 +90,10 @@ func udpConfig(p path, frameSize, flows int) (string, error) {
 		p.DstMAC, p.SrcMAC, HostAddr, RemoteAddr, sp, dp, pad), nil
 }
 
+// synFloodFrameLen is the length of synFloodConfig's frames (Ethernet,
+// IPv4 and TCP headers, no options, no padding).
+const synFloodFrameLen = 14 + 20 + 20
+
 // synFloodConfig is the SYN flood: random sources in 198.18.0.0/16 (the
 // RFC 2544 benchmarking range) and random ports and sequence numbers,
 // towards 172.22.1.110:25 from the outside.

@@ -16,8 +16,9 @@ package bench
 //   - with -soak-flood N: ip tcp intercept on 172.22.1.110:25 (intercept
 //     mode, SYN cookies: every SYN to the mail server, smtp-source's
 //     included, is answered by cbacd, mostly by its XDP program) and a SYN
-//     flood from the outside at N SYNs a second from random sources in
-//     198.18.0.0/16, whose answers the outside host drops.
+//     flood from the outside at N SYNs a second (an HTB class holds it
+//     there) from random sources in 198.18.0.0/16, whose answers the
+//     outside host drops.
 //
 // Every second it samples cbacd's RSS and `show ip inspect statistics`
 // (sessions, half-open, UMEM frames free, SMTP inspection states, frames
@@ -35,6 +36,7 @@ import (
 	"math"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -272,32 +274,49 @@ func soakUDP(sp int) string {
 var iperfMbpsRE = regexp.MustCompile(`([\d.]+) ([KMG])bits/sec\s+\d*\s*sender`)
 
 // soakFlood starts the soak's SYN flood from the outside at pps SYNs a
-// second (trafgen at nice 19 on the generator's core, its own rate
-// limit) and returns what stops it. The outside host's end of out0 drops
-// the answers to the flood's made-up sources, as in the SYN flood
-// scenario.
+// second and returns what stops it: trafgen at nice 19 on the generator's
+// core with its own rate limit, and under it a hard ceiling, since
+// trafgen's limit was seen to let 3-4 times the rate through after a few
+// minutes: an HTB class at exactly that rate on the outside host's eth0
+// for what comes from the flood's sources (everything else passes
+// unshaped). The outside host's end of out0 drops the answers to the
+// flood's made-up sources, as in the SYN flood scenario.
 func (b *Bench) soakFlood(pps int) (p *process, stop func(), err error) {
 	out := b.topo.NS(RoleOut)
 	if err := lab.AttachPeerXDPDropping(out, "eth0", netip.MustParsePrefix("198.18.0.0/15")); err != nil {
 		return nil, nil, err
 	}
+	kbit := pps * synFloodFrameLen * 8 / 1000
+	for _, args := range [][]string{
+		{"qdisc", "add", "dev", "eth0", "root", "handle", "1:", "htb", "default", "10"},
+		{"class", "add", "dev", "eth0", "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit"},
+		{"class", "add", "dev", "eth0", "parent", "1:", "classid", "1:20", "htb", "rate", fmt.Sprintf("%dkbit", kbit), "ceil", fmt.Sprintf("%dkbit", kbit)},
+		{"filter", "add", "dev", "eth0", "parent", "1:", "protocol", "ip", "prio", "1", "u32", "match", "ip", "src", "198.18.0.0/15", "flowid", "1:20"},
+	} {
+		if o, err := exec.Command("tc", append([]string{"-n", out}, args...)...).CombinedOutput(); err != nil {
+			exec.Command("tc", "-n", out, "qdisc", "del", "dev", "eth0", "root").Run()
+			lab.DetachPeerXDP(out, "eth0")
+			return nil, nil, fmt.Errorf("flood ceiling: tc %s: %v: %s", strings.Join(args, " "), err, o)
+		}
+	}
+	undo := func() {
+		exec.Command("tc", "-n", out, "qdisc", "del", "dev", "eth0", "root").Run()
+		if err := lab.DetachPeerXDP(out, "eth0"); err != nil {
+			b.logf("cbacbench: %v", err)
+		}
+	}
 	cfg := filepath.Join(b.work, "soak-synflood.trafgen")
 	if err := os.WriteFile(cfg, []byte(synFloodConfig()), 0o600); err != nil {
-		lab.DetachPeerXDP(out, "eth0")
+		undo()
 		return nil, nil, err
 	}
 	p, err = b.startProcess(RoleOut, strconv.Itoa(b.opts.GenCPU), "nice", "-n", "19",
 		"trafgen", "-o", "eth0", "-i", cfg, "-P", "1", "-q", "-Q", "-C", "-b", fmt.Sprintf("%dpps", pps))
 	if err != nil {
-		lab.DetachPeerXDP(out, "eth0")
+		undo()
 		return nil, nil, err
 	}
-	return p, func() {
-		p.stop()
-		if err := lab.DetachPeerXDP(out, "eth0"); err != nil {
-			b.logf("cbacbench: %v", err)
-		}
-	}, nil
+	return p, func() { p.stop(); undo() }, nil
 }
 
 // soak runs the soak for d.
@@ -525,7 +544,7 @@ func (r *Results) writeSoakSummary(w io.Writer, runErr error) {
 	flood, floodArg := "", ""
 	if s.FloodPps > 0 {
 		floodArg = fmt.Sprintf(" -soak-flood %d", s.FloodPps)
-		flood = fmt.Sprintf(" With ip tcp intercept on 172.22.1.110 port 25 (intercept mode, SYN cookies: every SYN to the mail server, smtp-source's included, is answered by cbacd) and a SYN flood of %d SYNs/s from the outside (trafgen at nice 19 on the generator's core; random sources in 198.18.0.0/16, whose answers the outside host drops) for the whole soak.", s.FloodPps)
+		flood = fmt.Sprintf(" With ip tcp intercept on 172.22.1.110 port 25 (intercept mode, SYN cookies: every SYN to the mail server, smtp-source's included, is answered by cbacd) and a SYN flood of %d SYNs/s from the outside (trafgen at nice 19 on the generator's core, held to that rate by an HTB class for the flood's sources on the outside host's device; random sources in 198.18.0.0/16, whose answers the outside host drops) for the whole soak.", s.FloodPps)
 	}
 	fmt.Fprintf(w, "Reproduce: `go build -o bin/ ./cmd/... && sudo bin/cbacbench -soak 10m%s -out bench/results/soak`.\n\n", floodArg)
 	fmt.Fprintf(w, "cbacd (default worker placement, XDP %s, seed policy with raised DoS thresholds) carried for %.0f s: smtp-source (8 sessions, 2 KB, 5000 mails a run) to smtp-sink through the static NAT; iperf3 from the inside host to 203.0.113.1 both ways (one client sending, one -R; 20 s runs at 100 Mbit/s each); trafgen UDP at 20 kpps over 2000 flows moving every 15 s; ping 5/s.%s Sampled every second: [series.csv](series.csv); everything: [soak.json](soak.json).\n\n",
