@@ -131,16 +131,27 @@ func SinkMessages(out string) (int, bool) {
 	return n, err == nil
 }
 
-// lockedBuffer collects a process's output while it runs.
+// lockedBuffer collects a process's output while it runs, keeping the
+// last outputKeep bytes or more: what is read of it is its last lines
+// (errors) and smtp-sink's last counter, which the soak reads every
+// second; the whole output of a 10-minute smtp-sink is tens of MB.
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
+const outputKeep = 64 << 10
+
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.b.Write(p)
+	n, err := l.b.Write(p)
+	if l.b.Len() > 2*outputKeep {
+		tail := append([]byte(nil), l.b.Bytes()[l.b.Len()-outputKeep:]...)
+		l.b.Reset()
+		l.b.Write(tail)
+	}
+	return n, err
 }
 
 func (l *lockedBuffer) String() string {

@@ -274,12 +274,11 @@ func soakUDP(sp int) string {
 var iperfMbpsRE = regexp.MustCompile(`([\d.]+) ([KMG])bits/sec\s+\d*\s*sender`)
 
 // soakFlood starts the soak's SYN flood from the outside at pps SYNs a
-// second and returns what stops it: trafgen at nice 19 on the generator's
-// core with its own rate limit, and under it a hard ceiling, since
-// trafgen's limit was seen to let 3-4 times the rate through after a few
-// minutes: an HTB class at exactly that rate on the outside host's eth0
-// for what comes from the flood's sources (everything else passes
-// unshaped). The outside host's end of out0 drops the answers to the
+// second and returns what stops it. trafgen (at nice 19 on the
+// generator's core) offers twice that, under its own rate limit, which
+// was seen to let 3-4 times its rate through after a few minutes; an HTB
+// class at exactly pps on the outside host's eth0, for what comes from
+// the flood's sources (everything else passes unshaped), sets the rate. The outside host's end of out0 drops the answers to the
 // flood's made-up sources, as in the SYN flood scenario.
 func (b *Bench) soakFlood(pps int) (p *process, stop func(), err error) {
 	out := b.topo.NS(RoleOut)
@@ -290,7 +289,10 @@ func (b *Bench) soakFlood(pps int) (p *process, stop func(), err error) {
 	for _, args := range [][]string{
 		{"qdisc", "add", "dev", "eth0", "root", "handle", "1:", "htb", "default", "10"},
 		{"class", "add", "dev", "eth0", "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit"},
-		{"class", "add", "dev", "eth0", "parent", "1:", "classid", "1:20", "htb", "rate", fmt.Sprintf("%dkbit", kbit), "ceil", fmt.Sprintf("%dkbit", kbit)},
+		// A burst of 1000 frames (20 ms at 50k/s): with HTB's default of a
+		// few dozen, its timer granularity held the class at 70% of its rate.
+		{"class", "add", "dev", "eth0", "parent", "1:", "classid", "1:20", "htb", "rate", fmt.Sprintf("%dkbit", kbit), "ceil", fmt.Sprintf("%dkbit", kbit),
+			"burst", strconv.Itoa(1000 * synFloodFrameLen), "cburst", strconv.Itoa(1000 * synFloodFrameLen)},
 		{"filter", "add", "dev", "eth0", "parent", "1:", "protocol", "ip", "prio", "1", "u32", "match", "ip", "src", "198.18.0.0/15", "flowid", "1:20"},
 	} {
 		if o, err := exec.Command("tc", append([]string{"-n", out}, args...)...).CombinedOutput(); err != nil {
@@ -311,7 +313,7 @@ func (b *Bench) soakFlood(pps int) (p *process, stop func(), err error) {
 		return nil, nil, err
 	}
 	p, err = b.startProcess(RoleOut, strconv.Itoa(b.opts.GenCPU), "nice", "-n", "19",
-		"trafgen", "-o", "eth0", "-i", cfg, "-P", "1", "-q", "-Q", "-C", "-b", fmt.Sprintf("%dpps", pps))
+		"trafgen", "-o", "eth0", "-i", cfg, "-P", "1", "-q", "-Q", "-C", "-b", fmt.Sprintf("%dpps", 2*pps))
 	if err != nil {
 		undo()
 		return nil, nil, err

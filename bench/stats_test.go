@@ -1,6 +1,9 @@
 package bench
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestParseInspectStatistics(t *testing.T) {
 	text := "Sessions: 12 in use of 4096, 3 half-open; 40000 created, 39988 deleted\n" +
@@ -142,5 +145,23 @@ func TestSoakChecksFlood(t *testing.T) {
 		if c.Series == "xdp_share_of_synacks" || c.Series == "synacks_per_second" {
 			t.Errorf("cookie check without intercept: %+v", c)
 		}
+	}
+}
+
+// TestLockedBufferKeepsTail: a long-running process's output is cut to its
+// tail, which still holds smtp-sink's latest counter and last lines.
+func TestLockedBufferKeepsTail(t *testing.T) {
+	var l lockedBuffer
+	for i := 1; i <= 100000; i++ {
+		fmt.Fprintf(&l, "conn=1 mesg=%d rcpt=1\n", i)
+	}
+	if n := len(l.String()); n > 2*outputKeep {
+		t.Errorf("kept %d bytes, want at most %d", n, 2*outputKeep)
+	}
+	if n, ok := SinkMessages(l.String()); !ok || n != 100000 {
+		t.Errorf("SinkMessages = %d, %v; want 100000", n, ok)
+	}
+	if got := lastLines(l.String(), 1); got != "conn=1 mesg=100000 rcpt=1" {
+		t.Errorf("last line %q", got)
 	}
 }
