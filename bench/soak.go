@@ -543,12 +543,12 @@ func (r *Results) writeSoakSummary(w io.Writer, runErr error) {
 	s, m := r.Soak, r.Machine
 	fmt.Fprintf(w, "# cbacbench soak\n\n")
 	fmt.Fprintf(w, "Machine: %d CPUs (%s), kernel %s; %s. Load average %s at the start, %s at the end.\n\n", m.CPUs, m.CPUModel, m.Kernel, m.GoVersion, m.LoadStart, m.LoadEnd)
-	flood, floodArg := "", ""
+	flood, floodArg, dir := "", "", "soak"
 	if s.FloodPps > 0 {
-		floodArg = fmt.Sprintf(" -soak-flood %d", s.FloodPps)
+		floodArg, dir = fmt.Sprintf(" -soak-flood %d", s.FloodPps), "soak-intercept"
 		flood = fmt.Sprintf(" With ip tcp intercept on 172.22.1.110 port 25 (intercept mode, SYN cookies: every SYN to the mail server, smtp-source's included, is answered by cbacd) and a SYN flood of %d SYNs/s from the outside (trafgen at nice 19 on the generator's core, held to that rate by an HTB class for the flood's sources on the outside host's device; random sources in 198.18.0.0/16, whose answers the outside host drops) for the whole soak.", s.FloodPps)
 	}
-	fmt.Fprintf(w, "Reproduce: `go build -o bin/ ./cmd/... && sudo bin/cbacbench -soak 10m%s -out bench/results/soak`.\n\n", floodArg)
+	fmt.Fprintf(w, "Reproduce: `go build -o bin/ ./cmd/... && sudo bin/cbacbench -soak 10m%s -out bench/results/%s`.\n\n", floodArg, dir)
 	fmt.Fprintf(w, "cbacd (default worker placement, XDP %s, seed policy with raised DoS thresholds) carried for %.0f s: smtp-source (8 sessions, 2 KB, 5000 mails a run) to smtp-sink through the static NAT; iperf3 from the inside host to 203.0.113.1 both ways (one client sending, one -R; 20 s runs at 100 Mbit/s each); trafgen UDP at 20 kpps over 2000 flows moving every 15 s; ping 5/s.%s Sampled every second: [series.csv](series.csv); everything: [soak.json](soak.json).\n\n",
 		m.XDPMode, s.Duration, flood)
 	result := "passed"
