@@ -157,9 +157,6 @@ func TestExecUsage(t *testing.T) {
 	}
 }
 
-// topWords are the first words of the command language.
-var topWords = []string{"show", "debug", "undebug", "clear", "reload", "help"}
-
 // FuzzExec: any command line gives output or an error, never a panic;
 // a line whose first word starts no command is a usage error.
 func FuzzExec(f *testing.F) {
@@ -184,7 +181,7 @@ func FuzzExec(f *testing.F) {
 		}
 		w := strings.ToLower(fields[0])
 		known := false
-		for _, c := range topWords {
+		for _, c := range control.TopWords {
 			if strings.HasPrefix(c, w) {
 				known = true
 			}
