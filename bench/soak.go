@@ -278,8 +278,9 @@ var iperfMbpsRE = regexp.MustCompile(`([\d.]+) ([KMG])bits/sec\s+\d*\s*sender`)
 // generator's core) offers twice that, under its own rate limit, which
 // was seen to let 3-4 times its rate through after a few minutes; an HTB
 // class at exactly pps on the outside host's eth0, for what comes from
-// the flood's sources (everything else passes unshaped), sets the rate. The outside host's end of out0 drops the answers to the
-// flood's made-up sources, as in the SYN flood scenario.
+// the flood's sources (everything else passes unshaped), sets the rate.
+// The outside host's end of out0 drops the answers to the flood's
+// made-up sources, as in the SYN flood scenario.
 func (b *Bench) soakFlood(pps int) (p *process, stop func(), err error) {
 	out := b.topo.NS(RoleOut)
 	if err := lab.AttachPeerXDPDropping(out, "eth0", netip.MustParsePrefix("198.18.0.0/15")); err != nil {
