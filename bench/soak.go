@@ -454,8 +454,12 @@ func (b *Bench) soak(ctx context.Context, d time.Duration) error {
 			s.Mails, _ = SinkMessages(sink.out.String())
 			res.Samples = append(res.Samples, s)
 			if len(res.Samples)%30 == 0 {
-				b.logf("  %4.0f s: RSS %d MiB, %d sessions, %d half-open, %d UMEM frames free, %d held, smtp %d/%d, %d refused, %d mails, %d SYN/ACKs (%d by XDP)",
-					s.T, s.RSS>>20, s.Sessions, s.HalfOpen, s.UMEMFree, s.FramesHeld, s.SMTPInspected, s.SMTPAllocated, s.Refused, s.Mails, s.SYNACKs, s.XDPSYNACKs)
+				cookies := ""
+				if res.FloodPps > 0 {
+					cookies = fmt.Sprintf(", %d SYN/ACKs (%d by XDP)", s.SYNACKs, s.XDPSYNACKs)
+				}
+				b.logf("  %4.0f s: RSS %d MiB, %d sessions, %d half-open, %d UMEM frames free, %d held, smtp %d/%d, %d refused, %d mails%s",
+					s.T, s.RSS>>20, s.Sessions, s.HalfOpen, s.UMEMFree, s.FramesHeld, s.SMTPInspected, s.SMTPAllocated, s.Refused, s.Mails, cookies)
 			}
 		}
 	}
