@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -89,10 +90,12 @@ func TestSeedForwarding(t *testing.T) {
 		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 			t.Fatalf("cbacd after SIGKILL: %v", err)
 		}
+		left := map[string]bool{}
 		for _, dev := range []string{lab.OutsideDevice, lab.InsideDevice} {
 			switch id := xdpProgram(t, l.NS(lab.RoleFW), dev); id {
 			case stale[dev]:
 				t.Logf("%s: program %d left behind by the killed cbacd", dev, id)
+				left[dev] = true
 			case 0:
 				// A bpf_link attachment dies with its process: nothing stale.
 				t.Logf("%s: the kernel detached the program when cbacd died", dev)
@@ -106,6 +109,10 @@ func TestSeedForwarding(t *testing.T) {
 			id := xdpProgram(t, l.NS(lab.RoleFW), dev)
 			if id == 0 || id == stale[dev] {
 				t.Errorf("%s: program %d after restart, want a new one (stale %d)", dev, id, stale[dev])
+			}
+			// Each removal is logged, naming the device.
+			if line := dev + ": removed the XDP program a cbacd that exited without detaching left there"; left[dev] && !strings.Contains(next.out.String(), line) {
+				t.Errorf("restart log lacks %q:\n%s", line, next.out.String())
 			}
 		}
 		// The new program feeds the new sockets: traffic flows again.
